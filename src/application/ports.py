@@ -1,0 +1,141 @@
+"""The ports the use cases need. Adapters implement them; `tests/contract` holds each one to it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from chatservice.domain.chat import Chat, ChatParams, Message, Usage
+from chatservice.domain.models import ModelSpec
+
+
+@dataclass(frozen=True)
+class PromptMessage:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    model: ModelSpec
+    messages: tuple[PromptMessage, ...]
+    params: ChatParams
+    request_id: str
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class CompletionEnd:
+    """The last event of a completion. `usage` is `None` when the provider reported none."""
+
+    finish_reason: str
+    usage: Usage | None
+
+
+class ChatGateway(Protocol):
+    """A language model behind some provider.
+
+    `stream` yields `TextDelta`s, then exactly one `CompletionEnd`. A stream that stops without its
+    `CompletionEnd` raises `ProviderUnavailable`; provider failures raise the `Provider*` domain
+    errors (or `MessageTooLong` when the provider finds the prompt too long). Closing the iterator
+    early (`aclose`, or cancelling its consumer) cancels the upstream request.
+    """
+
+    def stream(
+        self, request: CompletionRequest
+    ) -> AsyncGenerator[TextDelta | CompletionEnd, None]: ...
+
+
+class TokenCounter(Protocol):
+    """Counts tokens offline, byte-exact for the named encoding; special tokens are plain text."""
+
+    def count(self, encoding: str, text: str) -> int: ...
+
+    def message_cost(
+        self, encoding: str, role: str, content: str, name: str | None = None
+    ) -> int: ...
+
+
+@dataclass(frozen=True)
+class TurnClaim:
+    request_id: str
+    claimed_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """Everything one turn changes, stored by `commit_turn` in one transaction."""
+
+    chat_id: str
+    request_id: str
+    expected_version: int
+    user_message: Message
+    reply: Message
+    erase_before: int | None
+    usage: Usage
+    title: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredTurn:
+    user_message: Message
+    reply: Message
+
+
+@dataclass(frozen=True)
+class ChatCursor:
+    """Where a page of a user's chats (newest first, by `(updated_at, id)`) left off."""
+
+    updated_at: datetime
+    chat_id: str
+
+
+class ChatRepository(Protocol):
+    """Durable chats. A chat of another user is `ChatNotFound`: existence never leaks.
+
+    Storage failures raise `StorageUnavailable`; a failed call changes nothing.
+    """
+
+    async def add_chat(self, chat: Chat) -> None:
+        """Store a new chat with its system message."""
+
+    async def claim_turn(self, user_id: str, chat_id: str, claim: TurnClaim) -> Chat:
+        """Mark the chat busy with `claim` and return it with only its non-erased messages.
+
+        Raises `ChatNotFound`, `ChatEnded`, or `TurnInProgress` (carrying the holder's request id)
+        when an unexpired claim is held.
+        """
+
+    async def release_turn(self, chat_id: str, request_id: str) -> None:
+        """Drop the claim if `request_id` still holds it; otherwise do nothing."""
+
+    async def commit_turn(self, turn: TurnRecord) -> None:
+        """Store the turn atomically: both messages, erasures, usage, title; bump the version and
+        release the claim. Raises `ConcurrentUpdate` (storing nothing) when the version moved or
+        the claim is no longer this turn's."""
+
+    async def find_turn(self, user_id: str, chat_id: str, request_id: str) -> StoredTurn | None:
+        """The committed turn of `request_id` in the chat, if any."""
+
+    async def get_chat(self, user_id: str, chat_id: str) -> Chat:
+        """The chat with its whole history, erased messages included."""
+
+    async def list_chats(self, user_id: str, limit: int, after: ChatCursor | None) -> list[Chat]:
+        """Up to `limit` chats without messages, newest `(updated_at, id)` first, after `after`."""
+
+    async def end_chat(self, user_id: str, chat_id: str, now: datetime) -> Chat:
+        """Mark the chat ended (idempotent) and return it with its whole history."""
+
+    async def delete_chat(self, user_id: str, chat_id: str) -> None:
+        """Remove the chat and all its messages for good."""
+
+    async def ping(self) -> None:
+        """Raise `StorageUnavailable` unless the store answers."""

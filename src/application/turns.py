@@ -1,0 +1,284 @@
+"""One turn of a conversation: claim the chat, let the model answer, commit the turn.
+
+No transaction or connection is held while the model streams. Whatever goes wrong after the
+claim (the model fails, the caller leaves, the commit loses a race) releases the claim and stores
+nothing of the turn, so the caller may simply retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Coroutine
+from contextlib import aclosing
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from chatservice.application.chats import (
+    ChatPolicy,
+    Clock,
+    DeleteChat,
+    StartChat,
+    new_id,
+    utc_now,
+)
+from chatservice.application.ports import (
+    ChatGateway,
+    ChatRepository,
+    CompletionEnd,
+    CompletionRequest,
+    PromptMessage,
+    StoredTurn,
+    TextDelta,
+    TokenCounter,
+    TurnClaim,
+    TurnRecord,
+)
+from chatservice.domain.chat import (
+    Budget,
+    Chat,
+    Fit,
+    Message,
+    Role,
+    Usage,
+    erase_to_fit,
+    title_from,
+    validate_content,
+    validate_user_id,
+)
+from chatservice.domain.errors import IdempotencyKeyReused, ProviderUnavailable, TurnInProgress
+from chatservice.domain.models import ModelRegistry, ModelSpec
+
+#: How often a retry polls for the outcome of the same request still running elsewhere.
+_RETRY_POLL_SECONDS = 0.1
+
+
+@dataclass(frozen=True)
+class Delta:
+    text: str
+
+
+@dataclass(frozen=True)
+class Completed:
+    chat_id: str
+    user_message: Message
+    reply: Message
+    #: How many messages this turn erased from the context window.
+    erased: int = 0
+
+
+TurnEvent = Delta | Completed
+
+
+class SendMessage:
+    def __init__(
+        self,
+        repository: ChatRepository,
+        gateway: ChatGateway,
+        counter: TokenCounter,
+        registry: ModelRegistry,
+        policy: ChatPolicy,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._repository = repository
+        self._gateway = gateway
+        self._counter = counter
+        self._registry = registry
+        self._policy = policy
+        self._clock = clock
+        self._cleanups: set[asyncio.Task[None]] = set()
+
+    async def __call__(
+        self, user_id: str, chat_id: str, content: str, request_id: str | None = None
+    ) -> AsyncGenerator[TurnEvent, None]:
+        """Yield the reply as `Delta`s, then `Completed` once the turn is stored.
+
+        Raises `InvalidInput`, `ChatNotFound`, `ChatEnded`, `TurnInProgress`, `MessageTooLong`,
+        `IdempotencyKeyReused`, `ConcurrentUpdate`, `StorageUnavailable` and the `Provider*` errors.
+        A retry with the `request_id` of a committed turn yields that turn's `Completed` again
+        without calling the model.
+        """
+        self.check_input(user_id, content)
+        chat_or_replay = await self._claim_or_replay(user_id, chat_id, content, request_id)
+        if isinstance(chat_or_replay, Completed):
+            yield chat_or_replay
+            return
+        chat, claim = chat_or_replay
+        completed = False
+        try:
+            async for event in self._run_claimed_turn(chat, content, claim.request_id):
+                # Once the turn is stored, the caller closing the stream undoes nothing.
+                completed = isinstance(event, Completed)
+                yield event
+        except BaseException:
+            if not completed:
+                await despite_cancellation(
+                    self._repository.release_turn(chat.id, claim.request_id), self._cleanups
+                )
+            raise
+
+    def check_input(self, user_id: str, content: str) -> None:
+        """Raise `InvalidInput` unless the user id and message obey the input rules."""
+        validate_user_id(user_id)
+        validate_content(content, self._policy.max_message_chars)
+
+    async def _claim_or_replay(
+        self, user_id: str, chat_id: str, content: str, request_id: str | None
+    ) -> tuple[Chat, TurnClaim] | Completed:
+        """Claim the chat, or return the stored outcome of a retried request.
+
+        A retry whose first attempt is still running polls until that attempt lands (its
+        outcome is returned) or gives up its claim (the retry then runs the turn itself).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._policy.claim_ttl_seconds
+        while True:
+            if request_id is not None:
+                stored = await self._repository.find_turn(user_id, chat_id, request_id)
+                if stored is not None:
+                    return _replayed(chat_id, content, stored)
+            now = self._clock()
+            claim = TurnClaim(
+                request_id or new_id(),
+                now,
+                now + timedelta(seconds=self._policy.claim_ttl_seconds),
+            )
+            try:
+                return await self._repository.claim_turn(user_id, chat_id, claim), claim
+            except TurnInProgress as busy:
+                same_request = request_id is not None and busy.request_id == request_id
+                if not same_request or loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(_RETRY_POLL_SECONDS)
+
+    async def _run_claimed_turn(
+        self, chat: Chat, content: str, request_id: str
+    ) -> AsyncGenerator[TurnEvent, None]:
+        model = self._registry.lookup(chat.model)
+        user_cost = self._counter.message_cost(model.encoding, Role.USER, content)
+        budget = Budget(
+            model.context_window, chat.params.max_completion_tokens, self._policy.window_margin
+        )
+        fit = erase_to_fit(chat.messages, user_cost, budget)
+        prompt = (
+            *(PromptMessage(m.role, m.content) for m in fit.kept),
+            PromptMessage(Role.USER, content),
+        )
+        request = CompletionRequest(model, prompt, chat.params, request_id)
+        parts: list[str] = []
+        end: CompletionEnd | None = None
+        async with aclosing(self._gateway.stream(request)) as events:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    if event.text:
+                        parts.append(event.text)
+                        yield Delta(event.text)
+                else:
+                    end = event
+        if end is None:
+            raise ProviderUnavailable("the model's stream ended without a finish reason")
+        if not parts:
+            raise ProviderUnavailable("the model returned an empty reply")
+        turn = self._turn_record(
+            chat, content, user_cost, request_id, model, fit, "".join(parts), end
+        )
+        await self._repository.commit_turn(turn)
+        yield Completed(chat.id, turn.user_message, turn.reply, len(fit.erased))
+
+    def _turn_record(
+        self,
+        chat: Chat,
+        content: str,
+        user_cost: int,
+        request_id: str,
+        model: ModelSpec,
+        fit: Fit,
+        reply_text: str,
+        end: CompletionEnd,
+    ) -> TurnRecord:
+        now = self._clock()
+        position = chat.next_position
+        # A reply is counted from its visible text: a provider's completion_tokens may include
+        # hidden reasoning tokens, which never come back into the prompt.
+        reply_cost = self._counter.message_cost(model.encoding, Role.ASSISTANT, reply_text)
+        usage = end.usage or Usage(
+            prompt_tokens=fit.prompt_tokens + user_cost,
+            completion_tokens=self._counter.count(model.encoding, reply_text),
+        )
+        user_message = Message(
+            new_id(), Role.USER, content, user_cost, position, now, request_id=request_id
+        )
+        reply = Message(
+            new_id(),
+            Role.ASSISTANT,
+            reply_text,
+            reply_cost,
+            position + 1,
+            now,
+            finish_reason=end.finish_reason,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            usage_estimated=end.usage is None,
+        )
+        return TurnRecord(
+            chat_id=chat.id,
+            request_id=request_id,
+            expected_version=chat.version,
+            user_message=user_message,
+            reply=reply,
+            erase_before=fit.erase_before,
+            usage=usage,
+            title=None if chat.title else title_from(content),
+            updated_at=now,
+        )
+
+
+async def despite_cancellation(
+    cleanup: Coroutine[Any, Any, None], running: set[asyncio.Task[None]]
+) -> None:
+    """Run `cleanup` to the end even when the calling task is being cancelled.
+
+    The cleanup runs in its own task (kept in `running` so it is not collected mid-way) and is
+    shielded: a second cancellation only stops the wait, never the cleanup.
+    """
+    task = asyncio.ensure_future(cleanup)
+    running.add(task)
+    task.add_done_callback(running.discard)
+    await asyncio.shield(task)
+
+
+class StartChatWithMessage:
+    """Start a chat and send its first message, as the original API did when given no chat id.
+
+    The pair is all or nothing for the caller: if the first turn fails, the new chat is deleted,
+    so a refused or failed request leaves nothing stored.
+    """
+
+    def __init__(
+        self, start_chat: StartChat, send_message: SendMessage, delete_chat: DeleteChat
+    ) -> None:
+        self._start_chat = start_chat
+        self._send_message = send_message
+        self._delete_chat = delete_chat
+        self._cleanups: set[asyncio.Task[None]] = set()
+
+    async def __call__(
+        self, user_id: str, content: str, request_id: str | None = None
+    ) -> AsyncGenerator[TurnEvent, None]:
+        self._send_message.check_input(user_id, content)
+        chat = await self._start_chat(user_id)
+        completed = False
+        try:
+            async for event in self._send_message(user_id, chat.id, content, request_id):
+                completed = isinstance(event, Completed)
+                yield event
+        except BaseException:
+            if not completed:
+                await despite_cancellation(self._delete_chat(user_id, chat.id), self._cleanups)
+            raise
+
+
+def _replayed(chat_id: str, content: str, stored: StoredTurn) -> Completed:
+    if stored.user_message.content != content:
+        raise IdempotencyKeyReused(stored.user_message.request_id or "")
+    return Completed(chat_id, stored.user_message, stored.reply)

@@ -1,0 +1,179 @@
+"""Chats and messages: the entities, the input rules and the context-window rule."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from chatservice.domain.errors import InvalidInput, MessageTooLong
+from chatservice.domain.tokens import REPLY_PRIMING
+
+USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@+-]{1,128}$")
+TITLE_LENGTH = 80
+#: A chat must leave at least this many tokens for history and the user's message.
+MIN_ROOM_FOR_CONVERSATION = 64
+
+
+class Role(StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class ChatStatus(StrEnum):
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens as the provider reported them (summed over a chat's turns)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
+
+
+@dataclass(frozen=True)
+class ChatParams:
+    """Sampling parameters sent with every call of a chat; `None` leaves the provider's default."""
+
+    max_completion_tokens: int
+    temperature: float | None = None
+    top_p: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    role: Role
+    content: str
+    tokens: int
+    position: int
+    created_at: datetime
+    erased: bool = False
+    request_id: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    usage_estimated: bool = False
+
+
+@dataclass
+class Chat:
+    """A conversation. `messages` holds what was loaded: the whole history or only the window."""
+
+    id: str
+    user_id: str
+    model: str
+    params: ChatParams
+    created_at: datetime
+    updated_at: datetime
+    status: ChatStatus = ChatStatus.ACTIVE
+    messages: list[Message] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    version: int = 0
+    title: str = ""
+
+    @property
+    def system_message(self) -> Message:
+        return self.messages[0]
+
+    @property
+    def next_position(self) -> int:
+        return self.messages[-1].position + 1
+
+
+def validate_user_id(user_id: str) -> str:
+    if not USER_ID_PATTERN.fullmatch(user_id):
+        raise InvalidInput("user_id must be 1 to 128 characters of letters, digits and . _ : @ + -")
+    return user_id
+
+
+def validate_content(content: str, max_chars: int, what: str = "message content") -> str:
+    if not content.strip():
+        raise InvalidInput(f"{what} must not be empty or only whitespace")
+    if len(content) > max_chars:
+        raise InvalidInput(f"{what} is {len(content)} characters; at most {max_chars} are accepted")
+    return content
+
+
+def title_from(first_user_message: str) -> str:
+    return " ".join(first_user_message.split())[:TITLE_LENGTH]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What a prompt may cost: `window - reserve - margin`."""
+
+    window: int
+    reserve: int
+    margin: int = 0
+
+    @property
+    def prompt_limit(self) -> int:
+        return self.window - self.reserve - self.margin
+
+
+def check_room_for_conversation(system_cost: int, budget: Budget) -> None:
+    """Refuse a chat whose system message and reply reserve leave too little room to talk."""
+    room = budget.prompt_limit - REPLY_PRIMING - system_cost
+    if room < MIN_ROOM_FOR_CONVERSATION:
+        raise InvalidInput(
+            f"the system message ({system_cost} tokens) and the reply reserve ({budget.reserve}) "
+            f"leave {room} tokens of a {budget.window}-token window; at least "
+            f"{MIN_ROOM_FOR_CONVERSATION} are needed"
+        )
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The outcome of fitting a turn's prompt into the window."""
+
+    kept: tuple[Message, ...]
+    erased: tuple[Message, ...]
+    prompt_tokens: int
+
+    @property
+    def erase_before(self) -> int | None:
+        """Every non-system message below this position is erased (one `UPDATE` in storage)."""
+        return self.erased[-1].position + 1 if self.erased else None
+
+
+def erase_to_fit(history: Sequence[Message], new_message_cost: int, budget: Budget) -> Fit:
+    """Erase the oldest exchanges of `history` until it and the new user message fit `budget`.
+
+    `history` is the chat's non-erased messages in order, the system message first. An exchange is
+    a user message with every reply up to the next user message, and goes as a whole. The system
+    message and the new message are never erased: when those two alone do not fit, the turn is
+    refused with `MessageTooLong`, whose message says how large a message may be.
+    """
+    system, rest = history[0], list(history[1:])
+    fixed = REPLY_PRIMING + system.tokens + new_message_cost
+    if fixed > budget.prompt_limit:
+        largest = budget.prompt_limit - REPLY_PRIMING - system.tokens
+        raise MessageTooLong(
+            f"the message costs {new_message_cost} tokens but at most {max(largest, 0)} fit in "
+            f"this chat's context window ({budget.window} tokens, {budget.reserve} reserved for "
+            "the reply)"
+        )
+    total = fixed + sum(m.tokens for m in rest)
+    cut = 0
+    while total > budget.prompt_limit:
+        end = cut + 1
+        while end < len(rest) and rest[end].role is not Role.USER:
+            end += 1
+        total -= sum(m.tokens for m in rest[cut:end])
+        cut = end
+    return Fit(kept=(system, *rest[cut:]), erased=tuple(rest[:cut]), prompt_tokens=total)

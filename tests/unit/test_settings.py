@@ -1,0 +1,84 @@
+from pathlib import Path
+
+import pytest
+
+from chatservice.entrypoints.settings import Settings, SettingsError, load_settings
+
+
+def test_defaults_need_no_configuration() -> None:
+    settings = load_settings(environ={})
+    assert settings == Settings()
+    assert settings.database_url == "sqlite+aiosqlite:///./chatservice.db"
+    assert settings.gateway == "fake" and settings.model == "gpt-4o-mini"
+
+
+def test_environment_overrides_the_file_which_overrides_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "chat.toml"
+    config.write_text('http_port = 9000\nmodel = "gpt-4o"\nauth_tokens = ["a", "b"]\n')
+    settings = load_settings(config, {"CHATSERVICE_HTTP_PORT": "9100"})
+    assert settings.http_port == 9100
+    assert settings.model == "gpt-4o"
+    assert settings.auth_tokens == ("a", "b")
+
+
+def test_the_config_file_may_come_from_the_environment(tmp_path: Path) -> None:
+    config = tmp_path / "chat.toml"
+    config.write_text("window_margin = 12\n")
+    assert load_settings(environ={"CHATSERVICE_CONFIG": str(config)}).window_margin == 12
+
+
+def test_tokens_are_comma_separated_in_the_environment() -> None:
+    settings = load_settings(environ={"CHATSERVICE_AUTH_TOKENS": "one, two ,,"})
+    assert settings.auth_tokens == ("one", "two")
+
+
+def test_the_plain_openai_key_is_a_fallback() -> None:
+    assert load_settings(environ={"OPENAI_API_KEY": "k1"}).openai_api_key == "k1"
+    both = {"OPENAI_API_KEY": "k1", "CHATSERVICE_OPENAI_API_KEY": "k2"}
+    assert load_settings(environ=both).openai_api_key == "k2"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("CHATSERVICE_HTTP_PORT", "eighty", "http_port"),
+        ("CHATSERVICE_HTTP_PORT", "70000", "http_port"),
+        ("CHATSERVICE_GATEWAY", "bard", "gateway"),
+        ("CHATSERVICE_CONTEXT_WINDOW", "-5", "context_window"),
+        ("CHATSERVICE_DATABASE_URL", "sqlite+aiosqlite:///:memory:", "database_url"),
+        ("CHATSERVICE_CLAIM_TTL_SECONDS", "0", "claim_ttl_seconds"),
+    ],
+)
+def test_a_bad_setting_is_one_line_that_names_it(variable: str, value: str, named: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings(environ={variable: value})
+    assert named in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_custom_models_are_declared_in_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "chat.toml"
+    config.write_text(
+        '[models."llama3.1:8b"]\ncontext_window = 8192\nmax_output = 2048\n'
+        'encoding = "cl100k_base"\n'
+    )
+    (model,) = load_settings(config, {}).models
+    assert (model.name, model.context_window, model.max_output) == ("llama3.1:8b", 8192, 2048)
+    assert model.max_tokens_param == "max_tokens"
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ("[models.x]\nmax_output = 10\n", "context_window is required"),
+        ('[models.x]\ncontext_window = 100\nmax_output = 10\nencoding = "gpt2"\n', "encoding"),
+        ("unknown_key = 1\n", "unknown setting"),
+        ("http_port = [1]\n", "http_port"),
+        ("this is not toml", "chat.toml"),
+    ],
+)
+def test_a_bad_config_file_is_refused(tmp_path: Path, body: str, problem: str) -> None:
+    config = tmp_path / "chat.toml"
+    config.write_text(body)
+    with pytest.raises(SettingsError, match=problem):
+        load_settings(config, {})
