@@ -1,0 +1,114 @@
+"""`InMemoryChatRepository`: the `ChatRepository` contract kept in a dict.
+
+For unit tests and experiments only: nothing survives the process, and a lock stands in for the
+database's transactions. It passes the same contract suite as the SQL repository.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from dataclasses import replace
+from datetime import datetime
+
+from chatservice.application.ports import ChatCursor, StoredTurn, TurnClaim, TurnRecord
+from chatservice.domain.chat import Chat, ChatStatus
+from chatservice.domain.errors import ChatEnded, ChatNotFound, ConcurrentUpdate, TurnInProgress
+
+
+class InMemoryChatRepository:
+    def __init__(self) -> None:
+        self._chats: dict[str, Chat] = {}
+        self._claims: dict[str, TurnClaim] = {}
+        self._lock = asyncio.Lock()
+
+    def _owned(self, user_id: str, chat_id: str) -> Chat:
+        chat = self._chats.get(chat_id)
+        if chat is None or chat.user_id != user_id:
+            raise ChatNotFound(chat_id)
+        return chat
+
+    async def add_chat(self, chat: Chat) -> None:
+        async with self._lock:
+            self._chats[chat.id] = copy.deepcopy(chat)
+
+    async def claim_turn(self, user_id: str, chat_id: str, claim: TurnClaim) -> Chat:
+        async with self._lock:
+            chat = self._owned(user_id, chat_id)
+            if chat.status is ChatStatus.ENDED:
+                raise ChatEnded(chat_id)
+            held = self._claims.get(chat_id)
+            if held is not None and held.expires_at > claim.claimed_at:
+                raise TurnInProgress(chat_id, held.request_id)
+            self._claims[chat_id] = claim
+            window = copy.deepcopy(chat)
+            window.messages = [m for m in window.messages if not m.erased]
+            return window
+
+    async def release_turn(self, chat_id: str, request_id: str) -> None:
+        async with self._lock:
+            held = self._claims.get(chat_id)
+            if held is not None and held.request_id == request_id:
+                del self._claims[chat_id]
+
+    async def commit_turn(self, turn: TurnRecord) -> None:
+        async with self._lock:
+            chat = self._chats.get(turn.chat_id)
+            held = self._claims.get(turn.chat_id)
+            if (
+                chat is None
+                or chat.version != turn.expected_version
+                or held is None
+                or held.request_id != turn.request_id
+            ):
+                raise ConcurrentUpdate(turn.chat_id)
+            if turn.erase_before is not None:
+                chat.messages = [
+                    replace(m, erased=True) if 0 < m.position < turn.erase_before else m
+                    for m in chat.messages
+                ]
+            chat.messages += [turn.user_message, turn.reply]
+            chat.usage += turn.usage
+            chat.version += 1
+            chat.updated_at = turn.updated_at
+            if turn.title is not None:
+                chat.title = turn.title
+            del self._claims[turn.chat_id]
+
+    async def find_turn(self, user_id: str, chat_id: str, request_id: str) -> StoredTurn | None:
+        async with self._lock:
+            messages = self._owned(user_id, chat_id).messages
+            for index, message in enumerate(messages):
+                if message.request_id == request_id:
+                    return StoredTurn(message, messages[index + 1])
+            return None
+
+    async def get_chat(self, user_id: str, chat_id: str) -> Chat:
+        async with self._lock:
+            return copy.deepcopy(self._owned(user_id, chat_id))
+
+    async def list_chats(self, user_id: str, limit: int, after: ChatCursor | None) -> list[Chat]:
+        async with self._lock:
+            mine = [c for c in self._chats.values() if c.user_id == user_id]
+            mine.sort(key=lambda c: (c.updated_at, c.id), reverse=True)
+            if after is not None:
+                mine = [c for c in mine if (c.updated_at, c.id) < (after.updated_at, after.chat_id)]
+            return [replace(c, messages=[]) for c in mine[:limit]]
+
+    async def end_chat(self, user_id: str, chat_id: str, now: datetime) -> Chat:
+        async with self._lock:
+            chat = self._owned(user_id, chat_id)
+            if chat.status is not ChatStatus.ENDED:
+                chat.status = ChatStatus.ENDED
+                chat.updated_at = now
+                chat.version += 1
+            return copy.deepcopy(chat)
+
+    async def delete_chat(self, user_id: str, chat_id: str) -> None:
+        async with self._lock:
+            self._owned(user_id, chat_id)
+            del self._chats[chat_id]
+            self._claims.pop(chat_id, None)
+
+    async def ping(self) -> None:
+        return None

@@ -1,0 +1,94 @@
+"""Building the async engine for SQLite (the embedded default) or MySQL/MariaDB.
+
+SQLite runs in WAL mode with a busy timeout and foreign keys on. SQLAlchemy, not the `sqlite3`
+driver, emits each `BEGIN`: reads open a deferred transaction (a consistent snapshot that blocks
+nobody), writes open theirs with `BEGIN IMMEDIATE`, so two writers queue on the busy timeout up
+front instead of one failing on a lock upgrade half-way. Writes use the engine `writer(engine)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from chatservice.adapters.sqlalchemy.tables import MYSQL_DIALECTS
+
+#: How long a SQLite connection waits for another writer before giving up, in milliseconds.
+SQLITE_BUSY_TIMEOUT_MS = 5000
+#: Reconnect MySQL connections older than this (servers drop idle ones after `wait_timeout`).
+MYSQL_POOL_RECYCLE_SECONDS = 1800
+
+_WRITE_OPTION = "chatservice_write"
+
+
+def create_engine(
+    url: str, echo: bool = False, *, max_connections: int | None = None
+) -> AsyncEngine:
+    """An engine for `url` (`sqlite+aiosqlite:///path`, `mysql+asyncmy://…`, `mariadb+asyncmy://…`).
+
+    SQL parameters are never logged. `max_connections` caps the pool (no overflow) when given.
+    Raises `ValueError` for an in-memory SQLite database or another kind of database.
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    options: dict[str, Any] = {"echo": echo, "hide_parameters": True}  # create_engine's kwargs
+    if max_connections is not None:
+        options.update(pool_size=max_connections, max_overflow=0)
+    if backend == "sqlite":
+        _check_sqlite_file(parsed)
+        engine = create_async_engine(parsed, **options)
+        _configure_sqlite(engine)
+        return engine
+    if backend in MYSQL_DIALECTS:
+        if "charset" not in parsed.query:
+            parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+        return create_async_engine(
+            parsed, pool_pre_ping=True, pool_recycle=MYSQL_POOL_RECYCLE_SECONDS, **options
+        )
+    raise ValueError(f"unsupported database {backend!r}: use sqlite+aiosqlite or mysql+asyncmy")
+
+
+def writer(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine (same pool) whose transactions are writes: `BEGIN IMMEDIATE` on SQLite."""
+    return engine.execution_options(**{_WRITE_OPTION: True})
+
+
+def _check_sqlite_file(url: URL) -> None:
+    database = url.database or ""
+    in_memory = (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or url.query.get("mode") == "memory"
+    )
+    if in_memory:
+        # Each pooled connection would get its own empty database (or all share one connection).
+        raise ValueError(
+            "SQLite needs a database file (sqlite+aiosqlite:///path/to/chatservice.db), "
+            "not an in-memory database"
+        )
+    if not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    # Listener arguments are the driver's connection objects: untyped at this library boundary.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Stop the driver from emitting its own BEGIN; `_on_begin` does it instead.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

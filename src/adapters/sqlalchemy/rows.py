@@ -1,0 +1,104 @@
+"""Turning table rows into domain objects and back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Row
+
+from chatservice.domain.chat import Chat, ChatParams, ChatStatus, Message, Role, Usage
+
+
+def params_json(params: ChatParams) -> str:
+    return json.dumps(
+        {
+            "max_completion_tokens": params.max_completion_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "presence_penalty": params.presence_penalty,
+            "frequency_penalty": params.frequency_penalty,
+            "stop": list(params.stop),
+        },
+        ensure_ascii=False,
+    )
+
+
+def params_from(document: str) -> ChatParams:
+    fields = json.loads(document)
+    return ChatParams(
+        max_completion_tokens=fields["max_completion_tokens"],
+        temperature=fields.get("temperature"),
+        top_p=fields.get("top_p"),
+        presence_penalty=fields.get("presence_penalty"),
+        frequency_penalty=fields.get("frequency_penalty"),
+        stop=tuple(fields.get("stop", ())),
+    )
+
+
+def chat_row(chat: Chat) -> dict[str, object]:
+    return {
+        "id": chat.id,
+        "user_id": chat.user_id,
+        "status": chat.status.value,
+        "model": chat.model,
+        "params": params_json(chat.params),
+        "title": chat.title,
+        "prompt_tokens": chat.usage.prompt_tokens,
+        "completion_tokens": chat.usage.completion_tokens,
+        "created_at": chat.created_at,
+        "updated_at": chat.updated_at,
+        "version": chat.version,
+        "claim_request_id": None,
+        "claim_expires_at": None,
+    }
+
+
+def chat_from(row: Row[Any]) -> Chat:  # a row of the chats table (claim columns unused)
+    return Chat(
+        id=row.id,
+        user_id=row.user_id,
+        model=row.model,
+        params=params_from(row.params),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        status=ChatStatus(row.status),
+        usage=Usage(row.prompt_tokens, row.completion_tokens),
+        version=row.version,
+        title=row.title,
+    )
+
+
+def message_row(chat_id: str, message: Message) -> dict[str, object]:
+    return {
+        "chat_id": chat_id,
+        "position": message.position,
+        "id": message.id,
+        "role": message.role.value,
+        "content": message.content,
+        "tokens": message.tokens,
+        "erased": message.erased,
+        "request_id": message.request_id,
+        "finish_reason": message.finish_reason,
+        "prompt_tokens": message.prompt_tokens,
+        "completion_tokens": message.completion_tokens,
+        "usage_estimated": message.usage_estimated,
+        "created_at": message.created_at,
+    }
+
+
+def message_from(row: Row[Any]) -> Message:  # a row of the messages table
+    return Message(
+        id=row.id,
+        role=Role(row.role),
+        content=row.content,
+        tokens=row.tokens,
+        position=row.position,
+        created_at=row.created_at,
+        erased=bool(row.erased),
+        request_id=row.request_id,
+        finish_reason=row.finish_reason,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        usage_estimated=bool(row.usage_estimated),
+    )

@@ -1,0 +1,187 @@
+"""The schema: SQLAlchemy Core tables for chats and their messages, and the column types they share
+with the migrations.
+
+On MySQL/MariaDB every text column is `utf8mb4`, whatever the server's defaults. Identifiers (chat,
+message and request ids, user ids) are stored as `VARBINARY` and so compare byte for byte: the
+`utf8mb4_bin` collation is PAD SPACE on MariaDB and MySQL 5.7, so it would take `alice ` for
+`alice`, and the NO PAD binary collations differ between the two servers (a `mysql://` URL may
+point at either). SQLite compares text byte for byte already.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from chatservice.domain.chat import TITLE_LENGTH
+
+#: Both names a MySQL-family URL may carry: a `mariadb+asyncmy` URL ignores `mysql` variants.
+MYSQL_DIALECTS = ("mysql", "mariadb")
+
+#: The longest identifiers stored, in characters (ids are UUIDs; request ids come from callers).
+ID_CHARS = 36
+USER_ID_CHARS = 128
+REQUEST_ID_CHARS = 255
+
+#: The index of a chat's window: its non-erased messages in order.
+WINDOW_INDEX = "ix_messages_chat_id_erased_position"
+
+#: Table options for MySQL/MariaDB, under both dialect prefixes (`Table`'s untyped `**kw`).
+MYSQL_TABLE_OPTIONS: dict[str, Any] = {
+    f"{dialect}_{option}": value
+    for dialect in MYSQL_DIALECTS
+    for option, value in {
+        "engine": "InnoDB",
+        "charset": "utf8mb4",
+        "collate": "utf8mb4_bin",
+    }.items()
+}
+
+
+class Identifier(TypeDecorator[str]):
+    """Text compared exactly, case and trailing spaces included (`VARBINARY` on MySQL/MariaDB)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.length = length
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:  # SQLAlchemy's signature
+        if dialect.name in MYSQL_DIALECTS:
+            # 4 bytes per character: room for any UTF-8 text of `length` characters.
+            return dialect.type_descriptor(mysql.VARBINARY(self.length * 4))
+        return dialect.type_descriptor(String(self.length))
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | bytes | None:
+        if value is not None and dialect.name in MYSQL_DIALECTS:
+            return value.encode()
+        return value
+
+    def process_result_value(self, value: str | bytes | None, dialect: Dialect) -> str | None:
+        return value.decode() if isinstance(value, bytes) else value
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A UTC instant with microseconds: stored naive (`DATETIME(6)` on MySQL/MariaDB), returned
+    timezone-aware. Naive datetimes are refused rather than guessed at."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[datetime]:
+        if dialect.name in MYSQL_DIALECTS:
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def short_text(length: int) -> TypeEngine[str]:
+    """A short piece of utf8mb4 text (names, statuses, titles)."""
+    return String(length).with_variant(
+        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), *MYSQL_DIALECTS
+    )
+
+
+def long_text() -> TypeEngine[str]:
+    """Message content: `MEDIUMTEXT` (16 MiB) on MySQL/MariaDB, where `TEXT` stops at 64 KiB."""
+    return Text().with_variant(
+        mysql.MEDIUMTEXT(charset="utf8mb4", collation="utf8mb4_bin"), *MYSQL_DIALECTS
+    )
+
+
+def json_text() -> TypeEngine[str]:
+    """A small JSON document kept as text (a chat's sampling parameters)."""
+    return Text().with_variant(
+        mysql.TEXT(charset="utf8mb4", collation="utf8mb4_bin"), *MYSQL_DIALECTS
+    )
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    }
+)
+
+chats = Table(
+    "chats",
+    metadata,
+    Column("id", Identifier(ID_CHARS), primary_key=True),
+    Column("user_id", Identifier(USER_ID_CHARS), nullable=False),
+    Column("status", short_text(16), nullable=False),
+    Column("model", short_text(255), nullable=False),
+    Column("params", json_text(), nullable=False),
+    Column("title", short_text(TITLE_LENGTH), nullable=False),
+    Column("prompt_tokens", BigInteger(), nullable=False),
+    Column("completion_tokens", BigInteger(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("version", BigInteger(), nullable=False),
+    Column("claim_request_id", Identifier(REQUEST_ID_CHARS), nullable=True),
+    Column("claim_expires_at", UtcDateTime(), nullable=True),
+    # A user's chat list, newest first, paged by (updated_at, id).
+    Index(None, "user_id", "updated_at", "id"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column(
+        "chat_id",
+        Identifier(ID_CHARS),
+        ForeignKey("chats.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("position", Integer(), nullable=False),
+    Column("id", Identifier(ID_CHARS), nullable=False),
+    Column("role", short_text(32), nullable=False),
+    Column("content", long_text(), nullable=False),
+    Column("tokens", Integer(), nullable=False),
+    Column("erased", Boolean(), nullable=False),
+    Column("request_id", Identifier(REQUEST_ID_CHARS), nullable=True),
+    Column("finish_reason", short_text(64), nullable=True),
+    Column("prompt_tokens", BigInteger(), nullable=True),
+    Column("completion_tokens", BigInteger(), nullable=True),
+    Column("usage_estimated", Boolean(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    # A chat's messages sit together (InnoDB clusters rows by primary key).
+    PrimaryKeyConstraint("chat_id", "position"),
+    UniqueConstraint("id"),
+    # One turn per request id in a chat; NULLs (system messages, replies) do not collide.
+    UniqueConstraint("chat_id", "request_id"),
+    # The window read and the erasure update touch only the non-erased rows.
+    Index(WINDOW_INDEX, "chat_id", "erased", "position"),
+    **MYSQL_TABLE_OPTIONS,
+)

@@ -1,0 +1,72 @@
+"""Shared fixtures: a freshly migrated SQLite file and MariaDB database per test run.
+
+Tests isolate themselves with fresh uuid user ids, so the databases are never truncated. The
+MariaDB tests are never skipped: an unreachable server fails them, saying how to point them
+elsewhere (`CHATSERVICE_TEST_MYSQL_URL`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from chatservice.adapters.sqlalchemy.engine import create_engine
+from chatservice.adapters.sqlalchemy.migrations import upgrade_to_head
+from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
+from support.databases import MYSQL_URL, execute_on_server
+
+#: The database engines every SQL test runs on; the MariaDB one is marked `mariadb`.
+DATABASES = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
+
+
+@pytest.fixture(scope="session")
+def sqlite_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path: Path = tmp_path_factory.mktemp("sqlite") / "chatservice.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade_to_head(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def mariadb_database_url() -> Iterator[str]:
+    # The server default collation, deliberately: the columns' own collations must win.
+    name = f"chatservice_test_{secrets.token_hex(6)}"
+    try:
+        asyncio.run(
+            execute_on_server(
+                f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+            )
+        )
+    except Exception as error:
+        pytest.fail(
+            f"MariaDB/MySQL is unreachable at {make_url(MYSQL_URL)} "
+            f"({type(error).__name__}: {error}); start it or set CHATSERVICE_TEST_MYSQL_URL",
+            pytrace=False,
+        )
+    url = make_url(MYSQL_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade_to_head(url)
+        yield url
+    finally:
+        asyncio.run(execute_on_server(f"DROP DATABASE {name}"))
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def database_url(request: pytest.FixtureRequest) -> str:
+    """The URL of a migrated database of each kind; each is created on first use only."""
+    url: str = request.getfixturevalue(f"{request.param}_database_url")
+    return url
+
+
+@pytest.fixture
+async def sql_repository(database_url: str) -> AsyncIterator[SqlAlchemyChatRepository]:
+    engine = create_engine(database_url)
+    try:
+        yield SqlAlchemyChatRepository(engine)
+    finally:
+        await engine.dispose()

@@ -1,0 +1,153 @@
+"""SPEC §3: the cost of a turn is O(window), not O(history).
+
+Two chats hold the same context window, one behind 5 exchanges and one behind 500 (all but the
+last few erased, as a long conversation leaves them). One more turn on each must run the same
+statements and read the same number of rows. Rows read are measured by the database itself:
+- MariaDB: the session's `Handler_read_*` counters (every row an index or table scan visits),
+  on an engine of one connection so the session is ours, less what `SHOW STATUS` itself reads;
+- SQLite: the virtual-machine instructions the connection executes (a progress handler called
+  on every instruction). Visiting a row costs instructions, so a scan of the erased history would
+  show, while values and B-tree depth do not change the count.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chatservice.adapters.fake_gateway import FakeChatGateway
+from chatservice.adapters.sqlalchemy.engine import create_engine
+from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
+from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
+from chatservice.application.chats import ChatPolicy, StartChat
+from chatservice.application.turns import Completed, SendMessage
+from chatservice.domain.chat import Chat, Message
+from chatservice.domain.models import ModelRegistry
+
+SHORT_HISTORY_EXCHANGES = 5
+LONG_HISTORY_EXCHANGES = 500
+
+
+@dataclass
+class Cost:
+    statements: list[str]
+    rows_read: dict[str, int]
+
+
+class CostMeter:
+    """Counts the statements an engine of one connection runs, and the rows they read."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._statements: list[str] | None = None
+        self._vm_steps = 0
+        event.listen(engine.sync_engine, "before_cursor_execute", self._on_execute)
+
+    def _on_execute(self, *args: Any) -> None:  # the listener's untyped arguments
+        statement: str = args[2]
+        if self._statements is not None and not statement.startswith("SHOW SESSION STATUS"):
+            self._statements.append(statement)
+
+    def _count_vm_step(self) -> int:
+        self._vm_steps += 1
+        return 0  # go on
+
+    async def start(self) -> None:
+        if self._engine.dialect.name == "sqlite":
+            async with self._engine.connect() as connection:
+                raw = await connection.get_raw_connection()
+                await raw.driver_connection.set_progress_handler(self._count_vm_step, 1)
+
+    async def _counters(self) -> dict[str, int]:
+        if self._engine.dialect.name == "sqlite":
+            return {"vm_steps": self._vm_steps}
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(text("SHOW SESSION STATUS LIKE 'Handler_read%'"))
+            return {name: int(value) for name, value in rows}
+
+    async def _delta(self, before: dict[str, int]) -> dict[str, int]:
+        after = await self._counters()
+        return {name: after[name] - before[name] for name in before}
+
+    @contextmanager
+    def _recording(self) -> Iterator[list[str]]:
+        self._statements = []
+        try:
+            yield self._statements
+        finally:
+            self._statements = None
+
+    async def measure(self, send: AsyncIterator[object]) -> tuple[Cost, list[object]]:
+        baseline = await self._delta(await self._counters())  # what measuring itself reads
+        before = await self._counters()
+        with self._recording() as statements:
+            events = [event async for event in send]
+        delta = await self._delta(before)
+        rows = {name: delta[name] - baseline[name] for name in delta}
+        return Cost(list(statements), rows), events
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url, max_connections=1)
+    yield engine
+    await engine.dispose()
+
+
+def with_long_history(short: Chat, exchanges: int) -> Chat:
+    """A copy of `short` (full history) with `exchanges` more erased exchanges before its own."""
+    system, *rest = short.messages
+    filler: list[Message] = []
+    for index in range(exchanges):
+        for offset, template in enumerate(rest[:2]):
+            filler.append(
+                replace(
+                    template,
+                    id=str(uuid.uuid4()),
+                    position=1 + 2 * index + offset,
+                    erased=True,
+                    request_id=str(uuid.uuid4()) if template.request_id else None,
+                )
+            )
+    shifted = [replace(m, id=str(uuid.uuid4()), position=m.position + 2 * exchanges) for m in rest]
+    system = replace(system, id=str(uuid.uuid4()))
+    return replace(short, id=str(uuid.uuid4()), messages=[system, *filler, *shifted])
+
+
+async def test_a_turn_costs_the_same_behind_10_or_1000_stored_messages(engine: AsyncEngine) -> None:
+    counter = TiktokenTokenCounter()
+    repository = SqlAlchemyChatRepository(engine)
+    policy = ChatPolicy(system_message="You are terse.", max_completion_tokens=40)
+    registry = ModelRegistry(context_window_override=160)
+    send = SendMessage(repository, FakeChatGateway(counter), counter, registry, policy)
+    user = f"cost-{uuid.uuid4().hex[:12]}"
+    short = await StartChat(repository, counter, registry, policy)(user)
+    for index in range(SHORT_HISTORY_EXCHANGES):
+        _ = [e async for e in send(user, short.id, f"message number {index}")]
+    short = await repository.get_chat(user, short.id)
+    long = with_long_history(short, LONG_HISTORY_EXCHANGES - SHORT_HISTORY_EXCHANGES)
+    await repository.add_chat(long)
+    assert len(short.messages) == 1 + 2 * SHORT_HISTORY_EXCHANGES
+    assert len(long.messages) == 1 + 2 * LONG_HISTORY_EXCHANGES
+    assert any(m.erased for m in short.messages), "the window must be small enough to erase"
+
+    meter = CostMeter(engine)
+    await meter.start()
+    short_cost, short_events = await meter.measure(send(user, short.id, "one more"))
+    long_cost, long_events = await meter.measure(send(user, long.id, "one more"))
+
+    short_done, long_done = short_events[-1], long_events[-1]
+    assert isinstance(short_done, Completed)
+    assert isinstance(long_done, Completed)
+    assert short_done.erased == long_done.erased > 0, "the turn erases, so the UPDATE runs"
+    assert short_done.reply.content == long_done.reply.content
+    assert long_cost.statements == short_cost.statements
+    assert long_cost.rows_read == short_cost.rows_read
+    assert sum(short_cost.rows_read.values()) > 0
