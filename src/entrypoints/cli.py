@@ -1,0 +1,97 @@
+"""The `chatservice` command: serve, migrate, tokens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import secrets
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from chatservice.adapters.sqlalchemy.migrations import schema_is_current, upgrade_to_head
+from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
+from chatservice.domain.errors import InvalidInput
+from chatservice.domain.models import ModelRegistry
+from chatservice.domain.tokens import prompt_cost
+from chatservice.entrypoints.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("chatservice")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="chatservice", description=__doc__)
+    parser.add_argument("--config", help="TOML settings file (else $CHATSERVICE_CONFIG)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve HTTP (and gRPC) until SIGTERM or SIGINT")
+    commands.add_parser("migrate", help="upgrade the database schema to the latest revision")
+    tokens = commands.add_parser("tokens", help="count the prompt tokens of a JSON message list")
+    tokens.add_argument("--model", required=True)
+    tokens.add_argument("file", help="a JSON list of {role, content[, name]}; - reads stdin")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        if args.command == "tokens":
+            return count_tokens(settings, args.model, args.file)
+        if args.command == "migrate":
+            upgrade_to_head(settings.database_url)
+            print("schema is up to date")
+            return 0
+        return serve(settings)
+    except (SettingsError, InvalidInput) as exc:
+        print(f"chatservice: {exc}", file=sys.stderr)
+        return 2
+
+
+def count_tokens(settings: Settings, model_name: str, source: str) -> int:
+    model = ModelRegistry(custom=settings.models).lookup(model_name)
+    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    try:
+        messages = json.loads(text)
+        if not isinstance(messages, list):
+            raise ValueError("expected a JSON list of messages")
+        counter = TiktokenTokenCounter()
+        total = prompt_cost(
+            counter.message_cost(model.encoding, m["role"], m["content"], m.get("name"))
+            for m in messages
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InvalidInput(
+            f"{source}: not a list of {{role, content[, name]}} messages ({exc})"
+        ) from None
+    print(total)
+    return 0
+
+
+def serve(settings: Settings) -> int:
+    from chatservice.entrypoints.container import build_container
+    from chatservice.entrypoints.server import run_server
+
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    # SQL, HTTP-client and SDK loggers would print parameters and payloads at DEBUG.
+    for noisy in ("sqlalchemy", "httpx", "httpcore", "openai", "aiosqlite", "asyncmy", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    generated_token = None
+    if not settings.auth_tokens:
+        generated_token = secrets.token_urlsafe(24)
+        settings = replace(settings, auth_tokens=(generated_token,))
+    container = build_container(settings)  # checks the configuration before touching the database
+    if settings.database_url.startswith("sqlite"):
+        upgrade_to_head(settings.database_url)
+    elif not schema_is_current(settings.database_url):
+        print(
+            "chatservice: the database schema is not current; run `chatservice migrate` first",
+            file=sys.stderr,
+        )
+        return 2
+    asyncio.run(run_server(container, generated_token))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar
+from litestar.connection import ASGIConnection
+from litestar.di import Provide
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.router import Router
+
+from chatservice.entrypoints.auth import TokenAuthenticator
+from chatservice.entrypoints.container import Container
+from chatservice.entrypoints.http.chats import ChatsController
+from chatservice.entrypoints.http.compat import compat_chat
+from chatservice.entrypoints.http.errors import EXCEPTION_HANDLERS, Unauthenticated
+from chatservice.entrypoints.http.health import healthz, readyz
+
+_USE_CASES = (
+    "start_chat",
+    "send_message",
+    "list_chats",
+    "get_chat",
+    "end_chat",
+    "delete_chat",
+    "start_chat_with_message",
+    "check_readiness",
+)
+
+
+def _provide(container: Container, name: str) -> Provide:
+    provider = getattr(container, name)
+
+    def resolve() -> Any:
+        return provider()
+
+    return Provide(resolve, use_cache=True, sync_to_thread=False)
+
+
+def _token_guard(authenticator: TokenAuthenticator) -> Any:
+    def require_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        # Raw header bytes: a non-ASCII token must be compared as UTF-8, not as Latin-1 text.
+        header = next((v for k, v in connection.scope["headers"] if k == b"authorization"), None)
+        if not authenticator.accepts(header):
+            raise Unauthenticated("send a valid token in the Authorization header")
+
+    return require_token
+
+
+def create_app(container: Container) -> Litestar:
+    settings = container.settings()
+    dependencies = {name: _provide(container, name) for name in _USE_CASES}
+    authenticated = Router(
+        path="/",
+        route_handlers=[compat_chat, ChatsController],
+        guards=[_token_guard(container.authenticator())],
+        security=[{"token": []}],
+    )
+    return Litestar(
+        route_handlers=[healthz, readyz, authenticated],
+        dependencies=dependencies,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="chatservice",
+            version="1",
+            description="Multi-turn conversations with language models, every message kept.",
+            components=Components(
+                security_schemes={
+                    "token": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="`Authorization: Bearer <token>` or `Authorization: <token>`",
+                    )
+                }
+            ),
+        ),
+        debug=False,
+    )

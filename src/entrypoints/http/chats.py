@@ -1,0 +1,131 @@
+"""`/v1/users/{user_id}/chats`: the current HTTP API."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+
+from chatservice.application.chats import DeleteChat, EndChat, GetChat, ListChats, StartChat
+from chatservice.application.turns import SendMessage
+from chatservice.domain.params import RequestedParams
+from chatservice.entrypoints.http.errors import error_responses
+from chatservice.entrypoints.http.schemas import (
+    ChatOut,
+    ChatPageOut,
+    NewChat,
+    NewMessage,
+    TurnOut,
+    chat_out,
+    summary_out,
+)
+from chatservice.entrypoints.http.turns import complete_turn
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        min_length=1,
+        max_length=128,
+        description="Retrying with the same key returns the stored reply instead of a new one",
+    ),
+]
+UserId = FromPath[str]
+ChatId = FromPath[str]
+
+
+class ChatsController(Controller):
+    path = "/v1/users/{user_id:str}/chats"
+    tags: ClassVar[list[str]] = ["chats"]  # type: ignore[misc]
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Start a chat",
+        responses=error_responses(400, 401, 503),
+    )
+    async def start(
+        self,
+        user_id: UserId,
+        start_chat: NamedDependency[StartChat],
+        data: JSONBody[NewChat | None] = None,
+    ) -> ChatOut:
+        data = data or NewChat()
+        params = data.params
+        asked = (
+            RequestedParams(
+                max_completion_tokens=params.max_completion_tokens,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                presence_penalty=params.presence_penalty,
+                frequency_penalty=params.frequency_penalty,
+                stop=tuple(params.stop) if params.stop is not None else None,
+            )
+            if params
+            else RequestedParams()
+        )
+        return chat_out(await start_chat(user_id, data.system_message, data.model, asked))
+
+    @get(
+        "/", summary="List the user's chats, newest first", responses=error_responses(400, 401, 503)
+    )
+    async def list(
+        self,
+        user_id: UserId,
+        list_chats: NamedDependency[ListChats],
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        cursor: FromQuery[str | None] = None,
+    ) -> ChatPageOut:
+        page = await list_chats(user_id, limit, cursor)
+        return ChatPageOut([summary_out(c) for c in page.items], page.next_cursor)
+
+    @get(
+        "/{chat_id:str}",
+        summary="A chat with every message, erased ones included",
+        responses=error_responses(400, 401, 404, 503),
+    )
+    async def read(
+        self, user_id: UserId, chat_id: ChatId, get_chat: NamedDependency[GetChat]
+    ) -> ChatOut:
+        return chat_out(await get_chat(user_id, chat_id))
+
+    @post(
+        "/{chat_id:str}/messages",
+        status_code=200,
+        summary="Send a message and receive the reply",
+        responses=error_responses(400, 401, 404, 409, 413, 422, 429, 502, 503, 504),
+    )
+    async def send(
+        self,
+        user_id: UserId,
+        chat_id: ChatId,
+        data: JSONBody[NewMessage],
+        send_message: NamedDependency[SendMessage],
+        idempotency_key: IdempotencyKey = None,
+    ) -> TurnOut:
+        return await complete_turn(send_message(user_id, chat_id, data.content, idempotency_key))
+
+    @post(
+        "/{chat_id:str}/end",
+        status_code=200,
+        summary="End a chat: it keeps its history but takes no more messages",
+        responses=error_responses(400, 401, 404, 503),
+    )
+    async def end(
+        self, user_id: UserId, chat_id: ChatId, end_chat: NamedDependency[EndChat]
+    ) -> ChatOut:
+        return chat_out(await end_chat(user_id, chat_id))
+
+    @delete(
+        "/{chat_id:str}",
+        status_code=204,
+        summary="Delete a chat and all its messages for good",
+        responses=error_responses(400, 401, 404, 503),
+    )
+    async def remove(
+        self, user_id: UserId, chat_id: ChatId, delete_chat: NamedDependency[DeleteChat]
+    ) -> None:
+        await delete_chat(user_id, chat_id)

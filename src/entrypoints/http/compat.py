@@ -1,0 +1,33 @@
+"""`POST /chat`: the original service's HTTP contract, kept for its existing clients."""
+
+from __future__ import annotations
+
+from litestar import post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from chatservice.application.turns import SendMessage, StartChatWithMessage
+from chatservice.entrypoints.http.errors import error_responses
+from chatservice.entrypoints.http.schemas import CompatChatRequest, CompatChatResponse
+from chatservice.entrypoints.http.turns import run_to_completion
+
+
+@post(
+    "/chat",
+    status_code=200,
+    tags=["compat"],
+    summary="Send a message; without chat_id a new chat starts (original contract)",
+    responses=error_responses(400, 401, 404, 409, 413, 429, 502, 503, 504),
+)
+async def compat_chat(
+    data: JSONBody[CompatChatRequest],
+    send_message: NamedDependency[SendMessage],
+    start_chat_with_message: NamedDependency[StartChatWithMessage],
+) -> CompatChatResponse:
+    # Only an absent chat_id starts a chat: an unknown one is a 404, never a silent new chat.
+    if data.chat_id:
+        events = send_message(data.user_id, data.chat_id, data.user_message)
+    else:
+        events = start_chat_with_message(data.user_id, data.user_message)
+    completed = await run_to_completion(events)
+    return CompatChatResponse(completed.chat_id, data.user_id, completed.reply.content)

@@ -1,0 +1,177 @@
+"""Request and response bodies of the HTTP API, and their mapping from domain objects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from chatservice.domain.chat import Chat, Message
+
+
+class ErrorDetail(msgspec.Struct):
+    code: str
+    message: str
+
+
+class ErrorBody(msgspec.Struct):
+    error: ErrorDetail
+
+
+class ParamsIn(msgspec.Struct, forbid_unknown_fields=True):
+    max_completion_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    stop: list[str] | None = None
+
+
+class NewChat(msgspec.Struct, forbid_unknown_fields=True):
+    system_message: str | None = None
+    model: str | None = None
+    params: ParamsIn | None = None
+
+
+class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
+    content: str
+
+
+class CompatChatRequest(msgspec.Struct):
+    user_id: str
+    user_message: str
+    chat_id: str | None = None
+
+
+class CompatChatResponse(msgspec.Struct):
+    chat_id: str
+    user_id: str
+    content: str
+
+
+class UsageOut(msgspec.Struct):
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class TurnUsageOut(msgspec.Struct):
+    prompt_tokens: int
+    completion_tokens: int
+    #: True when the provider reported no usage and our own count stands in.
+    estimated: bool
+
+
+class MessageOut(msgspec.Struct):
+    id: str
+    role: str
+    content: str
+    tokens: int
+    erased: bool
+    position: int
+    created_at: datetime
+    finish_reason: str | None = None
+    usage: TurnUsageOut | None = None
+
+
+class ParamsOut(msgspec.Struct):
+    max_completion_tokens: int
+    temperature: float | None
+    top_p: float | None
+    presence_penalty: float | None
+    frequency_penalty: float | None
+    stop: list[str]
+
+
+class ChatSummaryOut(msgspec.Struct):
+    id: str
+    title: str
+    status: str
+    model: str
+    created_at: datetime
+    updated_at: datetime
+    usage: UsageOut
+
+
+class ChatOut(msgspec.Struct):
+    id: str
+    user_id: str
+    title: str
+    status: str
+    model: str
+    params: ParamsOut
+    created_at: datetime
+    updated_at: datetime
+    usage: UsageOut
+    version: int
+    messages: list[MessageOut]
+
+
+class ChatPageOut(msgspec.Struct):
+    items: list[ChatSummaryOut]
+    next_cursor: str | None
+
+
+class TurnOut(msgspec.Struct):
+    message: MessageOut
+    usage: TurnUsageOut
+
+
+def turn_usage_out(message: Message) -> TurnUsageOut | None:
+    if message.prompt_tokens is None or message.completion_tokens is None:
+        return None
+    return TurnUsageOut(message.prompt_tokens, message.completion_tokens, message.usage_estimated)
+
+
+def message_out(message: Message) -> MessageOut:
+    return MessageOut(
+        id=message.id,
+        role=message.role.value,
+        content=message.content,
+        tokens=message.tokens,
+        erased=message.erased,
+        position=message.position,
+        created_at=message.created_at,
+        finish_reason=message.finish_reason,
+        usage=turn_usage_out(message),
+    )
+
+
+def turn_out(reply: Message) -> TurnOut:
+    usage = turn_usage_out(reply) or TurnUsageOut(0, 0, estimated=True)
+    return TurnOut(message=message_out(reply), usage=usage)
+
+
+def summary_out(chat: Chat) -> ChatSummaryOut:
+    return ChatSummaryOut(
+        id=chat.id,
+        title=chat.title,
+        status=chat.status.value,
+        model=chat.model,
+        created_at=chat.created_at,
+        updated_at=chat.updated_at,
+        usage=UsageOut(chat.usage.prompt_tokens, chat.usage.completion_tokens),
+    )
+
+
+def chat_out(chat: Chat) -> ChatOut:
+    params = chat.params
+    return ChatOut(
+        id=chat.id,
+        user_id=chat.user_id,
+        title=chat.title,
+        status=chat.status.value,
+        model=chat.model,
+        params=ParamsOut(
+            params.max_completion_tokens,
+            params.temperature,
+            params.top_p,
+            params.presence_penalty,
+            params.frequency_penalty,
+            list(params.stop),
+        ),
+        created_at=chat.created_at,
+        updated_at=chat.updated_at,
+        usage=UsageOut(chat.usage.prompt_tokens, chat.usage.completion_tokens),
+        version=chat.version,
+        messages=[message_out(m) for m in chat.messages],
+    )

@@ -1,0 +1,69 @@
+"""Running `chatservice serve` as a real process on free local ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CHATSERVICE = str(Path(sys.executable).parent / "chatservice")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class ServiceProcess:
+    process: subprocess.Popen[str]
+    http_url: str
+    printed: list[str] = field(default_factory=list)
+
+    def token(self) -> str | None:
+        for line in self.printed:
+            if "use this one:" in line:
+                return line.rsplit(":", 1)[1].strip()
+        return None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+
+def start_service(env: dict[str, str], cwd: Path, timeout: float = 30) -> ServiceProcess:
+    port = free_port()
+    full_env = {
+        "PATH": os.environ.get("PATH", "/usr/bin"),
+        "CHATSERVICE_HTTP_PORT": str(port),
+        **env,
+    }
+    process = subprocess.Popen(
+        [CHATSERVICE, "serve"],
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    service = ServiceProcess(process, f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        service.printed.append(line.rstrip())
+        if "HTTP on" in line and (env.get("CHATSERVICE_AUTH_TOKENS") or service.token()):
+            return service
+        if "use this one:" in line:
+            return service
+    service.stop(signal.SIGKILL)
+    raise AssertionError("chatservice did not start:\n" + "\n".join(service.printed))
