@@ -24,8 +24,8 @@ mariadb:
 	scripts/ensure-mariadb
 
 lint: install-dev
-	$(BIN)/ruff check src tests alembic
-	$(BIN)/ruff format --check src tests alembic
+	$(BIN)/ruff check src tests alembic bench
+	$(BIN)/ruff format --check src tests alembic bench
 	$(BIN)/lint-imports
 
 typecheck: install-dev

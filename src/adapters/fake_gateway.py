@@ -42,6 +42,8 @@ class FakeChatGateway:
         self._failures: deque[ScriptedFailure] = deque()
         #: The latest requests, newest last (bounded: the fake also serves as the default model).
         self.requests: deque[CompletionRequest] = deque(maxlen=100)
+        #: How many streams their consumer closed (or cancelled) before the end.
+        self.abandoned = 0
 
     def fail_next(self, failure: ScriptedFailure) -> None:
         self._failures.append(failure)
@@ -79,12 +81,16 @@ class FakeChatGateway:
         self.requests.append(request)
         failure = self._failures.popleft() if self._failures else None
         text, usage, finish_reason = self.reply_for(request)
-        for index, word in enumerate(_WORD.findall(text)):
-            if failure is not None and index == failure.after_chunks:
-                if failure.error is None:
-                    return
-                raise failure.error
-            if self._chunk_delay:
-                await asyncio.sleep(self._chunk_delay)
-            yield TextDelta(word)
-        yield CompletionEnd(finish_reason, usage)
+        try:
+            for index, word in enumerate(_WORD.findall(text)):
+                if failure is not None and index == failure.after_chunks:
+                    if failure.error is None:
+                        return
+                    raise failure.error
+                if self._chunk_delay:
+                    await asyncio.sleep(self._chunk_delay)
+                yield TextDelta(word)
+            yield CompletionEnd(finish_reason, usage)
+        except (GeneratorExit, asyncio.CancelledError):
+            self.abandoned += 1
+            raise

@@ -44,6 +44,7 @@ from chatservice.domain.chat import (
     erase_to_fit,
     title_from,
     validate_content,
+    validate_request_id,
     validate_user_id,
 )
 from chatservice.domain.errors import IdempotencyKeyReused, ProviderUnavailable, TurnInProgress
@@ -98,7 +99,7 @@ class SendMessage:
         A retry with the `request_id` of a committed turn yields that turn's `Completed` again
         without calling the model.
         """
-        self.check_input(user_id, content)
+        self.check_input(user_id, content, request_id)
         chat_or_replay = await self._claim_or_replay(user_id, chat_id, content, request_id)
         if isinstance(chat_or_replay, Completed):
             yield chat_or_replay
@@ -117,10 +118,12 @@ class SendMessage:
                 )
             raise
 
-    def check_input(self, user_id: str, content: str) -> None:
-        """Raise `InvalidInput` unless the user id and message obey the input rules."""
+    def check_input(self, user_id: str, content: str, request_id: str | None = None) -> None:
+        """Raise `InvalidInput` unless the user id, message and request id obey the input rules."""
         validate_user_id(user_id)
         validate_content(content, self._policy.max_message_chars)
+        if request_id is not None:
+            validate_request_id(request_id)
 
     async def _claim_or_replay(
         self, user_id: str, chat_id: str, content: str, request_id: str | None
@@ -265,7 +268,7 @@ class StartChatWithMessage:
     async def __call__(
         self, user_id: str, content: str, request_id: str | None = None
     ) -> AsyncGenerator[TurnEvent, None]:
-        self._send_message.check_input(user_id, content)
+        self._send_message.check_input(user_id, content, request_id)
         chat = await self._start_chat(user_id)
         completed = False
         try:

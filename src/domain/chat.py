@@ -12,6 +12,8 @@ from chatservice.domain.errors import InvalidInput, MessageTooLong
 from chatservice.domain.tokens import REPLY_PRIMING
 
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@+-]{1,128}$")
+#: Idempotency keys: printable ASCII, so any transport can carry them unchanged.
+REQUEST_ID_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")
 TITLE_LENGTH = 80
 #: A chat must leave at least this many tokens for history and the user's message.
 MIN_ROOM_FOR_CONVERSATION = 64
@@ -99,6 +101,14 @@ def validate_user_id(user_id: str) -> str:
     if not USER_ID_PATTERN.fullmatch(user_id):
         raise InvalidInput("user_id must be 1 to 128 characters of letters, digits and . _ : @ + -")
     return user_id
+
+
+def validate_request_id(request_id: str) -> str:
+    if not REQUEST_ID_PATTERN.fullmatch(request_id):
+        raise InvalidInput(
+            "request id (Idempotency-Key) must be 1 to 128 printable ASCII characters"
+        )
+    return request_id
 
 
 def validate_content(content: str, max_chars: int, what: str = "message content") -> str:

@@ -43,6 +43,8 @@ class Settings:
     max_body_bytes: int = 1_048_576
     claim_ttl_seconds: float = 120.0
     shutdown_grace_seconds: float = 20.0
+    #: How often an idle SSE stream gets a `: ping` comment, so proxies keep it open.
+    sse_ping_seconds: float = 15.0
     host: str = "127.0.0.1"
     http_port: int = 8080
     grpc_port: int = 50051
@@ -68,6 +70,7 @@ class Settings:
             "max_body_bytes",
             "claim_ttl_seconds",
             "twilio_reply_timeout",
+            "sse_ping_seconds",
         ):
             _check(getattr(self, name) > 0, name, "must be positive")
         for name in ("window_margin", "fake_chunk_delay_ms", "shutdown_grace_seconds"):

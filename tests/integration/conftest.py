@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from support.http import Api, ApiFactory, api_factory
+from support.http import Api, ApiFactory, LiveApiFactory, api_factory, live_api_factory
 
 
 @pytest.fixture
@@ -16,3 +16,8 @@ def open_api(database_url: str) -> ApiFactory:
 async def api(open_api: ApiFactory) -> AsyncIterator[Api]:
     async with open_api() as opened:
         yield opened
+
+
+@pytest.fixture
+def open_live_api(database_url: str) -> LiveApiFactory:
+    return live_api_factory(database_url)

@@ -7,12 +7,9 @@ from typing import Any
 import pytest
 
 from chatservice.entrypoints.http.errors import STATUS_BY_ERROR
-from support.http import AUTH, ROTATED_TOKEN, TOKEN, Api, ApiFactory
+from support.http import AUTH, ROTATED_TOKEN, TOKEN, Api, ApiFactory, unique_user
 
-
-def user(name: str, request: pytest.FixtureRequest) -> str:
-    """A user id unique to this test, so tests sharing a database never see each other."""
-    return f"{name}-{abs(hash(request.node.nodeid)) % 10**10}"
+user = unique_user
 
 
 async def test_the_compat_route_starts_and_continues_a_chat(

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
+import uvicorn
 
 from chatservice.entrypoints.container import Container, build_container
 from chatservice.entrypoints.http.app import create_app
 from chatservice.entrypoints.settings import Settings
+from support.process import free_port
 
 TOKEN = "test-token-1"
 ROTATED_TOKEN = "test-token-2"
@@ -68,3 +75,79 @@ def api_factory(database_url: str) -> ApiFactory:
             await container.engine().dispose()
 
     return open_api
+
+
+@dataclass
+class LiveApi:
+    """The app behind a real uvicorn server in the test's event loop: real HTTP, real SSE."""
+
+    url: str
+    container: Container
+    snapshot: Callable[[], Any]
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, headers=AUTH, timeout=30, **kwargs)
+
+
+LiveApiFactory = Callable[..., AbstractAsyncContextManager[LiveApi]]
+
+
+def live_api_factory(database_url: str) -> LiveApiFactory:
+    @asynccontextmanager
+    async def open_live_api(**overrides: Any) -> AsyncIterator[LiveApi]:
+        settings = Settings(
+            database_url=database_url,
+            auth_tokens=(TOKEN, ROTATED_TOKEN),
+            http_port=free_port(),
+            **overrides,
+        )
+        container = build_container(settings)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(container),
+                host="127.0.0.1",
+                port=settings.http_port,
+                log_level="warning",
+            )
+        )
+        serving = asyncio.create_task(server.serve())
+        try:
+            while not server.started:
+                if serving.done():
+                    serving.result()
+                await asyncio.sleep(0.01)
+            api = Api(httpx.AsyncClient(), container)
+            yield LiveApi(f"http://127.0.0.1:{settings.http_port}", container, api.snapshot)
+        finally:
+            server.should_exit = True
+            await serving
+            await container.engine().dispose()
+
+    return open_live_api
+
+
+@dataclass
+class SseEvent:
+    event: str
+    data: Any
+    received_at: float
+
+
+async def read_sse(response: httpx.Response) -> AsyncIterator[SseEvent | str]:
+    """Parse a Server-Sent Events body as it arrives: events, and comments as plain strings."""
+    event, data = "message", []
+    async for line in response.aiter_lines():
+        if line.startswith(":"):
+            yield line[1:].strip()
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+        elif line == "" and data:
+            yield SseEvent(event, json.loads("\n".join(data)), time.monotonic())
+            event, data = "message", []
+
+
+def unique_user(name: str, request: pytest.FixtureRequest) -> str:
+    """A user id unique to this test, so tests sharing a database never see each other."""
+    return f"{name}-{zlib.crc32(request.node.nodeid.encode())}"

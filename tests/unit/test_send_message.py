@@ -248,3 +248,21 @@ async def test_a_commit_that_loses_the_version_race_stores_nothing(service: Serv
         async for _ in events:
             pass
     assert len((await service.repository.get_chat("u1", chat.id)).messages) == 1
+
+
+async def test_closing_the_stream_after_completed_keeps_the_turn(service: Service) -> None:
+    chat = await service.start_chat("u1")
+    events = service.send_message("u1", chat.id, "hi")
+    async for event in events:
+        if isinstance(event, Completed):
+            break
+    await events.aclose()
+    assert len((await service.repository.get_chat("u1", chat.id)).messages) == 3
+
+
+@pytest.mark.parametrize("key", ["", "k" * 129, "café", "has space", "tab\t"])
+async def test_a_malformed_request_id_is_refused(service: Service, key: str) -> None:
+    chat = await service.start_chat("u1")
+    with pytest.raises(InvalidInput, match="request id"):
+        await turn(service, "u1", chat.id, "hi", key=key)
+    assert len(service.gateway.requests) == 0

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.connection import ASGIConnection
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
@@ -78,5 +79,9 @@ def create_app(container: Container) -> Litestar:
                 }
             ),
         ),
+        state=State({"sse_ping_seconds": settings.sse_ping_seconds}),
+        # The process configures logging (`chatservice serve`); Litestar's default would put
+        # every library logger, httpx's included, on the root handler at INFO.
+        logging_config=None,
         debug=False,
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.response import ServerSentEvent
 
 from chatservice.application.chats import DeleteChat, EndChat, GetChat, ListChats, StartChat
 from chatservice.application.turns import SendMessage
@@ -20,8 +21,9 @@ from chatservice.entrypoints.http.schemas import (
     TurnOut,
     chat_out,
     summary_out,
+    turn_out,
 )
-from chatservice.entrypoints.http.turns import complete_turn
+from chatservice.entrypoints.http.turns import complete_turn, stream_turn, wants_event_stream
 
 IdempotencyKey = Annotated[
     str | None,
@@ -96,17 +98,26 @@ class ChatsController(Controller):
         "/{chat_id:str}/messages",
         status_code=200,
         summary="Send a message and receive the reply",
+        description=(
+            "With `Accept: text/event-stream` the reply streams as Server-Sent Events: `delta` "
+            "events (`{text}`), then `done` (`{message, usage}`), or `error` (`{code, message}`) "
+            "for a failure after the first delta. A `: ping` comment keeps idle streams open."
+        ),
         responses=error_responses(400, 401, 404, 409, 413, 422, 429, 502, 503, 504),
     )
     async def send(
         self,
+        request: Request[Any, Any, Any],
         user_id: UserId,
         chat_id: ChatId,
         data: JSONBody[NewMessage],
         send_message: NamedDependency[SendMessage],
         idempotency_key: IdempotencyKey = None,
-    ) -> TurnOut:
-        return await complete_turn(send_message(user_id, chat_id, data.content, idempotency_key))
+    ) -> TurnOut | ServerSentEvent:
+        events = send_message(user_id, chat_id, data.content, idempotency_key)
+        if wants_event_stream(request):
+            return await stream_turn(request, events, request.app.state.sse_ping_seconds)
+        return turn_out((await complete_turn(request, events)).reply)
 
     @post(
         "/{chat_id:str}/end",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from litestar import post
+from typing import Any
+
+from litestar import Request, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from chatservice.application.turns import SendMessage, StartChatWithMessage
 from chatservice.entrypoints.http.errors import error_responses
 from chatservice.entrypoints.http.schemas import CompatChatRequest, CompatChatResponse
-from chatservice.entrypoints.http.turns import run_to_completion
+from chatservice.entrypoints.http.turns import complete_turn
 
 
 @post(
@@ -20,6 +22,7 @@ from chatservice.entrypoints.http.turns import run_to_completion
     responses=error_responses(400, 401, 404, 409, 413, 429, 502, 503, 504),
 )
 async def compat_chat(
+    request: Request[Any, Any, Any],
     data: JSONBody[CompatChatRequest],
     send_message: NamedDependency[SendMessage],
     start_chat_with_message: NamedDependency[StartChatWithMessage],
@@ -29,5 +32,5 @@ async def compat_chat(
         events = send_message(data.user_id, data.chat_id, data.user_message)
     else:
         events = start_chat_with_message(data.user_id, data.user_message)
-    completed = await run_to_completion(events)
+    completed = await complete_turn(request, events)
     return CompatChatResponse(completed.chat_id, data.user_id, completed.reply.content)

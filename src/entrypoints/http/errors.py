@@ -20,6 +20,15 @@ class Unauthenticated(errors.ChatServiceError):
     code = "unauthenticated"
 
 
+class ClientGone(errors.ChatServiceError):
+    """The caller disconnected before the reply was complete; nobody reads the answer."""
+
+    code = "client_closed_request"
+
+    def __init__(self) -> None:
+        super().__init__("the client closed the request before the reply was complete")
+
+
 STATUS_BY_ERROR: dict[type[errors.ChatServiceError], int] = {
     errors.InvalidInput: 400,
     Unauthenticated: 401,
@@ -34,6 +43,8 @@ STATUS_BY_ERROR: dict[type[errors.ChatServiceError], int] = {
     errors.ProviderRejected: 502,
     errors.StorageUnavailable: 503,
     errors.ProviderTimeout: 504,
+    # nginx's convention for a request the client abandoned; no client ever receives it.
+    ClientGone: 499,
 }
 
 _FRAMEWORK_CODES = {

@@ -1,21 +1,176 @@
-"""Running a turn for a JSON response."""
+"""Running a turn for an HTTP response: to completion (JSON) or as it streams (SSE).
+
+The turn runs in a task of its own (`TurnRunner`), never inside the response's task: the response
+side can then wait for it with a timeout (to send keep-alive pings) or cancel it the moment the
+client goes away, and the turn's cleanup (releasing its claim) is not at the mercy of the server's
+cancel scopes.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
+from contextlib import aclosing, suppress
+from typing import Any
 
-from chatservice.application.turns import Completed, TurnEvent
-from chatservice.entrypoints.http.schemas import TurnOut, turn_out
+import msgspec
+from litestar import Request
+from litestar.response import ServerSentEvent
+from litestar.response.sse import ServerSentEventMessage
+
+from chatservice.application.turns import Completed, Delta, TurnEvent
+from chatservice.domain.errors import ChatServiceError
+from chatservice.entrypoints.http.errors import ClientGone
+from chatservice.entrypoints.http.schemas import turn_out
 
 
-async def run_to_completion(events: AsyncGenerator[TurnEvent, None]) -> Completed:
-    async with aclosing(events) as stream:
-        async for event in stream:
-            if isinstance(event, Completed):
-                return event
-    raise RuntimeError("a turn ended without completing")
+class _End:
+    pass
 
 
-async def complete_turn(events: AsyncGenerator[TurnEvent, None]) -> TurnOut:
-    return turn_out((await run_to_completion(events)).reply)
+_END = _End()
+log = logging.getLogger(__name__)
+_running: set[asyncio.Task[None]] = set()
+
+
+class TurnRunner:
+    """Drives a turn's events in a background task and hands them over through a queue."""
+
+    def __init__(self, events: AsyncGenerator[TurnEvent, None]) -> None:
+        self._queue: asyncio.Queue[TurnEvent | BaseException | _End] = asyncio.Queue()
+        self._task = asyncio.create_task(self._pump(events))
+        _running.add(self._task)
+        self._task.add_done_callback(_running.discard)
+
+    async def _pump(self, events: AsyncGenerator[TurnEvent, None]) -> None:
+        try:
+            async with aclosing(events) as stream:
+                async for event in stream:
+                    self._queue.put_nowait(event)
+        except Exception as error:
+            self._queue.put_nowait(error)
+        else:
+            self._queue.put_nowait(_END)
+
+    async def next(self, idle_seconds: float | None = None) -> TurnEvent | None:
+        """The next event; `None` after `idle_seconds` without one. Raises the turn's error."""
+        try:
+            async with asyncio.timeout(idle_seconds):
+                item = await self._queue.get()
+        except TimeoutError:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        if isinstance(item, _End):
+            raise RuntimeError("the turn ended without completing")
+        return item
+
+    def cancel(self) -> None:
+        """Cancel the turn (and so the model call); its claim is released, nothing stored."""
+        self._task.cancel()
+
+
+async def _wait_for_disconnect(request: Request[Any, Any, Any]) -> None:
+    # The body has been read, so the next message the server hands over is the disconnect
+    # (or, once the response is sent, the end of the request).
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _next_unless_gone(runner: TurnRunner, disconnected: asyncio.Task[None]) -> TurnEvent:
+    next_event = asyncio.create_task(runner.next())
+    await asyncio.wait({next_event, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+    if not next_event.done():
+        next_event.cancel()
+        raise ClientGone
+    event = next_event.result()
+    assert event is not None  # no timeout was given
+    return event
+
+
+async def complete_turn(
+    request: Request[Any, Any, Any], events: AsyncGenerator[TurnEvent, None]
+) -> Completed:
+    """Run a turn to completion; if the client disconnects first, cancel it and raise
+    `ClientGone`."""
+    runner = TurnRunner(events)
+    disconnected = asyncio.create_task(_wait_for_disconnect(request))
+    try:
+        while not isinstance(event := await _next_unless_gone(runner, disconnected), Completed):
+            pass
+        return event
+    finally:
+        disconnected.cancel()
+        runner.cancel()
+
+
+class EventStream(ServerSentEvent):
+    """An SSE response that keeps its media type when returned from a JSON route.
+
+    Litestar's `Stream.to_asgi_response` lets the route's media type (JSON) win over the
+    response's own, so a route that answers both JSON and SSE would label its stream JSON.
+    """
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["media_type"] = self.media_type
+        return super().to_asgi_response(*args, **kwargs)
+
+
+def wants_event_stream(request: Request[Any, Any, Any]) -> bool:
+    return "text/event-stream" in request.headers.get("accept", "")
+
+
+def _sse(event: str, payload: object) -> ServerSentEventMessage:
+    return ServerSentEventMessage(data=msgspec.json.encode(payload).decode(), event=event)
+
+
+async def stream_turn(
+    request: Request[Any, Any, Any],
+    events: AsyncGenerator[TurnEvent, None],
+    ping_seconds: float,
+) -> EventStream:
+    """An SSE response for a turn, sent once the first delta is there. Errors before it raise (an
+    HTTP error status); after it they become an `error` event, and the client discards the deltas
+    it showed."""
+    runner = TurnRunner(events)
+    disconnected = asyncio.create_task(_wait_for_disconnect(request))
+    try:
+        first = await _next_unless_gone(runner, disconnected)
+    except BaseException:
+        runner.cancel()
+        raise
+    finally:
+        # From here on the streaming response watches for the disconnect itself.
+        disconnected.cancel()
+    return EventStream(
+        _sse_events(runner, first, ping_seconds), headers={"Cache-Control": "no-store"}
+    )
+
+
+async def _sse_events(
+    runner: TurnRunner, first: TurnEvent | None, ping_seconds: float
+) -> AsyncGenerator[ServerSentEventMessage, None]:
+    event = first
+    try:
+        while True:
+            if event is None:
+                yield ServerSentEventMessage(comment="ping", data=None)
+            elif isinstance(event, Delta):
+                yield _sse("delta", {"text": event.text})
+            else:
+                yield _sse("done", turn_out(event.reply))
+                return
+            try:
+                event = await runner.next(ping_seconds)
+            except ChatServiceError as error:
+                yield _sse("error", {"code": error.code, "message": error.message})
+                return
+            except Exception:
+                log.exception("a streamed turn failed unexpectedly")
+                yield _sse("error", {"code": "internal", "message": "internal error"})
+                return
+    finally:
+        # Runs when the client disconnects too: the turn is cancelled, not left to finish.
+        with suppress(Exception):
+            runner.cancel()
