@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-dev lint typecheck mariadb
+.PHONY: run test install install-dev lint typecheck mariadb proto proto-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,5 +31,14 @@ lint: install-dev
 typecheck: install-dev
 	cd /tmp && $(abspath $(BIN))/mypy -p chatservice
 
-test: install-dev mariadb lint typecheck
+# Regenerate the gRPC code from protos/ with the pinned grpcio-tools.
+proto: install-dev
+	PYTHON=$(BIN)/python scripts/generate-protos
+
+# CI: the checked-in generated code must be what `make proto` makes.
+proto-check: proto
+	git diff --exit-code -- src/entrypoints/grpc/generated
+	test -z "$$(git status --porcelain -- src/entrypoints/grpc/generated)"
+
+test: install-dev mariadb lint typecheck proto-check
 	$(BIN)/pytest -q

@@ -68,7 +68,14 @@ class Completed:
     erased: int = 0
 
 
-TurnEvent = Delta | Completed
+@dataclass(frozen=True)
+class ChatStarted:
+    """The first event of `StartChatWithMessage`: the new chat's id, before any delta."""
+
+    chat_id: str
+
+
+TurnEvent = ChatStarted | Delta | Completed
 
 
 class SendMessage:
@@ -272,6 +279,7 @@ class StartChatWithMessage:
         chat = await self._start_chat(user_id)
         completed = False
         try:
+            yield ChatStarted(chat.id)
             async for event in self._send_message(user_id, chat.id, content, request_id):
                 completed = isinstance(event, Completed)
                 yield event

@@ -1,4 +1,9 @@
-"""`chatservice serve`: the servers of one process under one shutdown path."""
+"""`chatservice serve`: HTTP (uvicorn) and gRPC (grpclib) in one event loop, one shutdown path.
+
+The process, not either server, owns SIGTERM and SIGINT. On either signal both servers stop taking
+new work at once; requests and calls in flight get `shutdown_grace_seconds` to finish, then the
+rest are cancelled, which cancels their turns cleanly (claims released, nothing half-written).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from chatservice.entrypoints.container import Container
+from chatservice.entrypoints.grpc.server import create_grpc_server
 from chatservice.entrypoints.http.app import create_app
 
 log = logging.getLogger(__name__)
@@ -19,39 +25,57 @@ log = logging.getLogger(__name__)
 class _HttpServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        # The process owns SIGTERM/SIGINT (`run_server`), so that every server stops together.
+        # Signals are the process's (`run_server`): uvicorn's own handlers would stop HTTP alone.
         yield
+
+
+async def _finish_cleanups(limit_seconds: float = 10) -> None:
+    """Let the work that cancelled turns leave behind (releasing their claims) reach the
+    database before the engine goes away."""
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    if others:
+        await asyncio.wait(others, timeout=limit_seconds)
 
 
 async def run_server(container: Container, generated_token: str | None = None) -> None:
     settings = container.settings()
+    grace = settings.shutdown_grace_seconds
     http = _HttpServer(
         uvicorn.Config(
             create_app(container),
             host=settings.host,
             port=settings.http_port,
             log_level="warning",
-            timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+            timeout_graceful_shutdown=max(1, round(grace)),
         )
     )
+    grpc, gate = create_grpc_server(container)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+
+    await grpc.start(settings.host, settings.grpc_port)
     http_task = asyncio.create_task(http.serve())
     while not http.started and not http_task.done():  # noqa: ASYNC110 - uvicorn offers no event
         await asyncio.sleep(0.01)
     if http.started:
         base = f"http://{settings.host}:{settings.http_port}"
+        print(f"chatservice: gRPC on {settings.host}:{settings.grpc_port}", flush=True)
         print(f"chatservice: HTTP on {base} (API docs {base}/schema)", flush=True)
         if generated_token:
             print(f"chatservice: no tokens configured; use this one: {generated_token}", flush=True)
-    stopping = asyncio.create_task(stop.wait())
-    await asyncio.wait({http_task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    log.info("shutting down")
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({http_task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+    log.info("shutting down: finishing requests in flight (up to %s s)", grace)
     http.should_exit = True
     try:
-        await http_task
+        await asyncio.gather(http_task, gate.drain(grace))
     finally:
-        stopping.cancel()
+        grpc.close()  # cancels the calls still running after the grace period
+        await grpc.wait_closed()
+        await _finish_cleanups()
         await container.engine().dispose()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from support.grpc import LiveGrpcFactory, live_grpc_factory
 from support.http import Api, ApiFactory, LiveApiFactory, api_factory, live_api_factory
 
 
@@ -21,3 +22,8 @@ async def api(open_api: ApiFactory) -> AsyncIterator[Api]:
 @pytest.fixture
 def open_live_api(database_url: str) -> LiveApiFactory:
     return live_api_factory(database_url)
+
+
+@pytest.fixture
+def open_live_grpc(database_url: str) -> LiveGrpcFactory:
+    return live_grpc_factory(database_url)

@@ -24,6 +24,7 @@ def free_port() -> int:
 class ServiceProcess:
     process: subprocess.Popen[str]
     http_url: str
+    grpc_port: int
     printed: list[str] = field(default_factory=list)
 
     def token(self) -> str | None:
@@ -39,10 +40,11 @@ class ServiceProcess:
 
 
 def start_service(env: dict[str, str], cwd: Path, timeout: float = 30) -> ServiceProcess:
-    port = free_port()
+    port, grpc_port = free_port(), free_port()
     full_env = {
         "PATH": os.environ.get("PATH", "/usr/bin"),
         "CHATSERVICE_HTTP_PORT": str(port),
+        "CHATSERVICE_GRPC_PORT": str(grpc_port),
         **env,
     }
     process = subprocess.Popen(
@@ -53,7 +55,7 @@ def start_service(env: dict[str, str], cwd: Path, timeout: float = 30) -> Servic
         stderr=subprocess.STDOUT,
         text=True,
     )
-    service = ServiceProcess(process, f"http://127.0.0.1:{port}")
+    service = ServiceProcess(process, f"http://127.0.0.1:{port}", grpc_port)
     deadline = time.monotonic() + timeout
     assert process.stdout is not None
     while time.monotonic() < deadline:

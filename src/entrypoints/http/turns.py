@@ -158,7 +158,7 @@ async def _sse_events(
                 yield ServerSentEventMessage(comment="ping", data=None)
             elif isinstance(event, Delta):
                 yield _sse("delta", {"text": event.text})
-            else:
+            elif isinstance(event, Completed):
                 yield _sse("done", turn_out(event.reply))
                 return
             try:

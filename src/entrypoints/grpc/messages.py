@@ -1,0 +1,88 @@
+"""Domain objects as protobuf messages of `chatservice.v1`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from chatservice.domain.chat import Chat, ChatParams, Message
+from chatservice.domain.params import RequestedParams
+from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
+
+
+def timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def usage_pb(message: Message) -> pb.Usage | None:
+    if message.prompt_tokens is None or message.completion_tokens is None:
+        return None
+    return pb.Usage(
+        prompt_tokens=message.prompt_tokens,
+        completion_tokens=message.completion_tokens,
+        estimated=message.usage_estimated,
+    )
+
+
+def message_pb(message: Message) -> pb.Message:
+    return pb.Message(
+        id=message.id,
+        role=message.role.value,
+        content=message.content,
+        tokens=message.tokens,
+        erased=message.erased,
+        position=message.position,
+        created_at=timestamp(message.created_at),
+        finish_reason=message.finish_reason or "",
+        usage=usage_pb(message),
+    )
+
+
+def params_pb(params: ChatParams) -> pb.ChatParams:
+    return pb.ChatParams(
+        max_completion_tokens=params.max_completion_tokens,
+        temperature=params.temperature,
+        top_p=params.top_p,
+        presence_penalty=params.presence_penalty,
+        frequency_penalty=params.frequency_penalty,
+        stop=list(params.stop),
+    )
+
+
+def requested_params(params: pb.ChatParams) -> RequestedParams:
+    def optional(name: str) -> float | None:
+        value: float = getattr(params, name)
+        return value if params.HasField(name) else None
+
+    return RequestedParams(
+        max_completion_tokens=(
+            params.max_completion_tokens if params.HasField("max_completion_tokens") else None
+        ),
+        temperature=optional("temperature"),
+        top_p=optional("top_p"),
+        presence_penalty=optional("presence_penalty"),
+        frequency_penalty=optional("frequency_penalty"),
+        stop=tuple(params.stop) or None,
+    )
+
+
+def chat_pb(chat: Chat) -> pb.Chat:
+    return pb.Chat(
+        id=chat.id,
+        user_id=chat.user_id,
+        title=chat.title,
+        status=chat.status.value,
+        model=chat.model,
+        params=params_pb(chat.params),
+        usage=pb.Usage(
+            prompt_tokens=chat.usage.prompt_tokens,
+            completion_tokens=chat.usage.completion_tokens,
+        ),
+        created_at=timestamp(chat.created_at),
+        updated_at=timestamp(chat.updated_at),
+        version=chat.version,
+        messages=[message_pb(m) for m in chat.messages],
+    )

@@ -1,0 +1,84 @@
+"""The grpclib server: the chat services, health, reflection, and a gate in front of them.
+
+The gate authenticates every call but health and reflection, counts the calls in flight, and
+refuses new calls once the process is draining, so that shutdown can wait for in-flight calls
+before cancelling what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from grpclib.const import Status
+from grpclib.events import RecvRequest, listen
+from grpclib.exceptions import GRPCError
+from grpclib.health.service import Health
+from grpclib.reflection.service import ServerReflection
+from grpclib.server import Server, Stream
+
+from chatservice.entrypoints.auth import TokenAuthenticator
+from chatservice.entrypoints.container import Container
+from chatservice.entrypoints.grpc.servicers import ChatServiceV1, CompatChatService
+
+_OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+
+class RpcGate:
+    def __init__(self, authenticator: TokenAuthenticator) -> None:
+        self._authenticator = authenticator
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._draining = False
+
+    async def on_request(self, event: RecvRequest) -> None:
+        if self._draining:
+            raise GRPCError(Status.UNAVAILABLE, "the server is shutting down; retry elsewhere")
+        if not event.method_name.startswith(_OPEN_PREFIXES):
+            header = event.metadata.get("authorization")
+            if not self._authenticator.accepts(header if isinstance(header, str) else None):
+                raise GRPCError(
+                    Status.UNAUTHENTICATED, "send a valid token in the authorization metadata"
+                )
+        handle = event.method_func
+
+        async def counted(stream: Stream[Any, Any]) -> None:
+            self._in_flight += 1
+            self._idle.clear()
+            try:
+                await handle(stream)
+            finally:
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self._idle.set()
+
+        event.method_func = counted
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Refuse new calls and wait, up to `grace_seconds`, for the calls in flight."""
+        self._draining = True
+        try:
+            async with asyncio.timeout(grace_seconds):
+                await self._idle.wait()
+        except TimeoutError:
+            pass
+
+
+def create_grpc_server(container: Container) -> tuple[Server, RpcGate]:
+    chat_services = [
+        CompatChatService(container.send_message(), container.start_chat_with_message()),
+        ChatServiceV1(
+            container.start_chat(),
+            container.send_message(),
+            container.list_chats(),
+            container.get_chat(),
+            container.end_chat(),
+            container.delete_chat(),
+        ),
+    ]
+    services: list[Any] = [*chat_services, Health()]
+    server = Server(ServerReflection.extend(services))
+    gate = RpcGate(container.authenticator())
+    listen(server, RecvRequest, gate.on_request)
+    return server, gate

@@ -1,0 +1,139 @@
+"""The gRPC services: the original `pb.ChatService` and `chatservice.v1.ChatService`.
+
+Each method parses its request, calls one use case inside `grpc_status()` and maps the result.
+Client cancellation and deadlines cancel the handler's task, and with it the turn and the model
+call; the turn then releases its claim and stores nothing.
+"""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+from typing import Any
+
+from grpclib.server import Stream
+
+from chatservice.application.chats import DeleteChat, EndChat, GetChat, ListChats, StartChat
+from chatservice.application.turns import (
+    ChatStarted,
+    Completed,
+    Delta,
+    SendMessage,
+    StartChatWithMessage,
+)
+from chatservice.entrypoints.grpc.errors import grpc_status
+from chatservice.entrypoints.grpc.generated import chat_grpc, chat_pb2, chatservice_v1_grpc
+from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
+from chatservice.entrypoints.grpc.messages import chat_pb, message_pb, requested_params, usage_pb
+
+
+async def _request(stream: Stream[Any, Any]) -> Any:
+    request = await stream.recv_message()
+    assert request is not None  # unary requests always carry a message
+    return request
+
+
+class CompatChatService(chat_grpc.ChatServiceBase):
+    """The original contract: every response carries the reply's cumulative content."""
+
+    def __init__(self, send_message: SendMessage, start_with_message: StartChatWithMessage) -> None:
+        self._send_message = send_message
+        self._start_with_message = start_with_message
+
+    async def ChatStream(self, stream: Stream[chat_pb2.ChatRequest, chat_pb2.ChatResponse]) -> None:
+        request: chat_pb2.ChatRequest = await _request(stream)
+        user_id, chat_id = request.user_id, request.chat_id
+        # Only an absent chat_id starts a chat: an unknown one is NOT_FOUND, never a new chat.
+        if request.HasField("chat_id") and chat_id:
+            events = self._send_message(user_id, chat_id, request.user_message)
+        else:
+            events = self._start_with_message(user_id, request.user_message)
+        content = ""
+        async with grpc_status(), aclosing(events) as turn:
+            async for event in turn:
+                if isinstance(event, ChatStarted):
+                    chat_id = event.chat_id
+                elif isinstance(event, Delta):
+                    content += event.text
+                    await stream.send_message(
+                        chat_pb2.ChatResponse(chat_id=chat_id, user_id=user_id, content=content)
+                    )
+
+
+class ChatServiceV1(chatservice_v1_grpc.ChatServiceBase):
+    def __init__(
+        self,
+        start_chat: StartChat,
+        send_message: SendMessage,
+        list_chats: ListChats,
+        get_chat: GetChat,
+        end_chat: EndChat,
+        delete_chat: DeleteChat,
+    ) -> None:
+        self._start_chat = start_chat
+        self._send_message = send_message
+        self._list_chats = list_chats
+        self._get_chat = get_chat
+        self._end_chat = end_chat
+        self._delete_chat = delete_chat
+
+    async def CreateChat(self, stream: Stream[pb.CreateChatRequest, pb.Chat]) -> None:
+        request: pb.CreateChatRequest = await _request(stream)
+        async with grpc_status():
+            chat = await self._start_chat(
+                request.user_id,
+                request.system_message if request.HasField("system_message") else None,
+                request.model if request.HasField("model") else None,
+                requested_params(request.params),
+            )
+        await stream.send_message(chat_pb(chat))
+
+    async def SendMessage(
+        self, stream: Stream[pb.SendMessageRequest, pb.SendMessageResponse]
+    ) -> None:
+        request: pb.SendMessageRequest = await _request(stream)
+        request_id = request.request_id if request.HasField("request_id") else None
+        events = self._send_message(request.user_id, request.chat_id, request.content, request_id)
+        async with grpc_status(), aclosing(events) as turn:
+            async for event in turn:
+                if isinstance(event, Delta):
+                    await stream.send_message(
+                        pb.SendMessageResponse(delta=pb.Delta(text=event.text))
+                    )
+                elif isinstance(event, Completed):
+                    completed = pb.Completed(
+                        chat_id=event.chat_id,
+                        user_message=message_pb(event.user_message),
+                        reply=message_pb(event.reply),
+                        usage=usage_pb(event.reply),
+                    )
+                    await stream.send_message(pb.SendMessageResponse(completed=completed))
+
+    async def ListChats(self, stream: Stream[pb.ListChatsRequest, pb.ListChatsResponse]) -> None:
+        request: pb.ListChatsRequest = await _request(stream)
+        async with grpc_status():
+            page = await self._list_chats(
+                request.user_id, request.limit or 20, request.cursor or None
+            )
+        await stream.send_message(
+            pb.ListChatsResponse(
+                items=[chat_pb(c) for c in page.items], next_cursor=page.next_cursor or ""
+            )
+        )
+
+    async def GetChat(self, stream: Stream[pb.GetChatRequest, pb.Chat]) -> None:
+        request: pb.GetChatRequest = await _request(stream)
+        async with grpc_status():
+            chat = await self._get_chat(request.user_id, request.chat_id)
+        await stream.send_message(chat_pb(chat))
+
+    async def EndChat(self, stream: Stream[pb.EndChatRequest, pb.Chat]) -> None:
+        request: pb.EndChatRequest = await _request(stream)
+        async with grpc_status():
+            chat = await self._end_chat(request.user_id, request.chat_id)
+        await stream.send_message(chat_pb(chat))
+
+    async def DeleteChat(self, stream: Stream[pb.DeleteChatRequest, pb.DeleteChatResponse]) -> None:
+        request: pb.DeleteChatRequest = await _request(stream)
+        async with grpc_status():
+            await self._delete_chat(request.user_id, request.chat_id)
+        await stream.send_message(pb.DeleteChatResponse())

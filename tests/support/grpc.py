@@ -1,0 +1,82 @@
+"""The gRPC server on a real database and a free local port, in the test's event loop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from grpclib.client import Channel
+from grpclib.events import SendRequest, listen
+
+from chatservice.entrypoints.container import Container, build_container
+from chatservice.entrypoints.grpc.generated import chat_grpc, chatservice_v1_grpc
+from chatservice.entrypoints.grpc.server import create_grpc_server
+from chatservice.entrypoints.http.app import create_app
+from chatservice.entrypoints.settings import Settings
+from support.http import ROTATED_TOKEN, TOKEN, Api
+from support.process import free_port
+
+
+def channel_with(port: int, metadata: dict[str, str]) -> Channel:
+    """A channel that sends `metadata` with every call."""
+    channel = Channel("127.0.0.1", port)
+
+    async def add_metadata(event: SendRequest) -> None:
+        event.metadata.update(metadata)
+
+    listen(channel, SendRequest, add_metadata)
+    return channel
+
+
+@dataclass
+class LiveGrpc:
+    port: int
+    container: Container
+    channel: Channel
+    http: httpx.AsyncClient
+    api: Api
+
+    @property
+    def v1(self) -> chatservice_v1_grpc.ChatServiceStub:
+        return chatservice_v1_grpc.ChatServiceStub(self.channel)
+
+    @property
+    def compat(self) -> chat_grpc.ChatServiceStub:
+        return chat_grpc.ChatServiceStub(self.channel)
+
+    async def snapshot(self) -> Any:
+        return await self.api.snapshot()
+
+
+LiveGrpcFactory = Callable[..., AbstractAsyncContextManager[LiveGrpc]]
+
+
+def live_grpc_factory(database_url: str) -> LiveGrpcFactory:
+    @asynccontextmanager
+    async def open_live_grpc(**overrides: Any) -> AsyncIterator[LiveGrpc]:
+        settings = Settings(
+            database_url=database_url, auth_tokens=(TOKEN, ROTATED_TOKEN), **overrides
+        )
+        container = build_container(settings)
+        server, _ = create_grpc_server(container)
+        port = free_port()
+        await server.start("127.0.0.1", port)
+        channel = channel_with(port, {"authorization": f"Bearer {TOKEN}"})
+        transport = httpx.ASGITransport(app=create_app(container))
+        try:
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://test",
+                headers={"Authorization": TOKEN},
+            ) as http:
+                yield LiveGrpc(port, container, channel, http, Api(http, container))
+        finally:
+            channel.close()
+            server.close()
+            await server.wait_closed()
+            await container.engine().dispose()
+
+    return open_live_grpc
