@@ -5,6 +5,7 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 
 from chatservice.adapters.fake_gateway import FakeChatGateway
+from chatservice.adapters.openai_gateway import OpenAIChatGateway, OpenAIConfig
 from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
@@ -47,6 +48,20 @@ class Container(containers.DeclarativeContainer):
             counter,
             chunk_delay_seconds=providers.Callable(_seconds, settings.provided.fake_chunk_delay_ms),
         ),
+        openai=providers.Singleton(
+            OpenAIChatGateway,
+            providers.Factory(
+                OpenAIConfig,
+                api_key=settings.provided.openai_api_key,
+                base_url=settings.provided.openai_base_url,
+                organization=settings.provided.openai_organization,
+                project=settings.provided.openai_project,
+                connect_timeout=settings.provided.openai_connect_timeout,
+                idle_timeout=settings.provided.openai_idle_timeout,
+                turn_timeout=settings.provided.openai_turn_timeout,
+                max_retries=settings.provided.openai_max_retries,
+            ),
+        ),
     )
     authenticator = providers.Singleton(TokenAuthenticator, settings.provided.auth_tokens)
     policy = providers.Singleton(
@@ -69,6 +84,14 @@ class Container(containers.DeclarativeContainer):
     start_chat_with_message = providers.Singleton(
         StartChatWithMessage, start_chat, send_message, delete_chat
     )
+
+
+async def close_resources(container: Container) -> None:
+    """Release what the container opened: the database pool and the provider's HTTP client."""
+    gateway = container.gateway()
+    if isinstance(gateway, OpenAIChatGateway):
+        await gateway.aclose()
+    await container.engine().dispose()
 
 
 def build_container(settings: Settings) -> Container:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from chatservice.entrypoints.container import Container
+from chatservice.entrypoints.container import Container, close_resources
 from chatservice.entrypoints.grpc.server import create_grpc_server
 from chatservice.entrypoints.http.app import create_app
 
@@ -76,6 +76,6 @@ async def run_server(container: Container, generated_token: str | None = None) -
         grpc.close()  # cancels the calls still running after the grace period
         await grpc.wait_closed()
         await _finish_cleanups()
-        await container.engine().dispose()
+        await close_resources(container)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

@@ -34,6 +34,12 @@ class Settings:
     gateway: str = "fake"
     openai_api_key: str | None = None
     openai_base_url: str | None = None
+    openai_organization: str | None = None
+    openai_project: str | None = None
+    openai_connect_timeout: float = 5.0
+    openai_idle_timeout: float = 60.0
+    openai_turn_timeout: float = 110.0
+    openai_max_retries: int = 2
     model: str = "gpt-4o-mini"
     system_message: str = "You are a helpful assistant."
     max_completion_tokens: int | None = None
@@ -71,8 +77,24 @@ class Settings:
             "claim_ttl_seconds",
             "twilio_reply_timeout",
             "sse_ping_seconds",
+            "openai_connect_timeout",
+            "openai_idle_timeout",
+            "openai_turn_timeout",
         ):
             _check(getattr(self, name) > 0, name, "must be positive")
+        _check(0 <= self.openai_max_retries <= 10, "openai_max_retries", "must be 0 to 10")
+        # A turn outliving its claim could be overtaken by another turn on the same chat.
+        _check(
+            self.openai_turn_timeout < self.claim_ttl_seconds,
+            "openai_turn_timeout",
+            "must be shorter than claim_ttl_seconds",
+        )
+        openai_endpoint = not self.openai_base_url or "api.openai.com" in self.openai_base_url
+        _check(
+            self.gateway != "openai" or not openai_endpoint or bool(self.openai_api_key),
+            "openai_api_key",
+            "is required for OpenAI's own endpoint (set it, or OPENAI_API_KEY, or a base URL)",
+        )
         for name in ("window_margin", "fake_chunk_delay_ms", "shutdown_grace_seconds"):
             _check(getattr(self, name) >= 0, name, "must not be negative")
         _check(all(self.auth_tokens), "auth_tokens", "must not contain an empty token")

@@ -1,12 +1,19 @@
-"""The `ChatGateway` contract, for every adapter of the port."""
+"""The `ChatGateway` contract, for every adapter of the port.
+
+The OpenAI gateway runs against a local OpenAI-compatible server over real HTTP; the failures are
+scripted there, at the HTTP level, and must come out as the same domain errors the fake raises.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import pytest
 
 from chatservice.adapters.fake_gateway import FakeChatGateway, ScriptedFailure
+from chatservice.adapters.openai_gateway import OpenAIChatGateway, OpenAIConfig
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.ports import (
     ChatGateway,
@@ -16,10 +23,72 @@ from chatservice.application.ports import (
     TextDelta,
 )
 from chatservice.domain.chat import ChatParams
-from chatservice.domain.errors import ProviderTimeout
+from chatservice.domain.errors import ProviderTimeout, ProviderUnavailable
 from chatservice.domain.models import ModelRegistry
+from support.openai_server import Behaviour, running_openai_server
 
 COUNTER = TiktokenTokenCounter()
+
+
+@dataclass
+class GatewayUnderTest:
+    gateway: ChatGateway
+    #: Make the next call fail: "unavailable", "timeout", or "cut" (after two chunks).
+    fail_next: Callable[[str], None]
+    #: How many streams were abandoned upstream (the consumer left before the end).
+    abandoned_upstream: Callable[[], int]
+    #: Make the coming calls stream slowly.
+    slow_down: Callable[[], None]
+
+
+def _fake() -> GatewayUnderTest:
+    fake = FakeChatGateway(COUNTER)
+    failures = {
+        "unavailable": ScriptedFailure(ProviderUnavailable("scripted"), 0),
+        "timeout": ScriptedFailure(ProviderTimeout("scripted"), 0),
+        # A cut stream, as an adapter must report it (the use case also guards against an
+        # adapter that just stops: ScriptedFailure(None, …) in tests/unit).
+        "cut": ScriptedFailure(ProviderUnavailable("cut"), 2),
+    }
+
+    def slow_down() -> None:
+        fake._chunk_delay = 0.05
+
+    return GatewayUnderTest(
+        fake, lambda kind: fake.fail_next(failures[kind]), lambda: fake.abandoned, slow_down
+    )
+
+
+@pytest.fixture(params=["fake", "openai"])
+async def under_test(request: pytest.FixtureRequest) -> AsyncIterator[GatewayUnderTest]:
+    if request.param == "fake":
+        yield _fake()
+        return
+    async with running_openai_server() as server:
+        gateway = OpenAIChatGateway(
+            OpenAIConfig(base_url=server.base_url, idle_timeout=0.5, max_retries=0)
+        )
+        failures = {
+            "unavailable": Behaviour(status=503),
+            "timeout": Behaviour(first_byte_delay=1.0),
+            "cut": Behaviour(cut_after=2),
+        }
+
+        def slow_down() -> None:
+            server.default = Behaviour(chunk_delay=0.05)
+
+        yield GatewayUnderTest(
+            gateway,
+            lambda kind: server.then(failures[kind]),
+            lambda: server.abandoned,
+            slow_down,
+        )
+        await gateway.aclose()
+
+
+@pytest.fixture
+def gateway(under_test: GatewayUnderTest) -> ChatGateway:
+    return under_test.gateway
 
 
 def request(
@@ -33,82 +102,99 @@ def request(
     )
 
 
-@pytest.fixture(params=["fake"])
-def gateway(request: pytest.FixtureRequest) -> ChatGateway:
-    return FakeChatGateway(COUNTER)
-
-
 async def events_of(
     gateway: ChatGateway, req: CompletionRequest
 ) -> list[TextDelta | CompletionEnd]:
     return [event async for event in gateway.stream(req)]
 
 
+def text_of(events: list[TextDelta | CompletionEnd]) -> str:
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
 async def test_a_stream_is_text_deltas_then_exactly_one_end(gateway: ChatGateway) -> None:
-    events = await events_of(gateway, request())
-    *deltas, end = events
+    *deltas, end = await events_of(gateway, request())
     assert deltas and all(isinstance(d, TextDelta) for d in deltas)
     assert isinstance(end, CompletionEnd)
     assert end.finish_reason == "stop"
-    assert "".join(d.text for d in deltas if isinstance(d, TextDelta)).strip()
+    assert text_of(deltas).strip()
 
 
 async def test_usage_counts_the_prompt_and_the_reply(gateway: ChatGateway) -> None:
     req = request()
-    *deltas, end = await events_of(gateway, req)
+    events = await events_of(gateway, req)
+    end = events[-1]
     assert isinstance(end, CompletionEnd) and end.usage is not None
-    text = "".join(d.text for d in deltas if isinstance(d, TextDelta))
     expected_prompt = 3 + sum(
         COUNTER.message_cost("o200k_base", m.role, m.content) for m in req.messages
     )
     assert end.usage.prompt_tokens == expected_prompt
-    assert end.usage.completion_tokens == COUNTER.count("o200k_base", text)
+    assert end.usage.completion_tokens == COUNTER.count("o200k_base", text_of(events))
 
 
 async def test_a_reply_is_cut_at_max_completion_tokens(gateway: ChatGateway) -> None:
-    *deltas, end = await events_of(gateway, request(max_tokens=4))
+    events = await events_of(gateway, request(max_tokens=4))
+    end = events[-1]
     assert isinstance(end, CompletionEnd)
     assert end.finish_reason == "length"
-    text = "".join(d.text for d in deltas if isinstance(d, TextDelta))
-    assert 0 < COUNTER.count("o200k_base", text) <= 4
+    assert 0 < COUNTER.count("o200k_base", text_of(events)) <= 4
 
 
 async def test_the_same_prompt_gets_the_same_reply(gateway: ChatGateway) -> None:
     assert await events_of(gateway, request()) == await events_of(gateway, request())
 
 
-async def test_closing_the_stream_early_is_clean(gateway: ChatGateway) -> None:
-    stream = gateway.stream(request())
-    first = await anext(stream)  # type: ignore[call-overload]
-    assert isinstance(first, TextDelta)
-    await stream.aclose()  # type: ignore[attr-defined]
-    assert await events_of(gateway, request())
+async def test_closing_the_stream_early_abandons_it_upstream(under_test: GatewayUnderTest) -> None:
+    under_test.slow_down()
+    stream = under_test.gateway.stream(request())
+    assert isinstance(await anext(stream), TextDelta)
+    await stream.aclose()
+    for _ in range(100):
+        if under_test.abandoned_upstream():
+            break
+        await asyncio.sleep(0.01)
+    assert under_test.abandoned_upstream() == 1
 
 
-async def test_cancelling_the_consumer_stops_the_stream() -> None:
-    gateway = FakeChatGateway(COUNTER, chunk_delay_seconds=0.05)
+async def test_cancelling_the_consumer_stops_the_stream(under_test: GatewayUnderTest) -> None:
+    under_test.slow_down()
     received: list[object] = []
 
     async def consume() -> None:
-        async for event in gateway.stream(request()):
+        async for event in under_test.gateway.stream(request()):
             received.append(event)
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.12)
+    while not received:  # noqa: ASYNC110 - polling what the consumer has seen
+        await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     count = len(received)
     await asyncio.sleep(0.15)
-    assert 0 < count == len(received)
+    assert count == len(received)
+    for _ in range(100):
+        if under_test.abandoned_upstream():
+            break
+        await asyncio.sleep(0.01)
+    assert under_test.abandoned_upstream() == 1
 
 
-async def test_a_scripted_failure_raises_after_the_given_chunks() -> None:
-    gateway = FakeChatGateway(COUNTER)
-    gateway.fail_next(ScriptedFailure(ProviderTimeout("slow"), after_chunks=2))
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [
+        ("unavailable", ProviderUnavailable),
+        ("timeout", ProviderTimeout),
+        ("cut", ProviderUnavailable),
+    ],
+)
+async def test_failures_come_out_as_domain_errors(
+    under_test: GatewayUnderTest, kind: str, error: type[Exception]
+) -> None:
+    under_test.fail_next(kind)
     received: list[object] = []
-    with pytest.raises(ProviderTimeout):
-        async for event in gateway.stream(request()):
+    with pytest.raises(error):
+        async for event in under_test.gateway.stream(request()):
             received.append(event)
-    assert len(received) == 2
-    assert isinstance((await events_of(gateway, request()))[-1], CompletionEnd)
+    assert not any(isinstance(e, CompletionEnd) for e in received)
+    assert isinstance((await events_of(under_test.gateway, request()))[-1], CompletionEnd)

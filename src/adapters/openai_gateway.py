@@ -1,0 +1,179 @@
+"""`OpenAIChatGateway`: the `ChatGateway` port on the `openai` SDK, for OpenAI and any
+OpenAI-compatible server (vLLM, Ollama, LiteLLM, …) by `base_url`.
+
+The request follows the model registry, not code paths: the max-tokens parameter's name and the
+sampling parameters a model accepts come from its `ModelSpec`. The SDK retries (boundedly) only
+while no response has arrived; once the stream has started nothing is retried, so no reply is
+ever doubled. Every SDK failure becomes a domain error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+
+from chatservice.application.ports import CompletionEnd, CompletionRequest, TextDelta
+from chatservice.domain.chat import Usage
+from chatservice.domain.errors import (
+    ChatServiceError,
+    MessageTooLong,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+
+OPENAI_HOST = "api.openai.com"
+# Compatible servers that need no key still get an Authorization header from the SDK.
+_NO_KEY = "no-key-configured"
+
+
+@dataclass(frozen=True)
+class OpenAIConfig:
+    api_key: str | None = None
+    base_url: str | None = None
+    organization: str | None = None
+    project: str | None = None
+    connect_timeout: float = 5.0
+    #: The longest pause allowed between two chunks of a stream (and before the first).
+    idle_timeout: float = 60.0
+    #: The longest a whole turn may take, first byte to last.
+    turn_timeout: float = 110.0
+    #: Retries of a request that got no response yet (connection errors, 408, 429, 5xx).
+    max_retries: int = 2
+
+    @property
+    def is_openai(self) -> bool:
+        return self.base_url is None or OPENAI_HOST in self.base_url
+
+
+class OpenAIChatGateway:
+    def __init__(self, config: OpenAIConfig) -> None:
+        if config.is_openai and not config.api_key:
+            raise ProviderRejected("an API key is required for OpenAI's own endpoint")
+        self._config = config
+        self._client = openai.AsyncOpenAI(
+            api_key=config.api_key or _NO_KEY,
+            base_url=config.base_url,
+            organization=config.organization,
+            project=config.project,
+            max_retries=config.max_retries,
+            timeout=openai.Timeout(
+                config.turn_timeout, connect=config.connect_timeout, read=config.idle_timeout
+            ),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    def _arguments(self, request: CompletionRequest) -> dict[str, Any]:  # JSON for the SDK
+        params, model = request.params, request.model
+        arguments: dict[str, Any] = {
+            "model": model.name,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            model.max_tokens_param: params.max_completion_tokens,
+        }
+        sampling = {
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "presence_penalty": params.presence_penalty,
+            "frequency_penalty": params.frequency_penalty,
+            "stop": list(params.stop) or None,
+        }
+        arguments.update(
+            (name, value)
+            for name, value in sampling.items()
+            if value is not None and name in model.sampling_params
+        )
+        return arguments
+
+    async def stream(
+        self, request: CompletionRequest
+    ) -> AsyncGenerator[TextDelta | CompletionEnd, None]:
+        deadline = asyncio.get_running_loop().time() + self._config.turn_timeout
+        finish_reason: str | None = None
+        usage: Usage | None = None
+        with _as_domain_errors():
+            # Timeouts wrap single awaits, never a `yield`: the consumer's time is not ours.
+            async with asyncio.timeout_at(deadline):
+                chunks = await self._client.chat.completions.create(
+                    **self._arguments(request),
+                    extra_headers={"X-Request-Id": request.request_id},
+                )
+            async with chunks:
+                iterator: AsyncIterator[Any] = chunks.__aiter__()
+                while True:
+                    async with asyncio.timeout_at(deadline):
+                        try:
+                            chunk = await anext(iterator)
+                        except StopAsyncIteration:
+                            break
+                    if chunk.usage is not None:
+                        usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                    for choice in chunk.choices[:1]:
+                        if choice.delta is not None and choice.delta.content:
+                            yield TextDelta(choice.delta.content)
+                        finish_reason = choice.finish_reason or finish_reason
+        if finish_reason is None:
+            raise ProviderUnavailable("the model's stream ended before its finish reason")
+        yield CompletionEnd(finish_reason, usage)
+
+
+@contextmanager
+def _as_domain_errors() -> Iterator[None]:
+    """Translate the SDK's (and the stream's) failures into the domain's provider errors.
+
+    Cancellation and generator exit are not `Exception`s and pass through untouched."""
+    try:
+        yield
+    except ChatServiceError:
+        raise
+    except Exception as error:
+        raise _domain_error(error) from error
+
+
+def _domain_error(error: Exception) -> ChatServiceError:
+    if isinstance(error, openai.APITimeoutError | TimeoutError):
+        return ProviderTimeout("the model provider did not answer in time")
+    if isinstance(error, openai.RateLimitError):
+        return ProviderRateLimited(
+            "the model provider is rate limiting this service", _retry_after(error)
+        )
+    if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
+        return ProviderRejected("the model provider refused this service's credentials")
+    if isinstance(error, openai.BadRequestError) and _code(error) == "context_length_exceeded":
+        return MessageTooLong("the model provider found the conversation longer than its window")
+    if isinstance(error, openai.APIStatusError) and error.status_code < 500:
+        return ProviderRejected(f"the model provider refused the request ({error.status_code})")
+    if isinstance(error, openai.APIStatusError):
+        return ProviderUnavailable(f"the model provider failed ({error.status_code})")
+    if isinstance(error, openai.APIConnectionError):
+        return ProviderUnavailable("the model provider could not be reached, or cut the stream")
+    if isinstance(error, json.JSONDecodeError | openai.APIError | ValueError):
+        return ProviderUnavailable("the model provider sent a malformed stream")
+    return ProviderUnavailable(f"the model provider failed ({type(error).__name__})")
+
+
+def _code(error: openai.APIStatusError) -> str | None:
+    body = error.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            code = inner.get("code")
+            return code if isinstance(code, str) else None
+    return getattr(error, "code", None)
+
+
+def _retry_after(error: openai.APIStatusError) -> float | None:
+    try:
+        return float(error.response.headers.get("retry-after", ""))
+    except ValueError:
+        return None
