@@ -82,3 +82,27 @@ def test_a_bad_config_file_is_refused(tmp_path: Path, body: str, problem: str) -
     config.write_text(body)
     with pytest.raises(SettingsError, match=problem):
         load_settings(config, {})
+
+
+def test_openai_needs_a_key_only_for_its_own_endpoint() -> None:
+    with pytest.raises(SettingsError, match="openai_api_key"):
+        load_settings(environ={"CHATSERVICE_GATEWAY": "openai"})
+    with pytest.raises(SettingsError, match="openai_api_key"):
+        load_settings(
+            environ={
+                "CHATSERVICE_GATEWAY": "openai",
+                "CHATSERVICE_OPENAI_BASE_URL": "https://api.openai.com/v1",
+            }
+        )
+    local = {
+        "CHATSERVICE_GATEWAY": "openai",
+        "CHATSERVICE_OPENAI_BASE_URL": "http://127.0.0.1:8000/v1",
+    }
+    assert load_settings(environ=local).openai_api_key is None
+    keyed = {"CHATSERVICE_GATEWAY": "openai", "OPENAI_API_KEY": "sk-x"}
+    assert load_settings(environ=keyed).openai_api_key == "sk-x"
+
+
+def test_a_turn_may_not_outlive_its_claim() -> None:
+    with pytest.raises(SettingsError, match="openai_turn_timeout"):
+        load_settings(environ={"CHATSERVICE_OPENAI_TURN_TIMEOUT": "120"})
