@@ -27,6 +27,8 @@ from chatservice.domain.params import RequestedParams, resolve_params
 Clock = Callable[[], datetime]
 
 MAX_PAGE_SIZE = 100
+#: Longer than any cursor `encode_cursor` makes (a timestamp and a chat id, about 100 characters).
+MAX_CURSOR_CHARS = 512
 
 
 def utc_now() -> datetime:
@@ -130,14 +132,21 @@ def encode_cursor(cursor: ChatCursor) -> str:
 
 
 def decode_cursor(token: str) -> ChatCursor:
+    """The position `token` names; `InvalidInput` for anything `encode_cursor` would not make."""
     try:
+        # Ours are about 100 characters; a longer one could nest JSON past the recursion limit.
+        if len(token) > MAX_CURSOR_CHARS:
+            raise ValueError(token)
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         updated_at, chat_id = json.loads(raw)
         when = datetime.fromisoformat(updated_at)
         if when.tzinfo is None or not isinstance(chat_id, str):
             raise ValueError(token)
-        return ChatCursor(when, chat_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        # JSON can spell a lone surrogate, which no database driver can encode.
+        chat_id.encode()
+        # In UTC, as stored: an offset can push the calendar's first or last day out of range.
+        return ChatCursor(when.astimezone(UTC), chat_id)
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidInput("cursor is not one this service handed out") from exc
 
 

@@ -34,6 +34,7 @@ from chatservice.application.ports import (
     TurnClaim,
     TurnRecord,
 )
+from chatservice.application.rate_limit import TurnRateLimiter
 from chatservice.domain.chat import (
     Budget,
     Chat,
@@ -86,10 +87,12 @@ class SendMessage:
         counter: TokenCounter,
         registry: ModelRegistry,
         policy: ChatPolicy,
+        rate_limiter: TurnRateLimiter | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self._repository = repository
         self._gateway = gateway
+        self._rate_limiter = rate_limiter or TurnRateLimiter(0)
         self._counter = counter
         self._registry = registry
         self._policy = policy
@@ -101,12 +104,15 @@ class SendMessage:
     ) -> AsyncGenerator[TurnEvent, None]:
         """Yield the reply as `Delta`s, then `Completed` once the turn is stored.
 
-        Raises `InvalidInput`, `ChatNotFound`, `ChatEnded`, `TurnInProgress`, `MessageTooLong`,
-        `IdempotencyKeyReused`, `ConcurrentUpdate`, `StorageUnavailable` and the `Provider*` errors.
+        Raises `InvalidInput`, `RateLimited`, `ChatNotFound`, `ChatEnded`, `TurnInProgress`,
+        `MessageTooLong`, `IdempotencyKeyReused`, `ConcurrentUpdate`, `StorageUnavailable` and
+        the `Provider*` errors.
         A retry with the `request_id` of a committed turn yields that turn's `Completed` again
         without calling the model.
         """
         self.check_input(user_id, content, request_id)
+        # Before any database or model work: a flood costs a dictionary look-up each.
+        self._rate_limiter.admit(user_id)
         chat_or_replay = await self._claim_or_replay(user_id, chat_id, content, request_id)
         if isinstance(chat_or_replay, Completed):
             yield chat_or_replay

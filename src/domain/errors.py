@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+#: How much of a caller's text an error message repeats: a gRPC status message travels in a
+#: header, and an HTTP/2 peer drops the connection over a header larger than it accepts.
+SHOWN_CHARS = 64
+
+
+def shown(text: str) -> str:
+    """`text` quoted for an error message, cut to `SHOWN_CHARS` characters."""
+    if len(text) <= SHOWN_CHARS:
+        return repr(text)
+    return f"{text[:SHOWN_CHARS]!r}… ({len(text)} characters)"
+
 
 class ChatServiceError(Exception):
     """Base of every error the service reports to a caller.
@@ -10,6 +21,8 @@ class ChatServiceError(Exception):
     """
 
     code = "internal"
+    #: Set when the caller may retry after this many seconds (rate limits).
+    retry_after_seconds: float | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -24,7 +37,7 @@ class ChatNotFound(ChatServiceError):
     code = "chat_not_found"
 
     def __init__(self, chat_id: str) -> None:
-        super().__init__(f"chat {chat_id!r} not found")
+        super().__init__(f"chat {shown(chat_id)} not found")
 
 
 class ChatEnded(ChatServiceError):
@@ -58,6 +71,16 @@ class IdempotencyKeyReused(ChatServiceError):
 
     def __init__(self, request_id: str) -> None:
         super().__init__(f"request id {request_id!r} was already used with a different message")
+
+
+class RateLimited(ChatServiceError):
+    """This service's own per-user limit, not the provider's."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_seconds: float) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class ProviderUnavailable(ChatServiceError):

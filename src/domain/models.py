@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from chatservice.domain.errors import InvalidInput
+from chatservice.domain.errors import InvalidInput, shown
 
 SAMPLING_PARAMS = frozenset(
     {"temperature", "top_p", "presence_penalty", "frequency_penalty", "stop"}
@@ -101,7 +101,7 @@ class ModelRegistry:
             spec = self._models.get(dated["family"])
         if spec is None:
             raise InvalidInput(
-                f"unknown model {name!r}: list it under [models] in the configuration file"
+                f"unknown model {shown(name)}: list it under [models] in the configuration file"
             )
         spec = replace(spec, name=name)
         if self._override is not None:

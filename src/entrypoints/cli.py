@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import secrets
 import sys
 from collections.abc import Sequence
@@ -17,9 +16,8 @@ from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.domain.errors import InvalidInput
 from chatservice.domain.models import ModelRegistry
 from chatservice.domain.tokens import prompt_cost
+from chatservice.entrypoints.logs import configure_logging
 from chatservice.entrypoints.settings import Settings, SettingsError, load_settings
-
-log = logging.getLogger("chatservice")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,12 +68,7 @@ def serve(settings: Settings) -> int:
     from chatservice.entrypoints.container import build_container
     from chatservice.entrypoints.server import run_server
 
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    # SQL, HTTP-client and SDK loggers would print parameters and payloads at DEBUG.
-    for noisy in ("sqlalchemy", "httpx", "httpcore", "openai", "aiosqlite", "asyncmy", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(settings.log_level)
     generated_token = None
     if not settings.auth_tokens:
         generated_token = secrets.token_urlsafe(24)

@@ -46,6 +46,10 @@ def test_serve_on_defaults_chats_and_keeps_chats_across_a_restart(tmp_path: Path
             assert stale.status_code == 401
     finally:
         assert restarted.stop() == 0
+    assert restarted.process.stdout is not None
+    output = "\n".join(restarted.printed) + restarted.process.stdout.read()
+    assert "fixed-token" not in output and token not in output
+    assert "more" not in output and '"hi"' not in output
 
 
 def test_a_bad_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ STATUS_BY_ERROR: dict[type[errors.ChatServiceError], Status] = {
     errors.MessageTooLong: Status.INVALID_ARGUMENT,
     errors.IdempotencyKeyReused: Status.INVALID_ARGUMENT,
     errors.ProviderRateLimited: Status.RESOURCE_EXHAUSTED,
+    errors.RateLimited: Status.RESOURCE_EXHAUSTED,
     errors.ProviderUnavailable: Status.UNAVAILABLE,
     errors.ProviderRejected: Status.UNAVAILABLE,
     errors.StorageUnavailable: Status.UNAVAILABLE,
@@ -32,6 +33,17 @@ def status_of(error: errors.ChatServiceError) -> Status:
     )
 
 
+#: gRPC carries the message in an HTTP/2 trailer; clients drop the connection over a few KiB.
+MAX_MESSAGE_BYTES = 1024
+
+
+def _bounded(message: str) -> str:
+    encoded = message.encode()
+    if len(encoded) <= MAX_MESSAGE_BYTES:
+        return message
+    return encoded[: MAX_MESSAGE_BYTES - 3].decode(errors="ignore") + "…"
+
+
 @asynccontextmanager
 async def grpc_status() -> AsyncIterator[None]:
     """Turn the domain errors raised inside the block into `GRPCError`s."""
@@ -39,6 +51,6 @@ async def grpc_status() -> AsyncIterator[None]:
         yield
     except errors.ChatServiceError as error:
         details = None
-        if isinstance(error, errors.ProviderRateLimited) and error.retry_after_seconds:
+        if error.retry_after_seconds is not None:
             details = f"retry after {error.retry_after_seconds:g} s"
-        raise GRPCError(status_of(error), error.message, details) from error
+        raise GRPCError(status_of(error), _bounded(error.message), details) from error

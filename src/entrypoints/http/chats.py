@@ -6,6 +6,7 @@ from typing import Annotated, Any, ClassVar
 
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 
@@ -23,7 +24,12 @@ from chatservice.entrypoints.http.schemas import (
     summary_out,
     turn_out,
 )
-from chatservice.entrypoints.http.turns import complete_turn, stream_turn, wants_event_stream
+from chatservice.entrypoints.http.turns import (
+    JsonOrEventStreamOperation,
+    complete_turn,
+    stream_turn,
+    wants_event_stream,
+)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -47,7 +53,8 @@ class ChatsController(Controller):
         "/",
         status_code=201,
         summary="Start a chat",
-        responses=error_responses(400, 401, 503),
+        # 413: a body over `max_body_bytes`.
+        responses=error_responses(400, 401, 413, 503),
     )
     async def start(
         self,
@@ -103,7 +110,15 @@ class ChatsController(Controller):
             "events (`{text}`), then `done` (`{message, usage}`), or `error` (`{code, message}`) "
             "for a failure after the first delta. A `: ping` comment keeps idle streams open."
         ),
-        responses=error_responses(400, 401, 404, 409, 413, 422, 429, 502, 503, 504),
+        responses={
+            200: ResponseSpec(
+                data_container=TurnOut,
+                description="The stored reply and the turn's usage, or the reply as it streams",
+                generate_examples=False,
+            ),
+            **error_responses(400, 401, 404, 409, 413, 422, 429, 502, 503, 504),
+        },
+        operation_class=JsonOrEventStreamOperation,
     )
     async def send(
         self,

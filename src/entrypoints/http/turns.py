@@ -12,10 +12,19 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing, suppress
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from litestar import Request
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Reference,
+    Schema,
+)
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
@@ -115,6 +124,64 @@ class EventStream(ServerSentEvent):
     def to_asgi_response(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["media_type"] = self.media_type
         return super().to_asgi_response(*args, **kwargs)
+
+
+def _event_schema(name: str, payload: Schema | Reference, description: str) -> Schema:
+    """One Server-Sent Event (`event:` and a JSON `data:` line) as OpenAPI 3.1 describes it."""
+    return Schema(
+        type=OpenAPIType.OBJECT,
+        required=["event", "data"],
+        properties={
+            "event": Schema(const=name),
+            "data": Schema(
+                type=OpenAPIType.STRING,
+                content_media_type="application/json",
+                content_schema=payload,
+            ),
+        },
+        description=description,
+    )
+
+
+_TURN_EVENT = Schema(
+    one_of=[
+        _event_schema(
+            "delta",
+            Schema(
+                type=OpenAPIType.OBJECT,
+                required=["text"],
+                properties={"text": Schema(type=OpenAPIType.STRING)},
+            ),
+            "The next piece of the reply",
+        ),
+        _event_schema(
+            "done",
+            Reference("#/components/schemas/TurnOut"),
+            "The stored reply and the turn's usage; the last event",
+        ),
+        _event_schema(
+            "error",
+            Reference("#/components/schemas/ErrorDetail"),
+            "The turn failed after the first delta: nothing is stored; discard the deltas shown",
+        ),
+    ],
+    description="One Server-Sent Event of a streamed reply; `: ping` comments keep it open",
+)
+
+
+@dataclass
+class JsonOrEventStreamOperation(Operation):
+    """The OpenAPI operation of a route that answers JSON or, asked for it, an event stream.
+
+    Litestar documents a `TurnOut | ServerSentEvent` return as one JSON schema, `oneOf` the reply
+    and an empty schema (which every body matches); the route declares its JSON success response
+    itself and this adds the `text/event-stream` alternative, each event described.
+    """
+
+    def __post_init__(self) -> None:
+        success = (self.responses or {}).get("200")
+        assert isinstance(success, OpenAPIResponse) and success.content is not None
+        success.content["text/event-stream"] = OpenAPIMediaType(schema=_TURN_EVENT)
 
 
 def wants_event_stream(request: Request[Any, Any, Any]) -> bool:

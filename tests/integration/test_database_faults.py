@@ -1,0 +1,164 @@
+"""The database failing under the service: connections killed, the server unreachable.
+
+Never the machine's shared server itself: the outage is a TCP proxy in front of it, cut by the
+test; the killed connections are only the ones this test's service opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from chatservice.adapters.fake_gateway import FakeChatGateway
+from support.http import AUTH, Api, api_factory, unique_user
+from support.tcp_proxy import TcpProxy, tcp_proxy
+
+pytestmark = pytest.mark.mariadb
+
+
+@pytest.fixture
+async def proxy(mariadb_database_url: str) -> AsyncIterator[TcpProxy]:
+    url = make_url(mariadb_database_url)
+    async with tcp_proxy(url.host or "127.0.0.1", url.port or 3306) as running:
+        yield running
+
+
+def through(proxy: TcpProxy, database_url: str) -> str:
+    return make_url(database_url).set(port=proxy.port).render_as_string(hide_password=False)
+
+
+async def stored(database_url: str, chat_id: str) -> list[Any]:
+    """The chat's rows, read directly (not through the proxy)."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            chat = (
+                await connection.execute(
+                    sa.text("SELECT version, claim_request_id FROM chats WHERE id = :id"),
+                    {"id": chat_id.encode()},
+                )
+            ).one()
+            roles = (
+                await connection.execute(
+                    sa.text("SELECT role FROM messages WHERE chat_id = :id ORDER BY position"),
+                    {"id": chat_id.encode()},
+                )
+            ).scalars()
+            return [tuple(chat), list(roles)]
+    finally:
+        await engine.dispose()
+
+
+async def post_message(api: Api, user: str, chat_id: str, content: str) -> Any:
+    return await api.client.post(
+        f"/v1/users/{user}/chats/{chat_id}/messages", json={"content": content}, headers=AUTH
+    )
+
+
+async def test_an_outage_is_503_readyz_fails_nothing_is_written_and_the_service_recovers(
+    proxy: TcpProxy, mariadb_database_url: str, request: pytest.FixtureRequest
+) -> None:
+    u = unique_user("u", request)
+    async with api_factory(through(proxy, mariadb_database_url))() as api:
+        chat = await api.new_chat(u)
+        await api.say(u, chat["id"], "before the outage")
+        before = await stored(mariadb_database_url, chat["id"])
+
+        await proxy.cut()
+        refused = await post_message(api, u, chat["id"], "during the outage")
+        assert refused.status_code == 503
+        assert refused.json()["error"]["code"] == "storage_unavailable"
+        assert (await api.client.get("/readyz")).status_code == 503
+        read = await api.client.get(f"/v1/users/{u}/chats/{chat['id']}", headers=AUTH)
+        assert read.status_code == 503
+        compat = await api.client.post(
+            "/chat", json={"user_id": u, "user_message": "hi"}, headers=AUTH
+        )
+        assert compat.status_code == 503  # never a silent new chat
+        assert await stored(mariadb_database_url, chat["id"]) == before
+
+        await proxy.restore()
+        assert (await api.client.get("/readyz")).status_code == 200
+        after = await post_message(api, u, chat["id"], "after the outage")
+        assert after.status_code == 200, after.text
+        roles = (await stored(mariadb_database_url, chat["id"]))[1]
+        assert roles == ["system", "user", "assistant", "user", "assistant"]
+
+
+async def test_an_outage_mid_turn_stores_nothing_and_the_claim_lapses(
+    proxy: TcpProxy, mariadb_database_url: str, request: pytest.FixtureRequest
+) -> None:
+    u = unique_user("u", request)
+    settings = {"fake_chunk_delay_ms": 40, "claim_ttl_seconds": 2, "openai_turn_timeout": 1}
+    async with api_factory(through(proxy, mariadb_database_url))(**settings) as api:
+        chat = await api.new_chat(u)
+        fake = api.container.gateway()
+        assert isinstance(fake, FakeChatGateway)
+        turn = asyncio.create_task(post_message(api, u, chat["id"], "the model is answering"))
+        while not fake.requests:  # noqa: ASYNC110 - waiting for the claim to be taken
+            await asyncio.sleep(0.01)
+        await proxy.cut()
+        response = await turn
+        assert response.status_code == 503
+        (version, claim), roles = await stored(mariadb_database_url, chat["id"])
+        assert (version, roles) == (0, ["system"])
+        assert claim is not None  # releasing it needed the database too
+
+        await proxy.restore()
+        fake._chunk_delay = 0
+        blocked = await post_message(api, u, chat["id"], "too soon")
+        assert blocked.status_code == 409
+        await asyncio.sleep(2)
+        retried = await post_message(api, u, chat["id"], "after the claim lapsed")
+        assert retried.status_code == 200, retried.text
+
+
+async def kill_connections_of(database: str) -> int:
+    admin = create_async_engine("mysql+asyncmy://root@127.0.0.1:3306")
+    try:
+        async with admin.connect() as connection:
+            ids = (
+                await connection.execute(
+                    sa.text(
+                        "SELECT ID FROM information_schema.PROCESSLIST "
+                        "WHERE DB = :db AND ID <> CONNECTION_ID()"
+                    ),
+                    {"db": database},
+                )
+            ).scalars()
+            killed = 0
+            for connection_id in list(ids):
+                await connection.execute(sa.text(f"KILL CONNECTION {int(connection_id)}"))
+                killed += 1
+            return killed
+    finally:
+        await admin.dispose()
+
+
+async def test_killed_connections_are_replaced_without_failing_a_request(
+    mariadb_database_url: str, request: pytest.FixtureRequest
+) -> None:
+    u = unique_user("u", request)
+    database = make_url(mariadb_database_url).database or ""
+    async with api_factory(mariadb_database_url)(fake_chunk_delay_ms=20) as api:
+        chat = await api.new_chat(u)
+        await api.say(u, chat["id"], "warm the pool")
+        assert await kill_connections_of(database) >= 1
+        assert (await post_message(api, u, chat["id"], "after the kill")).status_code == 200
+
+        fake = api.container.gateway()
+        assert isinstance(fake, FakeChatGateway)
+        seen = len(fake.requests)
+        turn = asyncio.create_task(post_message(api, u, chat["id"], "killed while streaming"))
+        while len(fake.requests) == seen:  # noqa: ASYNC110 - waiting for the claim
+            await asyncio.sleep(0.01)
+        await kill_connections_of(database)
+        assert (await turn).status_code == 200  # no connection is held while the model streams
+        roles = (await stored(mariadb_database_url, chat["id"]))[1]
+        assert roles == ["system"] + ["user", "assistant"] * 3
