@@ -139,3 +139,44 @@ class ChatRepository(Protocol):
 
     async def ping(self) -> None:
         """Raise `StorageUnavailable` unless the store answers."""
+
+
+class WhatsAppDirectory(Protocol):
+    """Which chat each WhatsApp sender is in, and which inbound messages were already taken.
+
+    A sender has at most one current chat, and that rule is kept by the store itself (a unique
+    guard), so two replicas answering the same sender at once cannot give them two. Storage
+    failures raise `StorageUnavailable`.
+    """
+
+    async def take_message(self, message_sid: str, sender: str, received_at: datetime) -> bool:
+        """Record an inbound message; `True` the first time its sid is seen, `False` for a
+        redelivery (Twilio retries the same message with the same sid)."""
+
+    async def current_chat(self, sender: str) -> str | None:
+        """The id of the sender's current chat, if they have one."""
+
+    async def switch_chat(
+        self, sender: str, expected: str | None, chat_id: str, now: datetime
+    ) -> str:
+        """Make `chat_id` the sender's current chat provided their current one is still
+        `expected`, or they have none (`expected` is `None`, or their chat was deleted). Return
+        the sender's current chat afterwards: `chat_id`, or the one another request put there
+        first."""
+
+
+class MessageNotSent(Exception):
+    """An outbound message did not go out. `retryable` says whether trying again may help (the
+    network, a rate limit, the provider's own failure) or not (a refused number, bad
+    credentials). The message never quotes the text that was to be sent."""
+
+    def __init__(self, reason: str, retryable: bool) -> None:
+        super().__init__(reason)
+        self.retryable = retryable
+
+
+class OutboundMessenger(Protocol):
+    """Sends a text message to a person outside any request (WhatsApp through Twilio)."""
+
+    async def send(self, sender: str, recipient: str, body: str) -> None:
+        """Send `body` from our address `sender` to `recipient`. Raises `MessageNotSent`."""

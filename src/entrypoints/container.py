@@ -8,7 +8,10 @@ from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.openai_gateway import OpenAIChatGateway, OpenAIConfig
 from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
+from chatservice.adapters.sqlalchemy.whatsapp_directory import SqlAlchemyWhatsAppDirectory
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
+from chatservice.adapters.twilio_sender import TwilioAccount, TwilioOutboundMessenger
+from chatservice.application.background import BackgroundWork
 from chatservice.application.chats import (
     ChatPolicy,
     CheckReadiness,
@@ -18,10 +21,14 @@ from chatservice.application.chats import (
     ListChats,
     StartChat,
 )
+from chatservice.application.rate_limit import TurnRateLimiter
 from chatservice.application.turns import SendMessage, StartChatWithMessage
+from chatservice.application.whatsapp import AnswerWhatsAppMessage
+from chatservice.application.whatsapp_replies import DeliverReply, ReplyToWhatsApp
 from chatservice.domain.models import ModelRegistry
 from chatservice.entrypoints.auth import TokenAuthenticator
 from chatservice.entrypoints.settings import Settings
+from chatservice.entrypoints.twilio_signature import TwilioSignature
 
 
 def _seconds(milliseconds: int) -> float:
@@ -75,7 +82,10 @@ class Container(containers.DeclarativeContainer):
     )
 
     start_chat = providers.Singleton(StartChat, repository, counter, registry, policy)
-    send_message = providers.Singleton(SendMessage, repository, gateway, counter, registry, policy)
+    rate_limiter = providers.Singleton(TurnRateLimiter, settings.provided.turns_per_minute_per_user)
+    send_message = providers.Singleton(
+        SendMessage, repository, gateway, counter, registry, policy, rate_limiter
+    )
     list_chats = providers.Singleton(ListChats, repository)
     get_chat = providers.Singleton(GetChat, repository)
     end_chat = providers.Singleton(EndChat, repository)
@@ -85,12 +95,43 @@ class Container(containers.DeclarativeContainer):
         StartChatWithMessage, start_chat, send_message, delete_chat
     )
 
+    # Work the service owns beyond any request (WhatsApp turns); drained on shutdown.
+    background_work = providers.Singleton(BackgroundWork)
+    # WhatsApp through Twilio (SPEC §5.3): used only when `settings.twilio_configured`.
+    twilio_signature = providers.Singleton(
+        TwilioSignature, settings.provided.twilio_auth_token, settings.provided.public_base_url
+    )
+    messenger = providers.Singleton(
+        TwilioOutboundMessenger,
+        providers.Factory(
+            TwilioAccount,
+            account_sid=settings.provided.twilio_account_sid,
+            auth_token=settings.provided.twilio_auth_token,
+            api_base_url=settings.provided.twilio_api_base_url,
+        ),
+    )
+    whatsapp_directory = providers.Singleton(SqlAlchemyWhatsAppDirectory, engine)
+    answer_whatsapp_message = providers.Singleton(
+        AnswerWhatsAppMessage, whatsapp_directory, start_chat, send_message, end_chat, delete_chat
+    )
+    deliver_reply = providers.Singleton(DeliverReply, messenger)
+    reply_to_whatsapp = providers.Singleton(
+        ReplyToWhatsApp,
+        answer_whatsapp_message,
+        deliver_reply,
+        background_work,
+        reply_timeout=settings.provided.twilio_reply_timeout,
+    )
+
 
 async def close_resources(container: Container) -> None:
-    """Release what the container opened: the database pool and the provider's HTTP client."""
+    """Release what the container opened: the database pool and the HTTP clients (the model
+    provider's, Twilio's)."""
     gateway = container.gateway()
     if isinstance(gateway, OpenAIChatGateway):
         await gateway.aclose()
+    if container.settings().twilio_configured:
+        await container.messenger().aclose()
     await container.engine().dispose()
 
 

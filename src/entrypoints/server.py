@@ -3,6 +3,7 @@
 The process, not either server, owns SIGTERM and SIGINT. On either signal both servers stop taking
 new work at once; requests and calls in flight get `shutdown_grace_seconds` to finish, then the
 rest are cancelled, which cancels their turns cleanly (claims released, nothing half-written).
+Then the work the service owns beyond any request (WhatsApp turns) gets the same grace period.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ async def run_server(container: Container, generated_token: str | None = None) -
     finally:
         grpc.close()  # cancels the calls still running after the grace period
         await grpc.wait_closed()
+        # Work the service owns (WhatsApp turns answered through Twilio's API) gets its own
+        # grace period once no request can start more of it.
+        await container.background_work().drain(grace)
         await _finish_cleanups()
         await close_resources(container)
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -48,6 +48,8 @@ class Settings:
     max_message_chars: int = 100_000
     max_body_bytes: int = 1_048_576
     claim_ttl_seconds: float = 120.0
+    #: Turns a user may start per minute, counted per process (0: no limit).
+    turns_per_minute_per_user: int = 0
     shutdown_grace_seconds: float = 20.0
     #: How often an idle SSE stream gets a `: ping` comment, so proxies keep it open.
     sse_ping_seconds: float = 15.0
@@ -95,14 +97,36 @@ class Settings:
             "openai_api_key",
             "is required for OpenAI's own endpoint (set it, or OPENAI_API_KEY, or a base URL)",
         )
-        for name in ("window_margin", "fake_chunk_delay_ms", "shutdown_grace_seconds"):
+        for name in (
+            "window_margin",
+            "fake_chunk_delay_ms",
+            "shutdown_grace_seconds",
+            "turns_per_minute_per_user",
+        ):
             _check(getattr(self, name) >= 0, name, "must not be negative")
         _check(all(self.auth_tokens), "auth_tokens", "must not contain an empty token")
+        _check(
+            bool(self.twilio_account_sid) == bool(self.twilio_auth_token),
+            "twilio_account_sid",
+            "and twilio_auth_token must be set together (or neither, to leave WhatsApp off)",
+        )
+        # Twilio gives up on a webhook after 15 s; the TwiML reply must come well before.
+        _check(self.twilio_reply_timeout < 15, "twilio_reply_timeout", "must be under 15 seconds")
+        _check(
+            self.public_base_url.startswith(("http://", "https://")),
+            "public_base_url",
+            "must be the service's public http:// or https:// URL, as Twilio calls it",
+        )
         _check(
             "://" in self.database_url and ":memory:" not in self.database_url,
             "database_url",
             "must be a database URL to a file or server, not :memory:",
         )
+
+    @property
+    def twilio_configured(self) -> bool:
+        """Whether the WhatsApp webhook is on (both Twilio credentials are set)."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
 
 
 def _check(ok: bool, name: str, problem: str) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from support.grpc import LiveGrpcFactory, live_grpc_factory
 from support.http import Api, ApiFactory, LiveApiFactory, api_factory, live_api_factory
+from support.whatsapp import WhatsAppFactory, whatsapp_factory
 
 
 @pytest.fixture
@@ -27,3 +28,8 @@ def open_live_api(database_url: str) -> LiveApiFactory:
 @pytest.fixture
 def open_live_grpc(database_url: str) -> LiveGrpcFactory:
     return live_grpc_factory(database_url)
+
+
+@pytest.fixture
+def open_whatsapp(database_url: str) -> WhatsAppFactory:
+    return whatsapp_factory(database_url)

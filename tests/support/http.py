@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +125,55 @@ def live_api_factory(database_url: str) -> LiveApiFactory:
             await container.engine().dispose()
 
     return open_live_api
+
+
+@contextmanager
+def served_in_a_thread(database_url: str, **overrides: Any) -> Iterator[str]:
+    """The app behind a real uvicorn server whose event loop runs in a thread of its own, for
+    synchronous clients (schemathesis, hypothesis). Yields the base URL.
+
+    Every database connection is made and closed in that one loop, which asyncmy requires.
+    """
+    settings = Settings(
+        database_url=database_url,
+        auth_tokens=(TOKEN, ROTATED_TOKEN),
+        http_port=free_port(),
+        **overrides,
+    )
+    container = build_container(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(container), host="127.0.0.1", port=settings.http_port, log_level="warning"
+        )
+    )
+
+    async def serve() -> None:
+        try:
+            await server.serve()
+        finally:
+            await container.engine().dispose()
+
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(serve())
+        except BaseException as error:  # reported by the test thread below
+            failure.append(error)
+
+    thread = threading.Thread(target=run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if failure or not thread.is_alive() or time.monotonic() > deadline:
+            raise AssertionError(f"uvicorn did not start: {failure!r}")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{settings.http_port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        assert not failure, failure
 
 
 @dataclass

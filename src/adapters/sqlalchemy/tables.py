@@ -1,5 +1,5 @@
-"""The schema: SQLAlchemy Core tables for chats and their messages, and the column types they share
-with the migrations.
+"""The schema: SQLAlchemy Core tables for chats and their messages (and WhatsApp's senders and
+inbound messages), and the column types they share with the migrations.
 
 On MySQL/MariaDB every text column is `utf8mb4`, whatever the server's defaults. Identifiers (chat,
 message and request ids, user ids) are stored as `VARBINARY` and so compare byte for byte: the
@@ -41,6 +41,8 @@ MYSQL_DIALECTS = ("mysql", "mariadb")
 ID_CHARS = 36
 USER_ID_CHARS = 128
 REQUEST_ID_CHARS = 255
+#: Twilio's MessageSid (34 characters today), held to the request-id rule of at most 128.
+MESSAGE_SID_CHARS = 128
 
 #: The index of a chat's window: its non-erased messages in order.
 WINDOW_INDEX = "ix_messages_chat_id_erased_position"
@@ -183,5 +185,32 @@ messages = Table(
     UniqueConstraint("chat_id", "request_id"),
     # The window read and the erasure update touch only the non-erased rows.
     Index(WINDOW_INDEX, "chat_id", "erased", "position"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+# WhatsApp (SPEC §5.3). A sender's current chat: the primary key is the guard that gives each
+# sender at most one, whichever replica answers; deleting the chat deletes the row.
+whatsapp_senders = Table(
+    "whatsapp_senders",
+    metadata,
+    Column("sender", Identifier(USER_ID_CHARS), primary_key=True),
+    Column(
+        "chat_id",
+        Identifier(ID_CHARS),
+        ForeignKey("chats.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("since", UtcDateTime(), nullable=False),
+    UniqueConstraint("chat_id"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+# Every inbound message taken, by Twilio's MessageSid: a redelivery collides with its row.
+whatsapp_messages = Table(
+    "whatsapp_messages",
+    metadata,
+    Column("message_sid", Identifier(MESSAGE_SID_CHARS), primary_key=True),
+    Column("sender", Identifier(USER_ID_CHARS), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
     **MYSQL_TABLE_OPTIONS,
 )

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Litestar
+
+# Litestar's own schema plugin for msgspec structs (private module; litestar is pinned below 3).
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+from litestar._openapi.schema_generation.schema import SchemaCreator
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, Schema, SecurityScheme
 from litestar.router import Router
+from litestar.typing import FieldDefinition
 
 from chatservice.entrypoints.auth import TokenAuthenticator
 from chatservice.entrypoints.container import Container
@@ -19,6 +25,7 @@ from chatservice.entrypoints.http.chats import ChatsController
 from chatservice.entrypoints.http.compat import compat_chat
 from chatservice.entrypoints.http.errors import EXCEPTION_HANDLERS, Unauthenticated
 from chatservice.entrypoints.http.health import healthz, readyz
+from chatservice.entrypoints.http.whatsapp import whatsapp_route
 
 _USE_CASES = (
     "start_chat",
@@ -29,6 +36,8 @@ _USE_CASES = (
     "delete_chat",
     "start_chat_with_message",
     "check_readiness",
+    "reply_to_whatsapp",
+    "twilio_signature",
 )
 
 
@@ -51,6 +60,21 @@ def _token_guard(authenticator: TokenAuthenticator) -> Any:
     return require_token
 
 
+class ClosedStructSchemaPlugin(StructSchemaPlugin):
+    """Documents a body that refuses unknown fields (`forbid_unknown_fields`) as
+    `additionalProperties: false`; Litestar's plugin leaves that out, so the document would say
+    that a body the service refuses with a 400 is valid."""
+
+    def to_openapi_schema(
+        self, field_definition: FieldDefinition, schema_creator: SchemaCreator
+    ) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        struct = msgspec.inspect.type_info(field_definition.type_)
+        if isinstance(struct, msgspec.inspect.StructType) and struct.forbid_unknown_fields:
+            schema.additional_properties = False
+        return schema
+
+
 def create_app(container: Container) -> Litestar:
     settings = container.settings()
     dependencies = {name: _provide(container, name) for name in _USE_CASES}
@@ -61,9 +85,11 @@ def create_app(container: Container) -> Litestar:
         security=[{"token": []}],
     )
     return Litestar(
-        route_handlers=[healthz, readyz, authenticated],
+        # The WhatsApp webhook stays outside the token guard: its Twilio signature is its key.
+        route_handlers=[healthz, readyz, whatsapp_route(settings.twilio_configured), authenticated],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        plugins=[ClosedStructSchemaPlugin()],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="chatservice",

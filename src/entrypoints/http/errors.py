@@ -20,6 +20,22 @@ class Unauthenticated(errors.ChatServiceError):
     code = "unauthenticated"
 
 
+class InvalidTwilioSignature(errors.ChatServiceError):
+    code = "invalid_signature"
+
+    def __init__(self) -> None:
+        super().__init__("X-Twilio-Signature is missing or not Twilio's signature of this request")
+
+
+class WhatsAppNotConfigured(errors.ChatServiceError):
+    code = "whatsapp_not_configured"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the WhatsApp webhook is off: set twilio_account_sid and twilio_auth_token"
+        )
+
+
 class ClientGone(errors.ChatServiceError):
     """The caller disconnected before the reply was complete; nobody reads the answer."""
 
@@ -39,10 +55,13 @@ STATUS_BY_ERROR: dict[type[errors.ChatServiceError], int] = {
     errors.MessageTooLong: 413,
     errors.IdempotencyKeyReused: 422,
     errors.ProviderRateLimited: 429,
+    errors.RateLimited: 429,
     errors.ProviderUnavailable: 502,
     errors.ProviderRejected: 502,
     errors.StorageUnavailable: 503,
     errors.ProviderTimeout: 504,
+    InvalidTwilioSignature: 403,
+    WhatsAppNotConfigured: 404,
     # nginx's convention for a request the client abandoned; no client ever receives it.
     ClientGone: 499,
 }
@@ -58,11 +77,12 @@ _FRAMEWORK_CODES = {
 _DESCRIPTIONS = {
     400: "Bad input: malformed JSON, wrong types, or a rule of the service broken",
     401: "No token, or a token the service does not know",
+    403: "The Twilio signature is missing or wrong",
     404: "No such chat for this user (or no such route)",
     409: "The chat has ended, or another turn holds it",
     413: "The message does not fit the context window, or the body is too large",
     422: "The idempotency key was used before with a different message",
-    429: "The model provider is rate limiting; see Retry-After",
+    429: "Too many messages from this user, or the provider is rate limiting; see Retry-After",
     502: "The model provider failed or refused the call",
     503: "The database is unavailable",
     504: "The model provider timed out",
@@ -90,7 +110,7 @@ def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
 def domain_error_response(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     assert isinstance(exc, errors.ChatServiceError)
     headers = {}
-    if isinstance(exc, errors.ProviderRateLimited) and exc.retry_after_seconds is not None:
+    if exc.retry_after_seconds is not None:
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_seconds)))
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = "Bearer"

@@ -1,0 +1,88 @@
+"""WhatsApp answers that miss the webhook's window: acknowledged at once, then sent through a
+local fake of Twilio's Messages API, retried, split, and not stopped by the caller hanging up."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from support.openai_server import Behaviour, running_openai_server
+from support.whatsapp import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    OUR_NUMBER,
+    WhatsAppFactory,
+    replies,
+    unique_sender,
+)
+
+
+@pytest.fixture
+def sender(request: pytest.FixtureRequest) -> str:
+    return unique_sender(request)
+
+
+async def test_a_slow_reply_is_acknowledged_at_once_and_sent_through_the_messages_api(
+    open_whatsapp: WhatsAppFactory, sender: str
+) -> None:
+    async with open_whatsapp(fake_chunk_delay_ms=60, twilio_reply_timeout=0.2) as whatsapp:
+        started = time.monotonic()
+        response = await whatsapp.send(sender, "take your time")
+        acknowledged_after = time.monotonic() - started
+
+        assert replies(response) == []
+        assert acknowledged_after < 1
+        [sent] = await whatsapp.twilio.wait_for(1)
+        [chat] = await whatsapp.chats(sender)
+    assert sent.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    assert (sent.username, sent.password) == (ACCOUNT_SID, AUTH_TOKEN)
+    assert sent.form == {"From": OUR_NUMBER, "To": sender, "Body": chat.messages[2].content}
+    assert sent.form["Body"].startswith('You said: "take your time"')
+
+
+async def test_a_caller_hanging_up_does_not_stop_the_reply(
+    open_whatsapp: WhatsAppFactory, sender: str
+) -> None:
+    async with open_whatsapp(fake_chunk_delay_ms=30, twilio_reply_timeout=5) as whatsapp:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.1):
+                await whatsapp.send(sender, "hanging up")
+
+        [sent] = await whatsapp.twilio.wait_for(1)
+        [chat] = await whatsapp.chats(sender)
+    assert sent.form["Body"] == chat.messages[2].content
+
+
+async def test_a_failed_send_is_retried_until_twilio_takes_it(
+    open_whatsapp: WhatsAppFactory, sender: str
+) -> None:
+    async with open_whatsapp(fake_chunk_delay_ms=40, twilio_reply_timeout=0.1) as whatsapp:
+        whatsapp.twilio.fail_next(503, 429)
+
+        await whatsapp.send(sender, "persist")
+        [sent] = await whatsapp.twilio.wait_for(1)
+
+    assert [r.status for r in whatsapp.twilio.received] == [503, 429, 201]
+    assert {r.form["Body"] for r in whatsapp.twilio.received} == {sent.form["Body"]}
+
+
+async def test_a_long_reply_is_split_into_parts_of_at_most_1600_characters_in_order(
+    open_whatsapp: WhatsAppFactory, sender: str
+) -> None:
+    words = [f"word{n:04d}" for n in range(500)]  # 4,499 characters
+    settings = {"gateway": "openai", "twilio_reply_timeout": 2}
+    async with running_openai_server() as model:
+        model.default = Behaviour(reply=" ".join(words))
+        async with open_whatsapp(openai_base_url=model.base_url, **settings) as whatsapp:
+            parts = replies(await whatsapp.send(sender, "tell me everything"))
+
+            model.default = Behaviour(reply=" ".join(words), first_byte_delay=3)
+            assert replies(await whatsapp.send(sender, "again, slowly")) == []
+            sent = [r.form["Body"] for r in await whatsapp.twilio.wait_for(3)]
+
+    for delivered in (parts, sent):
+        assert len(delivered) == 3
+        assert all(len(part) <= 1600 for part in delivered)
+        assert " ".join(delivered).split() == words

@@ -1,0 +1,74 @@
+"""WhatsApp use cases wired over the in-memory stores, the fake model and a fake messenger."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from chatservice.adapters.fake_gateway import FakeChatGateway
+from chatservice.adapters.memory_whatsapp_directory import InMemoryWhatsAppDirectory
+from chatservice.application.background import BackgroundWork
+from chatservice.application.chats import ChatPolicy, DeleteChat, EndChat
+from chatservice.application.ports import MessageNotSent
+from chatservice.application.turns import SendMessage
+from chatservice.application.whatsapp import AnswerWhatsAppMessage, InboundMessage
+from chatservice.application.whatsapp_replies import DeliverReply, ReplyToWhatsApp
+from chatservice.domain.chat import ChatStatus
+from chatservice.domain.models import ModelRegistry
+from support.services import COUNTER, Service, build_service
+
+SENDER = "whatsapp:+5511999990000"
+OURS = "whatsapp:+14155238886"
+
+
+@dataclass
+class FakeMessenger:
+    """Records what it sends; fails as scripted (`MessageNotSent`, retryable or not)."""
+
+    sent: list[tuple[str, str, str]] = field(default_factory=list)
+    failures: deque[bool] = field(default_factory=deque)
+    attempts: int = 0
+
+    async def send(self, sender: str, recipient: str, body: str) -> None:
+        self.attempts += 1
+        if self.failures:
+            raise MessageNotSent("scripted", retryable=self.failures.popleft())
+        self.sent.append((sender, recipient, body))
+
+
+@dataclass
+class WhatsAppService:
+    service: Service
+    directory: InMemoryWhatsAppDirectory
+    answer: AnswerWhatsAppMessage
+    messenger: FakeMessenger
+    work: BackgroundWork
+
+    def reply(self, timeout: float) -> ReplyToWhatsApp:
+        deliver = DeliverReply(self.messenger, retry_delays=(0, 0, 0))
+        return ReplyToWhatsApp(self.answer, deliver, self.work, reply_timeout=timeout)
+
+    async def chats(self, sender: str = SENDER) -> list[ChatStatus]:
+        listed = await self.service.repository.list_chats(sender, 100, None)
+        return [c.status for c in sorted(listed, key=lambda c: c.created_at)]
+
+
+def build_whatsapp(chunk_delay_seconds: float = 0.0) -> WhatsAppService:
+    service = build_service()
+    service.gateway = FakeChatGateway(COUNTER, chunk_delay_seconds)
+    service.send_message = SendMessage(
+        service.repository, service.gateway, COUNTER, ModelRegistry(), ChatPolicy()
+    )
+    directory = InMemoryWhatsAppDirectory()
+    answer = AnswerWhatsAppMessage(
+        directory,
+        service.start_chat,
+        service.send_message,
+        EndChat(service.repository),
+        DeleteChat(service.repository),
+    )
+    return WhatsAppService(service, directory, answer, FakeMessenger(), BackgroundWork())
+
+
+def message(body: str, sid: str = "SM1", media: int = 0, sender: str = SENDER) -> InboundMessage:
+    return InboundMessage(sid, sender, OURS, body, media)
