@@ -21,6 +21,7 @@ from chatservice.entrypoints.container import Container, build_container
 from chatservice.entrypoints.http.app import create_app
 from chatservice.entrypoints.settings import Settings
 from support.process import free_port
+from support.serving import serving
 
 TOKEN = "test-token-1"
 ROTATED_TOKEN = "test-token-2"
@@ -103,25 +104,11 @@ def live_api_factory(database_url: str) -> LiveApiFactory:
             **overrides,
         )
         container = build_container(settings)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(container),
-                host="127.0.0.1",
-                port=settings.http_port,
-                log_level="warning",
-            )
-        )
-        serving = asyncio.create_task(server.serve())
         try:
-            while not server.started:
-                if serving.done():
-                    serving.result()
-                await asyncio.sleep(0.01)
-            api = Api(httpx.AsyncClient(), container)
-            yield LiveApi(f"http://127.0.0.1:{settings.http_port}", container, api.snapshot)
+            async with serving(create_app(container), settings.http_port):
+                api = Api(httpx.AsyncClient(), container)
+                yield LiveApi(f"http://127.0.0.1:{settings.http_port}", container, api.snapshot)
         finally:
-            server.should_exit = True
-            await serving
             await container.engine().dispose()
 
     return open_live_api

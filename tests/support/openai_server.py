@@ -17,13 +17,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from litestar import Litestar, Request, Response, post
 from litestar.response import Stream
 
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.domain.tokens import prompt_cost
 from support.process import free_port
+from support.serving import serving
 
 COUNTER = TiktokenTokenCounter()
 _WORD = re.compile(r"\S+\s*")
@@ -155,17 +155,5 @@ class OpenAICompatibleServer:
 @asynccontextmanager
 async def running_openai_server() -> AsyncIterator[OpenAICompatibleServer]:
     server = OpenAICompatibleServer()
-    uvicorn_server = uvicorn.Server(
-        uvicorn.Config(server.app(), host="127.0.0.1", port=server.port, log_level="critical")
-    )
-    serving = asyncio.create_task(uvicorn_server.serve())
-    try:
-        while not uvicorn_server.started:
-            if serving.done():
-                serving.result()
-            await asyncio.sleep(0.01)
+    async with serving(server.app(), server.port, log_level="critical"):
         yield server
-    finally:
-        uvicorn_server.should_exit = True
-        uvicorn_server.force_exit = True
-        await serving

@@ -15,11 +15,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import uvicorn
 from litestar import Litestar, Request, Response, post
 from litestar.params import FromPath
 
 from support.process import free_port
+from support.serving import serving
 
 
 @dataclass(frozen=True)
@@ -97,17 +97,5 @@ def _basic_auth(header: str) -> tuple[str, str]:
 @asynccontextmanager
 async def running_twilio_messages() -> AsyncIterator[FakeTwilioMessages]:
     fake = FakeTwilioMessages()
-    server = uvicorn.Server(
-        uvicorn.Config(fake.app(), host="127.0.0.1", port=fake.port, log_level="critical")
-    )
-    serving = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if serving.done():
-                serving.result()
-            await asyncio.sleep(0.01)
+    async with serving(fake.app(), fake.port, log_level="critical"):
         yield fake
-    finally:
-        server.should_exit = True
-        server.force_exit = True
-        await serving

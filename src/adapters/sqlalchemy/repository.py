@@ -7,8 +7,6 @@ length of the history (SPEC §3). Connection failures become `StorageUnavailable
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -25,16 +23,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from chatservice.adapters.sqlalchemy.engine import writer
 from chatservice.adapters.sqlalchemy.rows import chat_from, chat_row, message_from, message_row
 from chatservice.adapters.sqlalchemy.tables import MYSQL_DIALECTS, WINDOW_INDEX, chats, messages
+from chatservice.adapters.sqlalchemy.transactions import Transactions
 from chatservice.application.ports import ChatCursor, StoredTurn, TurnClaim, TurnRecord
 from chatservice.domain.chat import Chat, ChatStatus, Message
 from chatservice.domain.errors import (
     ChatEnded,
     ChatNotFound,
     ConcurrentUpdate,
-    StorageUnavailable,
     TurnInProgress,
 )
 
@@ -47,24 +44,10 @@ _USE_WINDOW_INDEX = f"FORCE INDEX ({WINDOW_INDEX})"
 
 class SqlAlchemyChatRepository:
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._writer = writer(engine)
-
-    @asynccontextmanager
-    async def _transaction(self, write: bool) -> AsyncIterator[AsyncConnection]:
-        """One transaction, committed when the block ends and rolled back when it raises."""
-        try:
-            async with (self._writer if write else self._engine).begin() as connection:
-                yield connection
-        except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
-            raise _unavailable(error) from error
-        except exc.DBAPIError as error:
-            if error.connection_invalidated:
-                raise _unavailable(error) from error
-            raise
+        self._transactions = Transactions(engine)
 
     async def add_chat(self, chat: Chat) -> None:
-        async with self._transaction(write=True) as connection:
+        async with self._transactions.begin(write=True) as connection:
             await connection.execute(insert(chats).values(chat_row(chat)))
             if chat.messages:
                 await connection.execute(
@@ -72,7 +55,7 @@ class SqlAlchemyChatRepository:
                 )
 
     async def claim_turn(self, user_id: str, chat_id: str, claim: TurnClaim) -> Chat:
-        async with self._transaction(write=True) as connection:
+        async with self._transactions.begin(write=True) as connection:
             claimed = await connection.execute(
                 update(chats)
                 .where(
@@ -93,7 +76,7 @@ class SqlAlchemyChatRepository:
             return chat
 
     async def release_turn(self, chat_id: str, request_id: str) -> None:
-        async with self._transaction(write=True) as connection:
+        async with self._transactions.begin(write=True) as connection:
             await connection.execute(
                 update(chats)
                 .where(chats.c.id == chat_id, chats.c.claim_request_id == request_id)
@@ -112,7 +95,7 @@ class SqlAlchemyChatRepository:
         if turn.title is not None:
             values["title"] = turn.title
         try:
-            async with self._transaction(write=True) as connection:
+            async with self._transactions.begin(write=True) as connection:
                 bumped = await connection.execute(
                     update(chats)
                     .where(
@@ -145,7 +128,7 @@ class SqlAlchemyChatRepository:
             raise ConcurrentUpdate(turn.chat_id) from error
 
     async def find_turn(self, user_id: str, chat_id: str, request_id: str) -> StoredTurn | None:
-        async with self._transaction(write=False) as connection:
+        async with self._transactions.begin(write=False) as connection:
             await _check_owner(connection, user_id, chat_id)
             asked = (
                 await connection.execute(
@@ -166,7 +149,7 @@ class SqlAlchemyChatRepository:
             return StoredTurn(message_from(asked), message_from(reply))
 
     async def get_chat(self, user_id: str, chat_id: str) -> Chat:
-        async with self._transaction(write=False) as connection:
+        async with self._transactions.begin(write=False) as connection:
             chat = await _owned_chat(connection, user_id, chat_id)
             chat.messages = await _messages(connection, chat_id)
             return chat
@@ -181,11 +164,11 @@ class SqlAlchemyChatRepository:
                 )
             )
         query = query.order_by(chats.c.updated_at.desc(), chats.c.id.desc()).limit(limit)
-        async with self._transaction(write=False) as connection:
+        async with self._transactions.begin(write=False) as connection:
             return [chat_from(row) for row in await connection.execute(query)]
 
     async def end_chat(self, user_id: str, chat_id: str, now: datetime) -> Chat:
-        async with self._transaction(write=True) as connection:
+        async with self._transactions.begin(write=True) as connection:
             await connection.execute(
                 update(chats)
                 .where(
@@ -200,21 +183,15 @@ class SqlAlchemyChatRepository:
             return chat
 
     async def delete_chat(self, user_id: str, chat_id: str) -> None:
-        async with self._transaction(write=True) as connection:
+        async with self._transactions.begin(write=True) as connection:
             await _check_owner(connection, user_id, chat_id)
             # Explicitly, so no message outlives its chat even where foreign keys are not enforced.
             await connection.execute(delete(messages).where(messages.c.chat_id == chat_id))
             await connection.execute(delete(chats).where(chats.c.id == chat_id))
 
     async def ping(self) -> None:
-        async with self._transaction(write=False) as connection:
+        async with self._transactions.begin(write=False) as connection:
             await connection.execute(text("SELECT 1"))
-
-
-def _unavailable(error: exc.SQLAlchemyError) -> StorageUnavailable:
-    # The driver's message may quote the statement; only its class is safe to repeat.
-    reason = type(getattr(error, "orig", None) or error).__name__
-    return StorageUnavailable(f"the database is unavailable ({reason})")
 
 
 async def _raise_why_not_claimed(connection: AsyncConnection, user_id: str, chat_id: str) -> None:

@@ -7,16 +7,14 @@ request that loses either race finds out from the integrity error, on any number
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 
 from sqlalchemy import exc, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from chatservice.adapters.sqlalchemy.engine import writer
 from chatservice.adapters.sqlalchemy.tables import whatsapp_messages, whatsapp_senders
-from chatservice.domain.errors import ConcurrentUpdate, StorageUnavailable
+from chatservice.adapters.sqlalchemy.transactions import Transactions
+from chatservice.domain.errors import ConcurrentUpdate
 
 #: How often `switch_chat` tries again when the row it collided with vanished before it looked.
 _SWITCH_ATTEMPTS = 3
@@ -24,24 +22,11 @@ _SWITCH_ATTEMPTS = 3
 
 class SqlAlchemyWhatsAppDirectory:
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._writer = writer(engine)
-
-    @asynccontextmanager
-    async def _transaction(self, write: bool) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with (self._writer if write else self._engine).begin() as connection:
-                yield connection
-        except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
-            raise _unavailable(error) from error
-        except exc.DBAPIError as error:
-            if error.connection_invalidated:
-                raise _unavailable(error) from error
-            raise
+        self._transactions = Transactions(engine)
 
     async def take_message(self, message_sid: str, sender: str, received_at: datetime) -> bool:
         try:
-            async with self._transaction(write=True) as connection:
+            async with self._transactions.begin(write=True) as connection:
                 await connection.execute(
                     insert(whatsapp_messages).values(
                         message_sid=message_sid, sender=sender, received_at=received_at
@@ -52,7 +37,7 @@ class SqlAlchemyWhatsAppDirectory:
         return True
 
     async def current_chat(self, sender: str) -> str | None:
-        async with self._transaction(write=False) as connection:
+        async with self._transactions.begin(write=False) as connection:
             return await _current(connection, sender)
 
     async def switch_chat(
@@ -60,7 +45,7 @@ class SqlAlchemyWhatsAppDirectory:
     ) -> str:
         for _ in range(_SWITCH_ATTEMPTS):
             try:
-                async with self._transaction(write=True) as connection:
+                async with self._transactions.begin(write=True) as connection:
                     if expected is not None:
                         switched = await connection.execute(
                             update(whatsapp_senders)
@@ -91,9 +76,3 @@ async def _current(connection: AsyncConnection, sender: str) -> str | None:
     return await connection.scalar(
         select(whatsapp_senders.c.chat_id).where(whatsapp_senders.c.sender == sender)
     )
-
-
-def _unavailable(error: exc.SQLAlchemyError) -> StorageUnavailable:
-    # The driver's message may quote the statement; only its class is safe to repeat.
-    reason = type(getattr(error, "orig", None) or error).__name__
-    return StorageUnavailable(f"the database is unavailable ({reason})")
