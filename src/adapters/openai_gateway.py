@@ -18,6 +18,7 @@ from typing import Any
 
 import openai
 
+from chatservice.application.observability import current_request_id
 from chatservice.application.ports import CompletionEnd, CompletionRequest, TextDelta
 from chatservice.domain.chat import Usage
 from chatservice.domain.errors import (
@@ -106,7 +107,8 @@ class OpenAIChatGateway:
             async with asyncio.timeout_at(deadline):
                 chunks = await self._client.chat.completions.create(
                     **self._arguments(request),
-                    extra_headers={"X-Request-Id": request.request_id},
+                    # The caller's request id, so a turn can be followed into the provider's logs.
+                    extra_headers={"X-Request-Id": current_request_id.get() or request.request_id},
                 )
             async with chunks:
                 iterator: AsyncIterator[Any] = chunks.__aiter__()

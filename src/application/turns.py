@@ -8,20 +8,20 @@ nothing of the turn, so the caller may simply retry.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Coroutine
+import time
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from chatservice.application.chats import (
     ChatPolicy,
     Clock,
-    DeleteChat,
-    StartChat,
     new_id,
     utc_now,
 )
+from chatservice.application.cleanup import despite_cancellation
+from chatservice.application.observability import NoTurnObserver, TurnObserver, TurnReport
 from chatservice.application.ports import (
     ChatGateway,
     ChatRepository,
@@ -48,7 +48,12 @@ from chatservice.domain.chat import (
     validate_request_id,
     validate_user_id,
 )
-from chatservice.domain.errors import IdempotencyKeyReused, ProviderUnavailable, TurnInProgress
+from chatservice.domain.errors import (
+    ChatServiceError,
+    IdempotencyKeyReused,
+    ProviderUnavailable,
+    TurnInProgress,
+)
 from chatservice.domain.models import ModelRegistry, ModelSpec
 
 #: How often a retry polls for the outcome of the same request still running elsewhere.
@@ -79,6 +84,29 @@ class ChatStarted:
 TurnEvent = ChatStarted | Delta | Completed
 
 
+@dataclass
+class _Progress:
+    """What a turn has done so far, for its `TurnReport`."""
+
+    outcome: str | None = None
+    model: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    erased: int = 0
+    provider_seconds: float | None = None
+    first_token_seconds: float | None = None
+
+    def report(self) -> TurnReport:
+        return TurnReport(
+            outcome=self.outcome or "cancelled",
+            model=self.model,
+            prompt_tokens=self.usage.prompt_tokens,
+            completion_tokens=self.usage.completion_tokens,
+            erased=self.erased,
+            provider_seconds=self.provider_seconds,
+            first_token_seconds=self.first_token_seconds,
+        )
+
+
 class SendMessage:
     def __init__(
         self,
@@ -88,11 +116,13 @@ class SendMessage:
         registry: ModelRegistry,
         policy: ChatPolicy,
         rate_limiter: TurnRateLimiter | None = None,
+        observer: TurnObserver | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self._repository = repository
         self._gateway = gateway
         self._rate_limiter = rate_limiter or TurnRateLimiter(0)
+        self._observer = observer or NoTurnObserver()
         self._counter = counter
         self._registry = registry
         self._policy = policy
@@ -113,19 +143,51 @@ class SendMessage:
         self.check_input(user_id, content, request_id)
         # Before any database or model work: a flood costs a dictionary look-up each.
         self._rate_limiter.admit(user_id)
+        progress = _Progress()
+        self._observer.turn_started()
+        try:
+            # aclosing: when our caller closes us, the inner generators (and with them the
+            # model's stream) are closed at once, not whenever they are collected.
+            turn = self._turn(user_id, chat_id, content, request_id, progress)
+            async with aclosing(turn) as events:
+                async for event in events:
+                    yield event
+        except ChatServiceError as error:
+            progress.outcome = error.code
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            progress.outcome = progress.outcome or "cancelled"
+            raise
+        except Exception:
+            progress.outcome = "internal"
+            raise
+        finally:
+            self._observer.turn_ended(progress.report())
+
+    async def _turn(
+        self,
+        user_id: str,
+        chat_id: str,
+        content: str,
+        request_id: str | None,
+        progress: _Progress,
+    ) -> AsyncGenerator[TurnEvent, None]:
         chat_or_replay = await self._claim_or_replay(user_id, chat_id, content, request_id)
         if isinstance(chat_or_replay, Completed):
+            progress.outcome = "replayed"
             yield chat_or_replay
             return
         chat, claim = chat_or_replay
-        completed = False
         try:
-            async for event in self._run_claimed_turn(chat, content, claim.request_id):
-                # Once the turn is stored, the caller closing the stream undoes nothing.
-                completed = isinstance(event, Completed)
-                yield event
+            claimed = self._run_claimed_turn(chat, content, claim.request_id, progress)
+            async with aclosing(claimed) as events:
+                async for event in events:
+                    # Once the turn is stored, the caller closing the stream undoes nothing.
+                    if isinstance(event, Completed):
+                        progress.outcome = "completed"
+                    yield event
         except BaseException:
-            if not completed:
+            if progress.outcome != "completed":
                 await despite_cancellation(
                     self._repository.release_turn(chat.id, claim.request_id), self._cleanups
                 )
@@ -168,9 +230,10 @@ class SendMessage:
             await asyncio.sleep(_RETRY_POLL_SECONDS)
 
     async def _run_claimed_turn(
-        self, chat: Chat, content: str, request_id: str
+        self, chat: Chat, content: str, request_id: str, progress: _Progress
     ) -> AsyncGenerator[TurnEvent, None]:
         model = self._registry.lookup(chat.model)
+        progress.model = model.name
         user_cost = self._counter.message_cost(model.encoding, Role.USER, content)
         budget = Budget(
             model.context_window, chat.params.max_completion_tokens, self._policy.window_margin
@@ -183,14 +246,18 @@ class SendMessage:
         request = CompletionRequest(model, prompt, chat.params, request_id)
         parts: list[str] = []
         end: CompletionEnd | None = None
+        started = time.perf_counter()
         async with aclosing(self._gateway.stream(request)) as events:
             async for event in events:
                 if isinstance(event, TextDelta):
                     if event.text:
+                        if not parts:
+                            progress.first_token_seconds = time.perf_counter() - started
                         parts.append(event.text)
                         yield Delta(event.text)
                 else:
                     end = event
+        progress.provider_seconds = time.perf_counter() - started
         if end is None:
             raise ProviderUnavailable("the model's stream ended without a finish reason")
         if not parts:
@@ -199,6 +266,7 @@ class SendMessage:
             chat, content, user_cost, request_id, model, fit, "".join(parts), end
         )
         await self._repository.commit_turn(turn)
+        progress.usage, progress.erased = turn.usage, len(fit.erased)
         yield Completed(chat.id, turn.user_message, turn.reply, len(fit.erased))
 
     def _turn_record(
@@ -247,52 +315,6 @@ class SendMessage:
             title=None if chat.title else title_from(content),
             updated_at=now,
         )
-
-
-async def despite_cancellation(
-    cleanup: Coroutine[Any, Any, None], running: set[asyncio.Task[None]]
-) -> None:
-    """Run `cleanup` to the end even when the calling task is being cancelled.
-
-    The cleanup runs in its own task (kept in `running` so it is not collected mid-way) and is
-    shielded: a second cancellation only stops the wait, never the cleanup.
-    """
-    task = asyncio.ensure_future(cleanup)
-    running.add(task)
-    task.add_done_callback(running.discard)
-    await asyncio.shield(task)
-
-
-class StartChatWithMessage:
-    """Start a chat and send its first message, as the original API did when given no chat id.
-
-    The pair is all or nothing for the caller: if the first turn fails, the new chat is deleted,
-    so a refused or failed request leaves nothing stored.
-    """
-
-    def __init__(
-        self, start_chat: StartChat, send_message: SendMessage, delete_chat: DeleteChat
-    ) -> None:
-        self._start_chat = start_chat
-        self._send_message = send_message
-        self._delete_chat = delete_chat
-        self._cleanups: set[asyncio.Task[None]] = set()
-
-    async def __call__(
-        self, user_id: str, content: str, request_id: str | None = None
-    ) -> AsyncGenerator[TurnEvent, None]:
-        self._send_message.check_input(user_id, content, request_id)
-        chat = await self._start_chat(user_id)
-        completed = False
-        try:
-            yield ChatStarted(chat.id)
-            async for event in self._send_message(user_id, chat.id, content, request_id):
-                completed = isinstance(event, Completed)
-                yield event
-        except BaseException:
-            if not completed:
-                await despite_cancellation(self._delete_chat(user_id, chat.id), self._cleanups)
-            raise
 
 
 def _replayed(chat_id: str, content: str, stored: StoredTurn) -> Completed:

@@ -68,7 +68,7 @@ def serve(settings: Settings) -> int:
     from chatservice.entrypoints.container import build_container
     from chatservice.entrypoints.server import run_server
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     generated_token = None
     if not settings.auth_tokens:
         generated_token = secrets.token_urlsafe(24)

@@ -6,6 +6,7 @@ from dependency_injector import containers, providers
 
 from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.openai_gateway import OpenAIChatGateway, OpenAIConfig
+from chatservice.adapters.prometheus_metrics import PrometheusTurnObserver
 from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.adapters.sqlalchemy.whatsapp_directory import SqlAlchemyWhatsAppDirectory
@@ -21,8 +22,9 @@ from chatservice.application.chats import (
     ListChats,
     StartChat,
 )
+from chatservice.application.first_turn import StartChatWithMessage
 from chatservice.application.rate_limit import TurnRateLimiter
-from chatservice.application.turns import SendMessage, StartChatWithMessage
+from chatservice.application.turns import SendMessage
 from chatservice.application.whatsapp import AnswerWhatsAppMessage
 from chatservice.application.whatsapp_replies import DeliverReply, ReplyToWhatsApp
 from chatservice.domain.models import ModelRegistry
@@ -83,8 +85,16 @@ class Container(containers.DeclarativeContainer):
 
     start_chat = providers.Singleton(StartChat, repository, counter, registry, policy)
     rate_limiter = providers.Singleton(TurnRateLimiter, settings.provided.turns_per_minute_per_user)
+    turn_observer = providers.Singleton(PrometheusTurnObserver)
     send_message = providers.Singleton(
-        SendMessage, repository, gateway, counter, registry, policy, rate_limiter
+        SendMessage,
+        repository,
+        gateway,
+        counter,
+        registry,
+        policy,
+        rate_limiter,
+        turn_observer,
     )
     list_chats = providers.Singleton(ListChats, repository)
     get_chat = providers.Singleton(GetChat, repository)

@@ -1,29 +1,51 @@
-"""Logging for the process: the service's own loggers at the configured level, and the libraries
-that would print payloads, headers or SQL parameters held at WARNING."""
+"""Logging for the process: the service's own loggers at the configured level, as text or one
+JSON object a line, each record stamped with the id of the request it belongs to. The libraries
+that would print payloads, headers or SQL parameters stay at WARNING."""
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import UTC, datetime
+
+from chatservice.application.observability import current_request_id
 
 #: Loggers that print request bodies, headers or SQL parameters when verbose.
 QUIET_LIBRARIES = (
-    "sqlalchemy",
-    "httpx",
-    "httpx2",
-    "httpcore",
-    "openai",
-    "aiosqlite",
-    "asyncmy",
-    "alembic",
-    "grpclib",
-    "uvicorn.access",
-    "litestar",
-)
+    "sqlalchemy", "httpx", "httpx2", "httpcore", "httpcore2", "openai", "aiosqlite", "asyncmy",
+    "alembic", "grpclib", "uvicorn.access", "litestar",
+)  # fmt: skip
+LOG_FORMATS = ("text", "json")
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id.get() or "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str, log_format: str = "text") -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(
+        JsonFormatter()
+        if log_format == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
     )
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)

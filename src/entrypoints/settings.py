@@ -63,11 +63,19 @@ class Settings:
     twilio_reply_timeout: float = 10.0
     fake_chunk_delay_ms: int = 0
     log_level: str = "INFO"
+    #: `text` for people, `json` (one object a line) for log collectors.
+    log_format: str = "text"
     #: Models beyond the built-in registry, declared as `[models.NAME]` tables in the TOML file.
     models: tuple[ModelSpec, ...] = field(default=())
 
     def __post_init__(self) -> None:
         _check(self.gateway in GATEWAYS, "gateway", f"must be one of {', '.join(GATEWAYS)}")
+        _check(self.log_format in ("text", "json"), "log_format", "must be text or json")
+        _check(
+            self.log_level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+            "log_level",
+            "must be DEBUG, INFO, WARNING, ERROR or CRITICAL",
+        )
         for name in ("http_port", "grpc_port"):
             _check(0 <= getattr(self, name) <= 65535, name, "must be a port number")
         for name in ("max_completion_tokens", "context_window"):

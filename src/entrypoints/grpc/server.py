@@ -8,20 +8,26 @@ before cancelling what is left.
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from typing import Any
+from uuid import uuid4
 
 from grpclib.const import Status
-from grpclib.events import RecvRequest, listen
+from grpclib.events import RecvRequest, SendInitialMetadata, listen
 from grpclib.exceptions import GRPCError
 from grpclib.health.service import Health
 from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server, Stream
 
+from chatservice.adapters.prometheus_metrics import observe_grpc_call
+from chatservice.application.observability import current_request_id
 from chatservice.entrypoints.auth import TokenAuthenticator
 from chatservice.entrypoints.container import Container
 from chatservice.entrypoints.grpc.servicers import ChatServiceV1, CompatChatService
 
 _OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+_SANE_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
 class RpcGate:
@@ -33,22 +39,40 @@ class RpcGate:
         self._draining = False
 
     async def on_request(self, event: RecvRequest) -> None:
+        method = event.method_name
         if self._draining:
+            observe_grpc_call(method, Status.UNAVAILABLE.name, 0.0)
             raise GRPCError(Status.UNAVAILABLE, "the server is shutting down; retry elsewhere")
-        if not event.method_name.startswith(_OPEN_PREFIXES):
+        if not method.startswith(_OPEN_PREFIXES):
             header = event.metadata.get("authorization")
             if not self._authenticator.accepts(header if isinstance(header, str) else None):
+                observe_grpc_call(method, Status.UNAUTHENTICATED.name, 0.0)
                 raise GRPCError(
                     Status.UNAUTHENTICATED, "send a valid token in the authorization metadata"
                 )
+        given = event.metadata.get("x-request-id")
+        request_id = given if isinstance(given, str) and _SANE_ID.match(given) else uuid4().hex
         handle = event.method_func
 
         async def counted(stream: Stream[Any, Any]) -> None:
             self._in_flight += 1
             self._idle.clear()
+            token = current_request_id.set(request_id)
+            started, status = time.perf_counter(), Status.OK.name
             try:
                 await handle(stream)
+            except GRPCError as error:
+                status = error.status.name
+                raise
+            except asyncio.CancelledError:
+                status = Status.CANCELLED.name
+                raise
+            except Exception:
+                status = Status.UNKNOWN.name
+                raise
             finally:
+                observe_grpc_call(method, status, time.perf_counter() - started)
+                current_request_id.reset(token)
                 self._in_flight -= 1
                 if not self._in_flight:
                     self._idle.set()
@@ -63,6 +87,12 @@ class RpcGate:
                 await self._idle.wait()
         except TimeoutError:
             pass
+
+
+async def _return_request_id(event: SendInitialMetadata) -> None:
+    request_id = current_request_id.get()
+    if request_id is not None:
+        event.metadata["x-request-id"] = request_id
 
 
 def create_grpc_server(container: Container) -> tuple[Server, RpcGate]:
@@ -81,4 +111,5 @@ def create_grpc_server(container: Container) -> tuple[Server, RpcGate]:
     server = Server(ServerReflection.extend(services))
     gate = RpcGate(container.authenticator())
     listen(server, RecvRequest, gate.on_request)
+    listen(server, SendInitialMetadata, _return_request_id)
     return server, gate

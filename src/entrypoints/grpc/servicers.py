@@ -13,12 +13,12 @@ from typing import Any
 from grpclib.server import Stream
 
 from chatservice.application.chats import DeleteChat, EndChat, GetChat, ListChats, StartChat
+from chatservice.application.first_turn import StartChatWithMessage
 from chatservice.application.turns import (
     ChatStarted,
     Completed,
     Delta,
     SendMessage,
-    StartChatWithMessage,
 )
 from chatservice.entrypoints.grpc.errors import grpc_status
 from chatservice.entrypoints.grpc.generated import chat_grpc, chat_pb2, chatservice_v1_grpc

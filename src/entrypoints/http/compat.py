@@ -8,7 +8,8 @@ from litestar import Request, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from chatservice.application.turns import SendMessage, StartChatWithMessage
+from chatservice.application.first_turn import StartChatWithMessage
+from chatservice.application.turns import SendMessage
 from chatservice.entrypoints.http.errors import error_responses
 from chatservice.entrypoints.http.schemas import CompatChatRequest, CompatChatResponse
 from chatservice.entrypoints.http.turns import complete_turn

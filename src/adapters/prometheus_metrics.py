@@ -1,0 +1,61 @@
+"""Prometheus metrics: turns, tokens, provider latency, erasures, active turns, gRPC calls.
+
+HTTP requests are counted by Litestar's Prometheus middleware (`chatservice_requests_total`,
+`chatservice_request_duration_seconds`, by route template). The metrics live in the process's
+default registry, shared by every container of the process, as Prometheus clients expect.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from chatservice.application.observability import TurnReport
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+TURNS = Counter("chatservice_turns_total", "Turns by how they ended", ["outcome"])
+TOKENS = Counter(
+    "chatservice_tokens_total", "Tokens reported by the provider", ["direction", "model"]
+)
+ERASED = Counter("chatservice_erased_messages_total", "Messages erased from context windows")
+ACTIVE_TURNS = Gauge("chatservice_active_turns", "Turns (model streams) in flight")
+PROVIDER_SECONDS = Histogram(
+    "chatservice_provider_duration_seconds",
+    "From the request to the model until its stream ended",
+    buckets=_LATENCY_BUCKETS,
+)
+FIRST_TOKEN_SECONDS = Histogram(
+    "chatservice_time_to_first_token_seconds",
+    "From the request to the model until its first text",
+    buckets=_LATENCY_BUCKETS,
+)
+GRPC_CALLS = Counter("chatservice_grpc_calls_total", "gRPC calls", ["method", "status"])
+GRPC_SECONDS = Histogram(
+    "chatservice_grpc_call_duration_seconds",
+    "gRPC call duration",
+    ["method"],
+    buckets=_LATENCY_BUCKETS,
+)
+
+
+class PrometheusTurnObserver:
+    def turn_started(self) -> None:
+        ACTIVE_TURNS.inc()
+
+    def turn_ended(self, report: TurnReport) -> None:
+        ACTIVE_TURNS.dec()
+        TURNS.labels(report.outcome).inc()
+        if report.model is not None and (report.prompt_tokens or report.completion_tokens):
+            TOKENS.labels("prompt", report.model).inc(report.prompt_tokens)
+            TOKENS.labels("completion", report.model).inc(report.completion_tokens)
+        if report.erased:
+            ERASED.inc(report.erased)
+        if report.provider_seconds is not None:
+            PROVIDER_SECONDS.observe(report.provider_seconds)
+        if report.first_token_seconds is not None:
+            FIRST_TOKEN_SECONDS.observe(report.first_token_seconds)
+
+
+def observe_grpc_call(method: str, status: str, seconds: float) -> None:
+    GRPC_CALLS.labels(method, status).inc()
+    GRPC_SECONDS.labels(method).observe(seconds)

@@ -1,0 +1,45 @@
+"""A new chat and its first message in one call, as the original API offered."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+
+from chatservice.application.chats import DeleteChat, StartChat
+from chatservice.application.cleanup import despite_cancellation
+from chatservice.application.turns import ChatStarted, Completed, SendMessage, TurnEvent
+
+
+class StartChatWithMessage:
+    """Start a chat and send its first message, as the original API did when given no chat id.
+
+    The pair is all or nothing for the caller: if the first turn fails, the new chat is deleted,
+    so a refused or failed request leaves nothing stored.
+    """
+
+    def __init__(
+        self, start_chat: StartChat, send_message: SendMessage, delete_chat: DeleteChat
+    ) -> None:
+        self._start_chat = start_chat
+        self._send_message = send_message
+        self._delete_chat = delete_chat
+        self._cleanups: set[asyncio.Task[None]] = set()
+
+    async def __call__(
+        self, user_id: str, content: str, request_id: str | None = None
+    ) -> AsyncGenerator[TurnEvent, None]:
+        self._send_message.check_input(user_id, content, request_id)
+        chat = await self._start_chat(user_id)
+        completed = False
+        try:
+            yield ChatStarted(chat.id)
+            turn = self._send_message(user_id, chat.id, content, request_id)
+            async with aclosing(turn) as events:
+                async for event in events:
+                    completed = isinstance(event, Completed)
+                    yield event
+        except BaseException:
+            if not completed:
+                await despite_cancellation(self._delete_chat(user_id, chat.id), self._cleanups)
+            raise

@@ -1,0 +1,42 @@
+"""What the use cases report about their work, for metrics and logs, without knowing who listens."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Protocol
+
+#: The id of the request being served (HTTP `X-Request-Id`, gRPC `x-request-id`), for the logs
+#: and the provider call. Set by the transports; `None` outside a request.
+current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
+
+
+@dataclass(frozen=True)
+class TurnReport:
+    """One turn, as it ended. `outcome` is `completed`, `replayed`, `cancelled`, or the code of
+    the error that ended it (`turn_in_progress`, `provider_timeout`, …)."""
+
+    outcome: str
+    model: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    erased: int = 0
+    #: From the request to the model until its stream ended, when the model was called.
+    provider_seconds: float | None = None
+    #: From the request to the model until its first text arrived.
+    first_token_seconds: float | None = None
+
+
+class TurnObserver(Protocol):
+    def turn_started(self) -> None:
+        """A turn began (it counts as active until `turn_ended`)."""
+
+    def turn_ended(self, report: TurnReport) -> None: ...
+
+
+class NoTurnObserver:
+    def turn_started(self) -> None:
+        return None
+
+    def turn_ended(self, report: TurnReport) -> None:
+        return None
