@@ -63,6 +63,10 @@ _SOURCES = {
 }
 
 
+_REMEMBERED_CHARS = 16
+_REMEMBERED_TEXTS = 4096
+
+
 class EncodingUnavailable(RuntimeError):
     pass
 
@@ -90,6 +94,7 @@ class TiktokenTokenCounter:
 
     def __init__(self) -> None:
         self._encodings: dict[str, tiktoken.Encoding] = {}
+        self._short_counts: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
     def encoding(self, name: str) -> tiktoken.Encoding:
@@ -101,8 +106,21 @@ class TiktokenTokenCounter:
         return found
 
     def count(self, encoding: str, text: str) -> int:
-        # disallowed_special=() makes `<|endoftext|>` typed by a user plain text, never an error.
-        return len(self.encoding(encoding).encode(text, disallowed_special=()))
+        # Roles and names are short and few: remembering them saves an encoder call per message.
+        if len(text) <= _REMEMBERED_CHARS:
+            key = (encoding, text)
+            found = self._short_counts.get(key)
+            if found is None:
+                found = self._encode_count(encoding, text)
+                if len(self._short_counts) < _REMEMBERED_TEXTS:
+                    self._short_counts[key] = found
+            return found
+        return self._encode_count(encoding, text)
+
+    def _encode_count(self, encoding: str, text: str) -> int:
+        # encode_ordinary: special-token strings such as `<|endoftext|>` typed by a user are
+        # plain text, never an error (the same as `encode(text, disallowed_special=())`).
+        return len(self.encoding(encoding).encode_ordinary(text))
 
     def message_cost(self, encoding: str, role: str, content: str, name: str | None = None) -> int:
         return message_cost(lambda text: self.count(encoding, text), role, content, name)

@@ -284,11 +284,9 @@ class SendMessage:
         position = chat.next_position
         # A reply is counted from its visible text: a provider's completion_tokens may include
         # hidden reasoning tokens, which never come back into the prompt.
-        reply_cost = self._counter.message_cost(model.encoding, Role.ASSISTANT, reply_text)
-        usage = end.usage or Usage(
-            prompt_tokens=fit.prompt_tokens + user_cost,
-            completion_tokens=self._counter.count(model.encoding, reply_text),
-        )
+        reply_tokens = self._counter.count(model.encoding, reply_text)
+        reply_cost = self._counter.message_cost(model.encoding, Role.ASSISTANT, "") + reply_tokens
+        usage = end.usage or Usage(fit.prompt_tokens, reply_tokens)
         user_message = Message(
             new_id(), Role.USER, content, user_cost, position, now, request_id=request_id
         )

@@ -12,7 +12,12 @@ from grpclib.exceptions import GRPCError
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
 from support.grpc import LiveGrpcFactory
 from support.http import AUTH, ApiFactory, LiveApiFactory, SseEvent, read_sse, unique_user
-from support.openai_server import Behaviour, OpenAICompatibleServer, running_openai_server
+from support.openai_server import (
+    COUNTER,
+    Behaviour,
+    OpenAICompatibleServer,
+    running_openai_server,
+)
 from support.process import free_port
 
 KEY = "sk-local-test-key"
@@ -101,10 +106,20 @@ async def test_a_provider_without_usage_gets_our_estimate_marked(
     u = unique_user("u", request)
     async with open_api(**provider(upstream)) as api:
         chat = await api.new_chat(u)
+        reported = await api.say(u, chat["id"], "hi")
         upstream.then(Behaviour(usage=False))
-        reply = await api.say(u, chat["id"], "hi")
-        assert reply["usage"]["estimated"] is True
-        assert reply["usage"]["prompt_tokens"] > 0 and reply["usage"]["completion_tokens"] > 0
+        estimated = await api.say(u, chat["id"], "hi")
+        assert estimated["usage"]["estimated"] is True
+        # The local server counts as an exact provider would: our estimate must match it.
+        exact = 3 + sum(
+            COUNTER.message_cost("o200k_base", m["role"], m["content"])
+            for m in upstream.received[-1].body["messages"]
+        )
+        assert estimated["usage"]["prompt_tokens"] == exact
+        assert reported["usage"]["prompt_tokens"] < exact
+        assert estimated["usage"]["completion_tokens"] == COUNTER.count(
+            "o200k_base", estimated["message"]["content"]
+        )
 
 
 async def test_a_reply_cut_at_the_limit_is_stored_with_finish_reason_length(
