@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-dev lint typecheck mariadb proto proto-check
+.PHONY: run test install install-dev lint typecheck mariadb chromium proto proto-check \
+	web-chat-screenshot bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +24,17 @@ run: install
 mariadb:
 	scripts/ensure-mariadb
 
+# Debian's Chromium for the web chat's browser tests (installed with apt when missing).
+chromium:
+	scripts/ensure-chromium
+
+# Regenerate docs/web-chat.png, the README's picture of the web chat page.
+web-chat-screenshot: install-dev chromium
+	$(BIN)/python scripts/web-chat-screenshot.py
+
 lint: install-dev
-	$(BIN)/ruff check src tests alembic bench
-	$(BIN)/ruff format --check src tests alembic bench
+	$(BIN)/ruff check src tests alembic bench scripts
+	$(BIN)/ruff format --check src tests alembic bench scripts
 	$(BIN)/lint-imports
 
 # From the repository root, so that pyproject.toml's strict settings apply.
@@ -41,5 +50,11 @@ proto-check: proto
 	git diff --exit-code -- src/entrypoints/grpc/generated
 	test -z "$$(git status --porcelain -- src/entrypoints/grpc/generated)"
 
-test: install-dev mariadb lint typecheck proto-check
+test: install-dev mariadb chromium lint typecheck proto-check
 	$(BIN)/pytest -q
+
+# Every benchmark of docs/benchmarks.md, against the real service on SQLite and MariaDB (about
+# ten minutes); rewrites docs/benchmarks.md and its plots.
+bench: install-dev mariadb
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]' --config-settings editable_mode=strict
+	$(BIN)/python bench/run.py

@@ -63,7 +63,7 @@ async def run_server(container: Container, generated_token: str | None = None) -
     if http.started:
         base = f"http://{settings.host}:{settings.http_port}"
         print(f"chatservice: gRPC on {settings.host}:{settings.grpc_port}", flush=True)
-        print(f"chatservice: HTTP on {base} (API docs {base}/schema)", flush=True)
+        print(f"chatservice: HTTP on {base} (web chat {base}/, API docs {base}/schema)", flush=True)
         if generated_token:
             print(f"chatservice: no tokens configured; use this one: {generated_token}", flush=True)
         stopping = asyncio.create_task(stop.wait())

@@ -25,6 +25,9 @@ from chatservice.entrypoints.http.chats import ChatsController
 from chatservice.entrypoints.http.compat import compat_chat
 from chatservice.entrypoints.http.errors import EXCEPTION_HANDLERS, Unauthenticated
 from chatservice.entrypoints.http.health import healthz, readyz
+from chatservice.entrypoints.http.metrics import MetricsController, metrics_middleware
+from chatservice.entrypoints.http.request_id import request_id_middleware
+from chatservice.entrypoints.http.web import web_chat_router
 from chatservice.entrypoints.http.whatsapp import whatsapp_route
 
 _USE_CASES = (
@@ -86,7 +89,16 @@ def create_app(container: Container) -> Litestar:
     )
     return Litestar(
         # The WhatsApp webhook stays outside the token guard: its Twilio signature is its key.
-        route_handlers=[healthz, readyz, whatsapp_route(settings.twilio_configured), authenticated],
+        route_handlers=[
+            healthz,
+            readyz,
+            MetricsController,
+            whatsapp_route(settings.twilio_configured),
+            authenticated,
+            # The web chat page asks its user for the token; the page itself is open.
+            web_chat_router(),
+        ],
+        middleware=[request_id_middleware, metrics_middleware()],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         plugins=[ClosedStructSchemaPlugin()],
