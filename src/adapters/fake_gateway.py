@@ -18,6 +18,7 @@ from chatservice.domain.chat import Role, Usage
 from chatservice.domain.tokens import prompt_cost
 
 _QUOTE_CHARS = 200
+_REMEMBERED_MESSAGES = 10_000
 _WORD = re.compile(r"\S+\s*")
 
 
@@ -42,6 +43,7 @@ class FakeChatGateway:
         self._failures: deque[ScriptedFailure] = deque()
         #: The latest requests, newest last (bounded: the fake also serves as the default model).
         self.requests: deque[CompletionRequest] = deque(maxlen=100)
+        self._costs: dict[tuple[str, str, str], int] = {}
         #: How many streams their consumer closed (or cancelled) before the end.
         self.abandoned = 0
 
@@ -52,7 +54,7 @@ class FakeChatGateway:
         """The reply text, usage and finish reason this request gets."""
         encoding = request.model.encoding
         prompt_tokens = prompt_cost(
-            self._counter.message_cost(encoding, m.role, m.content) for m in request.messages
+            self._cost(encoding, m.role, m.content) for m in request.messages
         )
         last_user = next(m.content for m in reversed(request.messages) if m.role == Role.USER)
         quote = " ".join(last_user.split())
@@ -64,6 +66,18 @@ class FakeChatGateway:
         )
         text, finish_reason = self._cut(encoding, text, request.params.max_completion_tokens)
         return text, Usage(prompt_tokens, self._counter.count(encoding, text)), finish_reason
+
+    def _cost(self, encoding: str, role: str, content: str) -> int:
+        # A chat's history comes back every turn: count each message once, as a provider's
+        # own tokenizer would not cost us anything. Bounded, oldest forgotten first.
+        key = (encoding, role, content)
+        cost = self._costs.pop(key, None)
+        if cost is None:
+            cost = self._counter.message_cost(encoding, role, content)
+        self._costs[key] = cost
+        if len(self._costs) > _REMEMBERED_MESSAGES:
+            del self._costs[next(iter(self._costs))]
+        return cost
 
     def _cut(self, encoding: str, text: str, limit: int) -> tuple[str, str]:
         if self._counter.count(encoding, text) <= limit:
