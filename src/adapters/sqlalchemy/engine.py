@@ -23,6 +23,8 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 MYSQL_POOL_RECYCLE_SECONDS = 1800
 
 _WRITE_OPTION = "chatservice_write"
+DEFAULT_POOL_SIZE = 20
+DEFAULT_POOL_OVERFLOW = 20
 
 
 def create_engine(
@@ -38,6 +40,10 @@ def create_engine(
     options: dict[str, Any] = {"echo": echo, "hide_parameters": True}  # create_engine's kwargs
     if max_connections is not None:
         options.update(pool_size=max_connections, max_overflow=0)
+    else:
+        # Two short transactions a turn: enough connections that concurrent turns do not queue
+        # for one (SQLAlchemy's default is 5 + 10).
+        options.update(pool_size=DEFAULT_POOL_SIZE, max_overflow=DEFAULT_POOL_OVERFLOW)
     if backend == "sqlite":
         _check_sqlite_file(parsed)
         engine = create_async_engine(parsed, **options)

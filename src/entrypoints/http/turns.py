@@ -98,20 +98,29 @@ async def _next_unless_gone(runner: TurnRunner, disconnected: asyncio.Task[None]
     return event
 
 
+async def _completion(events: AsyncGenerator[TurnEvent, None]) -> Completed:
+    async with aclosing(events) as stream:
+        async for event in stream:
+            if isinstance(event, Completed):
+                return event
+    raise RuntimeError("the turn ended without completing")
+
+
 async def complete_turn(
     request: Request[Any, Any, Any], events: AsyncGenerator[TurnEvent, None]
 ) -> Completed:
     """Run a turn to completion; if the client disconnects first, cancel it and raise
-    `ClientGone`."""
-    runner = TurnRunner(events)
+    `ClientGone`. The deltas stay inside the turn's task: nobody reads them one by one."""
+    turn = asyncio.create_task(_completion(events))
     disconnected = asyncio.create_task(_wait_for_disconnect(request))
     try:
-        while not isinstance(event := await _next_unless_gone(runner, disconnected), Completed):
-            pass
-        return event
+        await asyncio.wait({turn, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+        if not turn.done():
+            raise ClientGone
+        return turn.result()
     finally:
         disconnected.cancel()
-        runner.cancel()
+        turn.cancel()
 
 
 class EventStream(ServerSentEvent):

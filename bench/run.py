@@ -1,0 +1,79 @@
+"""`make bench`: every measurement of issue 8 in one run, written to docs/benchmarks.md with PNG
+plots in docs/benchmarks/. Runs the real service (fake model) against SQLite and MariaDB.
+
+Usage: `.venv/bin/python bench/run.py [--quick]` (`--quick` shrinks the runs, for a smoke test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from report import write_report
+from scenarios import (
+    cumulative_vs_deltas,
+    history,
+    overhead,
+    streaming,
+    token_counting,
+)
+from services import mariadb_database
+
+from chatservice.adapters.sqlalchemy.migrations import upgrade_to_head
+
+ROOT = Path(__file__).parents[1]
+
+
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def machine() -> str:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")), platform.processor()
+    )  # fmt: skip
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=ROOT).stdout.strip()  # fmt: skip
+    return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}")  # fmt: skip
+
+
+async def measure(databases: dict[str, str], workdir: Path, quick: bool) -> None:
+    results: dict[str, object] = {"machine": machine()}
+    results["overhead"] = await overhead(databases, workdir, progress)
+    results["history"] = await history(databases, workdir, progress)
+    results["streaming"] = [
+        await streaming(url, name, workdir, 100 if quick else 500, progress)
+        for name, url in databases.items()
+    ]
+    progress("token counting")
+    results["tokens"] = token_counting()
+    results["cumulative"] = await cumulative_vs_deltas(progress)
+    write_report(results, ROOT / "docs" / "benchmarks.md", ROOT / "docs" / "benchmarks")
+    progress("wrote docs/benchmarks.md and docs/benchmarks/*.png")
+
+
+def main(quick: bool) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="chatservice-bench-"))
+    sqlite_url = f"sqlite+aiosqlite:///{workdir}/bench.db"
+    upgrade_to_head(sqlite_url)
+    with mariadb_database() as mariadb_url:
+        databases = {"SQLite": sqlite_url, "MariaDB": mariadb_url}
+        asyncio.run(measure(databases, workdir, quick))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    main(parser.parse_args().quick)

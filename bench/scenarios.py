@@ -1,0 +1,362 @@
+"""The five measurements of issue 8, each returning plain figures for the report."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+import timeit
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from clients import Latencies, RawHttp, grpc_stub, grpc_turn, run_load
+from services import TOKEN, baseline, chatservice
+
+from chatservice.adapters.sqlalchemy.engine import create_engine
+from chatservice.adapters.sqlalchemy.migrations import upgrade_to_head
+from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
+from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
+from chatservice.application.ports import TurnClaim, TurnRecord
+from chatservice.domain.chat import Chat, ChatParams, Message, Role, Usage
+
+MESSAGE = "please tell me something about the weather today"
+WINDOW_OF_FIVE_EXCHANGES = {"context_window": 520, "max_completion_tokens": 100}
+Progress = Callable[[str], None]
+
+
+def chats_path(user: str) -> str:
+    return f"/v1/users/{user}/chats"
+
+
+async def new_chat(http: RawHttp, user: str) -> str:
+    import json
+
+    status, body = await http.post(chats_path(user), {})
+    assert status == 201, body
+    return str(json.loads(body)["id"])
+
+
+async def http_load(port: int, connections: int, per_connection: int, chats: bool) -> Latencies:
+    clients = [RawHttp("127.0.0.1", port, TOKEN) for _ in range(connections)]
+    ids = [await new_chat(c, f"bench-{i}") if chats else "bare" for i, c in enumerate(clients)]
+
+    async def one(connection: int, i: int) -> bool:
+        path = f"{chats_path(f'bench-{connection}')}/{ids[connection]}/messages"
+        status, _ = await clients[connection].post(path, {"content": f"{MESSAGE} {i}"})
+        return status == 200
+
+    await run_load(connections, 20, one)  # warm-up
+    result = await run_load(connections, per_connection, one)
+    for client in clients:
+        client.close()
+    return result
+
+
+async def grpc_load(port: int, connections: int, per_connection: int) -> Latencies:
+    from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
+
+    channels = [grpc_stub(port, TOKEN) for _ in range(connections)]
+    ids = [
+        (await stub.CreateChat(pb.CreateChatRequest(user_id=f"grpc-{i}"))).id
+        for i, (_, stub) in enumerate(channels)
+    ]
+
+    async def one(connection: int, i: int) -> bool:
+        return await grpc_turn(channels[connection][1], f"grpc-{connection}", ids[connection],
+                               f"{MESSAGE} {i}")  # fmt: skip
+
+    await run_load(connections, 20, one)
+    result = await run_load(connections, per_connection, one)
+    for channel, _ in channels:
+        channel.close()
+    return result
+
+
+async def repository_load(url: str, connections: int, per_connection: int) -> Latencies:
+    """The turn's SQL through the repository alone: claim, then commit two messages."""
+    engine = create_engine(url)
+    repository = SqlAlchemyChatRepository(engine)
+    counter_tokens = 12
+    chats: list[Chat] = []
+    for i in range(connections):
+        now = datetime.now(UTC)
+        chat = Chat(
+            str(uuid.uuid4()),
+            f"repo-{i}",
+            "gpt-4o-mini",
+            ChatParams(256),
+            now,
+            now,
+            messages=[Message(str(uuid.uuid4()), Role.SYSTEM, "Be brief.", 10, 0, now)],
+        )
+        await repository.add_chat(chat)
+        chats.append(chat)  # fmt: skip
+
+    async def one(connection: int, i: int) -> bool:
+        chat = chats[connection]
+        now = datetime.now(UTC)
+        key = str(uuid.uuid4())
+        claimed = await repository.claim_turn(
+            chat.user_id, chat.id, TurnClaim(key, now, now + timedelta(seconds=120))
+        )
+        position = claimed.next_position
+        user = Message(
+            str(uuid.uuid4()),
+            Role.USER,
+            f"{MESSAGE} {i}",
+            counter_tokens,
+            position,
+            now,
+            request_id=key,
+        )
+        reply = Message(
+            str(uuid.uuid4()),
+            Role.ASSISTANT,
+            "word " * 16,
+            20,
+            position + 1,
+            now,
+            finish_reason="stop",
+            prompt_tokens=40,
+            completion_tokens=16,
+        )
+        erase = position - 8 if position > 10 else None
+        await repository.commit_turn(TurnRecord(chat.id, key, claimed.version, user, reply,
+                                                erase, Usage(40, 16), None, now))  # fmt: skip
+        return True
+
+    await run_load(connections, 20, one)
+    result = await run_load(connections, per_connection, one)
+    await engine.dispose()
+    return result
+
+
+@dataclass
+class Row:
+    what: str
+    database: str
+    connections: int
+    result: Latencies
+
+
+async def overhead(databases: dict[str, str], workdir: Path, progress: Progress) -> list[Row]:
+    rows: list[Row] = []
+    plan = [(1, 300), (32, 25)]
+    # About five exchanges in the window, as the repository-only run keeps: the same rows read.
+    settings = WINDOW_OF_FIVE_EXCHANGES
+    for connections, each in plan:
+        progress(f"overhead: bare Litestar handler, {connections} connection(s)")
+        with baseline("http") as bare:
+            rows.append(
+                Row(
+                    "bare Litestar handler",
+                    "-",
+                    connections,
+                    await http_load(bare.http_port, connections, each, chats=False),
+                )
+            )
+        progress(f"overhead: bare grpclib handler, {connections} connection(s)")
+        with baseline("grpc") as bare:
+            rows.append(
+                Row(
+                    "bare grpclib handler",
+                    "-",
+                    connections,
+                    await grpc_load(bare.grpc_port, connections, each),
+                )
+            )
+        for name, url in databases.items():
+            progress(f"overhead: {name}, {connections} connection(s)")
+            rows.append(
+                Row(
+                    "repository only (the turn's SQL)",
+                    name,
+                    connections,
+                    await repository_load(url, connections, each),
+                )
+            )
+            with chatservice(url, workdir, **settings) as service:
+                rows.append(
+                    Row(
+                        "chatservice HTTP turn",
+                        name,
+                        connections,
+                        await http_load(service.http_port, connections, each, True),
+                    )
+                )
+                rows.append(Row("chatservice gRPC turn", name, connections,
+                                await grpc_load(service.grpc_port, connections, each)))  # fmt: skip
+    return rows
+
+
+async def history(databases: dict[str, str], workdir: Path, progress: Progress) -> list[Row]:
+    """Turn latency on a chat holding 10,000 stored messages against one holding 10."""
+    rows: list[Row] = []
+    # Both chats send the model the same amount: about five exchanges.
+    settings = WINDOW_OF_FIVE_EXCHANGES
+    for name, url in databases.items():
+        with chatservice(url, workdir, **settings) as service:
+            http = RawHttp("127.0.0.1", service.http_port, TOKEN)
+            short, long = await new_chat(http, "short"), await new_chat(http, "long")
+            for _ in range(4):
+                await http.post(f"{chats_path('short')}/{short}/messages", {"content": MESSAGE})
+            progress(f"history: seeding 10,000 messages on {name} with real turns")
+            for i in range(5_000 - 1):
+                await http.post(
+                    f"{chats_path('long')}/{long}/messages", {"content": f"{MESSAGE} {i}"}
+                )
+            for label, user, chat_id in (("10 stored messages", "short", short),
+                                         ("10,000 stored messages", "long", long)):  # fmt: skip
+
+                async def one(
+                    _: int, i: int, user: str = user, chat_id: str = chat_id, http: RawHttp = http
+                ) -> bool:
+                    status, _body = await http.post(
+                        f"{chats_path(user)}/{chat_id}/messages", {"content": f"{MESSAGE} {i}"}
+                    )
+                    return status == 200
+
+                progress(f"history: {label} on {name}")
+                rows.append(Row(label, name, 1, await run_load(1, 300, one)))
+            http.close()
+    return rows
+
+
+@dataclass
+class Streaming:
+    database: str
+    turns: int
+    completed: int
+    first_byte: list[float]
+    total: list[float]
+    rss_before: int
+    rss_peak: int
+
+
+async def streaming(
+    url: str, name: str, workdir: Path, turns: int, progress: Progress
+) -> Streaming:
+    """`turns` concurrent SSE turns; the fake model streams 20 chunks 50 ms apart."""
+    ten_words = "one two three four five six seven eight nine ten"
+    with chatservice(url, workdir, fake_chunk_delay_ms=50) as service:
+        setup = RawHttp("127.0.0.1", service.http_port, TOKEN)
+        ids = [await new_chat(setup, f"stream-{i}") for i in range(turns)]
+        setup.close()
+        await asyncio.sleep(0.5)
+        before, peak = service.rss_bytes(), 0
+        sampling = True
+
+        async def sample() -> None:
+            nonlocal peak
+            while sampling:
+                peak = max(peak, service.rss_bytes())
+                await asyncio.sleep(0.05)
+
+        sampler = asyncio.create_task(sample())
+        progress(f"streaming: {turns} concurrent SSE turns on {name}")
+
+        async def one(i: int) -> tuple[float, float]:
+            client = RawHttp("127.0.0.1", service.http_port, TOKEN)
+            return await client.stream_first_byte(
+                f"{chats_path(f'stream-{i}')}/{ids[i]}/messages", {"content": ten_words}
+            )
+
+        results = await asyncio.gather(*(one(i) for i in range(turns)), return_exceptions=True)
+        sampling = False
+        await sampler
+    timings = [r for r in results if isinstance(r, tuple) and r[0] == r[0]]
+    return Streaming(name, turns, len(timings), [t[0] * 1000 for t in timings],
+                     [t[1] * 1000 for t in timings], before, peak)  # fmt: skip
+
+
+def token_counting() -> dict[str, dict[str, float]]:
+    """Our counting per turn (the new message and the reply, each with its chat-format
+    overhead) against tiktoken encoding the new message alone, for two reply lengths."""
+    counter = TiktokenTokenCounter()
+    encoding = counter.encoding("o200k_base")
+    message = "Could you summarise the main arguments for and against remote work, briefly?"
+    replies = {
+        "reply as long as the message": "Remote work saves commuting time but can weaken team ties.",
+        "the fake model's reply (2.2 x the message)": f'You said: "{message}". I received 2 '
+        "messages and 40 prompt tokens.",
+    }
+    rounds = 20_000
+    bare = min(timeit.repeat(lambda: encoding.encode(message), number=rounds, repeat=5)) / rounds
+    figures = {}
+    for label, reply in replies.items():
+        ours = min(timeit.repeat(
+            lambda reply=reply: (counter.message_cost("o200k_base", "user", message),
+                                 counter.message_cost("o200k_base", "assistant", reply)),
+            number=rounds, repeat=5)) / rounds  # fmt: skip
+        figures[label] = {"ours_us": ours * 1e6, "bare_us": bare * 1e6, "ratio": ours / bare}
+    return figures
+
+
+async def cumulative_vs_deltas(progress: Progress) -> dict[str, Any]:
+    """A 4,000-token reply over the compat stream (cumulative content) and over v1 (deltas)."""
+    from dependency_injector import providers
+    from services import free_port
+
+    from chatservice.application.ports import CompletionEnd, TextDelta
+    from chatservice.entrypoints.container import build_container
+    from chatservice.entrypoints.grpc.generated import chat_grpc, chat_pb2, chatservice_v1_pb2
+    from chatservice.entrypoints.grpc.server import create_grpc_server
+    from chatservice.entrypoints.settings import Settings
+
+    counter = TiktokenTokenCounter()
+    words = ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed", "do", "eiusmod", "tempor", "incididunt", "ut", "labore", "et", "dolore", "magna", "aliqua"]  # fmt: skip
+    text, chunks = "", []
+    while counter.count("o200k_base", text) < 4000:
+        chunk = words[len(chunks) % len(words)] + " "
+        chunks.append(chunk)
+        text += chunk
+
+    class LongReply:
+        async def stream(self, request: object) -> Any:
+            for chunk in chunks:
+                yield TextDelta(chunk)
+            yield CompletionEnd("stop", Usage(50, 4000))
+
+    database = Path(tempfile.mkdtemp()) / "bench.db"
+    url = f"sqlite+aiosqlite:///{database}"
+    await asyncio.to_thread(upgrade_to_head, url)
+    container = build_container(Settings(database_url=url, auth_tokens=(TOKEN,)))
+    container.gateway.override(providers.Object(LongReply()))
+    server, _ = create_grpc_server(container)
+    port = free_port()
+    await server.start("127.0.0.1", port)
+    channel, stub = grpc_stub(port, TOKEN)
+    results: dict[str, Any] = {"chunks": len(chunks), "characters": len(text)}
+    try:
+        progress("cumulative vs deltas: compat ChatStream")
+        compat = chat_grpc.ChatServiceStub(channel)
+        started_cpu, started = time.process_time(), time.perf_counter()
+        replies = await compat.ChatStream(chat_pb2.ChatRequest(user_id="c", user_message="go"))
+        results["compat"] = {
+            "bytes": sum(len(r.SerializeToString()) + 5 for r in replies),
+            "cpu_s": time.process_time() - started_cpu,
+            "wall_s": time.perf_counter() - started,
+            "messages": len(replies),
+        }
+        progress("cumulative vs deltas: v1 SendMessage")
+        chat = await stub.CreateChat(chatservice_v1_pb2.CreateChatRequest(user_id="v"))
+        started_cpu, started = time.process_time(), time.perf_counter()
+        events = await stub.SendMessage(
+            chatservice_v1_pb2.SendMessageRequest(user_id="v", chat_id=chat.id, content="go")
+        )
+        results["v1"] = {
+            "bytes": sum(len(e.SerializeToString()) + 5 for e in events),
+            "cpu_s": time.process_time() - started_cpu,
+            "wall_s": time.perf_counter() - started,
+            "messages": len(events),
+        }
+    finally:
+        channel.close()
+        server.close()
+        await server.wait_closed()
+        await container.engine().dispose()
+    return results
