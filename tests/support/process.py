@@ -41,6 +41,8 @@ class ServiceProcess:
 
 def start_service(env: dict[str, str], cwd: Path, timeout: float = 30) -> ServiceProcess:
     port, grpc_port = free_port(), free_port()
+    while grpc_port == port:  # the kernel may hand the same free port out twice
+        grpc_port = free_port()
     full_env = {
         "PATH": os.environ.get("PATH", "/usr/bin"),
         "CHATSERVICE_HTTP_PORT": str(port),
