@@ -31,6 +31,14 @@ from chatservice.domain.errors import (
 )
 
 OPENAI_HOST = "api.openai.com"
+
+
+def is_openai_endpoint(base_url: str | None) -> bool:
+    """Whether calls go to OpenAI's own endpoint (no base URL, or one on its host), which needs a
+    key; OpenAI-compatible servers may not."""
+    return not base_url or OPENAI_HOST in base_url
+
+
 # Compatible servers that need no key still get an Authorization header from the SDK.
 _NO_KEY = "no-key-configured"
 
@@ -49,14 +57,10 @@ class OpenAIConfig:
     #: Retries of a request that got no response yet (connection errors, 408, 429, 5xx).
     max_retries: int = 2
 
-    @property
-    def is_openai(self) -> bool:
-        return self.base_url is None or OPENAI_HOST in self.base_url
-
 
 class OpenAIChatGateway:
     def __init__(self, config: OpenAIConfig) -> None:
-        if config.is_openai and not config.api_key:
+        if is_openai_endpoint(config.base_url) and not config.api_key:
             raise ProviderRejected("an API key is required for OpenAI's own endpoint")
         self._config = config
         self._client = openai.AsyncOpenAI(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chatservice.adapters.openai_gateway import is_openai_endpoint
 from chatservice.domain.errors import InvalidInput
 from chatservice.domain.models import SAMPLING_PARAMS, ModelSpec
 
@@ -99,9 +100,10 @@ class Settings:
             "openai_turn_timeout",
             "must be shorter than claim_ttl_seconds",
         )
-        openai_endpoint = not self.openai_base_url or "api.openai.com" in self.openai_base_url
         _check(
-            self.gateway != "openai" or not openai_endpoint or bool(self.openai_api_key),
+            self.gateway != "openai"
+            or not is_openai_endpoint(self.openai_base_url)
+            or bool(self.openai_api_key),
             "openai_api_key",
             "is required for OpenAI's own endpoint (set it, or OPENAI_API_KEY, or a base URL)",
         )
