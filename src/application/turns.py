@@ -315,6 +315,15 @@ class SendMessage:
         )
 
 
+async def run_to_completion(events: AsyncGenerator[TurnEvent, None]) -> Completed:
+    """Drive a turn to its end, for callers that want only the stored reply."""
+    async with aclosing(events) as stream:
+        async for event in stream:
+            if isinstance(event, Completed):
+                return event
+    raise RuntimeError("the turn ended without completing")
+
+
 def _replayed(chat_id: str, content: str, stored: StoredTurn) -> Completed:
     if stored.user_message.content != content:
         raise IdempotencyKeyReused(stored.user_message.request_id or "")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import aclosing, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 
 from chatservice.application.chats import Clock, DeleteChat, EndChat, StartChat, utc_now
 from chatservice.application.ports import WhatsAppDirectory
-from chatservice.application.turns import Completed, SendMessage
+from chatservice.application.turns import SendMessage, run_to_completion
 from chatservice.domain.chat import validate_request_id, validate_user_id
 from chatservice.domain.errors import (
     ChatEnded,
@@ -147,11 +147,7 @@ class AnswerWhatsAppMessage:
         while True:
             try:
                 events = self._send_message(sender, chat_id, content, request_id=message_sid)
-                async with aclosing(events) as stream:
-                    async for event in stream:
-                        if isinstance(event, Completed):
-                            return event.reply.content
-                raise RuntimeError("the turn ended without completing")
+                return (await run_to_completion(events)).reply.content
             except TurnInProgress:
                 if loop.time() >= deadline:
                     raise

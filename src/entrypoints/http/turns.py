@@ -28,7 +28,7 @@ from litestar.openapi.spec import (
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
-from chatservice.application.turns import Completed, Delta, TurnEvent
+from chatservice.application.turns import Completed, Delta, TurnEvent, run_to_completion
 from chatservice.domain.errors import ChatServiceError
 from chatservice.entrypoints.http.errors import ClientGone
 from chatservice.entrypoints.http.schemas import turn_out
@@ -98,20 +98,12 @@ async def _next_unless_gone(runner: TurnRunner, disconnected: asyncio.Task[None]
     return event
 
 
-async def _completion(events: AsyncGenerator[TurnEvent, None]) -> Completed:
-    async with aclosing(events) as stream:
-        async for event in stream:
-            if isinstance(event, Completed):
-                return event
-    raise RuntimeError("the turn ended without completing")
-
-
 async def complete_turn(
     request: Request[Any, Any, Any], events: AsyncGenerator[TurnEvent, None]
 ) -> Completed:
     """Run a turn to completion; if the client disconnects first, cancel it and raise
     `ClientGone`. The deltas stay inside the turn's task: nobody reads them one by one."""
-    turn = asyncio.create_task(_completion(events))
+    turn = asyncio.create_task(run_to_completion(events))
     disconnected = asyncio.create_task(_wait_for_disconnect(request))
     try:
         await asyncio.wait({turn, disconnected}, return_when=asyncio.FIRST_COMPLETED)
