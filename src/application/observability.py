@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
+from chatservice.domain.chat import REQUEST_ID_PATTERN
+
 #: The id of the request being served (HTTP `X-Request-Id`, gRPC `x-request-id`), for the logs
 #: and the provider call. Set by the transports; `None` outside a request.
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
+
+
+def request_id_from(given: str | None) -> str:
+    """The caller's request id when it is one we can log and pass on (the same rule as
+    idempotency keys: 1 to 128 printable ASCII characters), else a new one."""
+    if given is not None and REQUEST_ID_PATTERN.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True)

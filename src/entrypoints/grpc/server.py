@@ -8,10 +8,8 @@ before cancelling what is left.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from typing import Any
-from uuid import uuid4
 
 from grpclib.const import Status
 from grpclib.events import RecvRequest, SendInitialMetadata, listen
@@ -21,13 +19,12 @@ from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server, Stream
 
 from chatservice.adapters.prometheus_metrics import observe_grpc_call
-from chatservice.application.observability import current_request_id
+from chatservice.application.observability import current_request_id, request_id_from
 from chatservice.entrypoints.auth import TokenAuthenticator
 from chatservice.entrypoints.container import Container
 from chatservice.entrypoints.grpc.servicers import ChatServiceV1, CompatChatService
 
 _OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
-_SANE_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
 class RpcGate:
@@ -51,7 +48,7 @@ class RpcGate:
                     Status.UNAUTHENTICATED, "send a valid token in the authorization metadata"
                 )
         given = event.metadata.get("x-request-id")
-        request_id = given if isinstance(given, str) and _SANE_ID.match(given) else uuid4().hex
+        request_id = request_id_from(given if isinstance(given, str) else None)
         handle = event.method_func
 
         async def counted(stream: Stream[Any, Any]) -> None:

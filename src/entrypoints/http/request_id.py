@@ -6,16 +6,12 @@ sent to the model provider with the turn's call.
 
 from __future__ import annotations
 
-import re
-import uuid
 from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from chatservice.application.observability import current_request_id
-
-_SANE = re.compile(rb"^[\x21-\x7e]{1,128}$")
+from chatservice.application.observability import current_request_id, request_id_from
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
@@ -23,8 +19,8 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
-        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
-        request_id = given.decode() if _SANE.match(given) else uuid.uuid4().hex
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
+        request_id = request_id_from(given.decode("latin-1") if given is not None else None)
         token = current_request_id.set(request_id)
 
         async def send_with_id(message: Message) -> None:
