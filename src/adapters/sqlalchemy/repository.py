@@ -8,10 +8,10 @@ length of the history (SPEC §3). Connection failures become `StorageUnavailable
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
     and_,
+    bindparam,
     delete,
     exc,
     false,
@@ -41,6 +41,64 @@ _CHAT_COLUMNS = tuple(c for c in chats.c if not c.name.startswith("claim_"))
 # a long one on stale statistics; the window index keeps a turn's reads to the non-erased rows.
 _USE_WINDOW_INDEX = f"FORCE INDEX ({WINDOW_INDEX})"
 
+# A turn's statements are built once: building a SQLAlchemy statement costs more CPU than
+# executing it does (bench/analysis.md, the profile of a turn).
+_CLAIM = (
+    update(chats)
+    .where(
+        chats.c.id == bindparam("chat"),
+        chats.c.user_id == bindparam("owner"),
+        chats.c.status == ChatStatus.ACTIVE.value,
+        or_(
+            chats.c.claim_request_id.is_(None),
+            chats.c.claim_expires_at <= bindparam("now"),
+        ),
+    )
+    .values(
+        claim_request_id=bindparam("new_claim"),
+        claim_expires_at=bindparam("new_claim_expires"),
+    )
+)
+_OWNED_CHAT = select(*_CHAT_COLUMNS).where(
+    chats.c.id == bindparam("chat"), chats.c.user_id == bindparam("owner")
+)
+_WINDOW = (
+    select(messages)
+    .where(messages.c.chat_id == bindparam("chat"), messages.c.erased == false())
+    .order_by(messages.c.position)
+)
+_ERASE = (
+    update(messages)
+    .where(
+        messages.c.chat_id == bindparam("chat"),
+        messages.c.erased == false(),
+        messages.c.position > 0,
+        messages.c.position < bindparam("erase_before"),
+    )
+    .values(erased=True)
+)
+for _dialect in MYSQL_DIALECTS:
+    _WINDOW = _WINDOW.with_hint(messages, _USE_WINDOW_INDEX, _dialect)
+    _ERASE = _ERASE.with_hint(_USE_WINDOW_INDEX, dialect_name=_dialect)
+_COMMIT = (
+    update(chats)
+    .where(
+        chats.c.id == bindparam("chat"),
+        chats.c.version == bindparam("expected_version"),
+        chats.c.claim_request_id == bindparam("claim"),
+    )
+    .values(
+        version=chats.c.version + 1,
+        updated_at=bindparam("now"),
+        prompt_tokens=chats.c.prompt_tokens + bindparam("prompt_tokens_used"),
+        completion_tokens=chats.c.completion_tokens + bindparam("completion_tokens_used"),
+        claim_request_id=None,
+        claim_expires_at=None,
+    )
+)
+_COMMIT_WITH_TITLE = _COMMIT.values(title=bindparam("new_title"))
+_ADD_MESSAGES = insert(messages)
+
 
 class SqlAlchemyChatRepository:
     def __init__(self, engine: AsyncEngine) -> None:
@@ -57,17 +115,14 @@ class SqlAlchemyChatRepository:
     async def claim_turn(self, user_id: str, chat_id: str, claim: TurnClaim) -> Chat:
         async with self._transactions.begin(write=True) as connection:
             claimed = await connection.execute(
-                update(chats)
-                .where(
-                    chats.c.id == chat_id,
-                    chats.c.user_id == user_id,
-                    chats.c.status == ChatStatus.ACTIVE.value,
-                    or_(
-                        chats.c.claim_request_id.is_(None),
-                        chats.c.claim_expires_at <= claim.claimed_at,
-                    ),
-                )
-                .values(claim_request_id=claim.request_id, claim_expires_at=claim.expires_at)
+                _CLAIM,
+                {
+                    "chat": chat_id,
+                    "owner": user_id,
+                    "now": claim.claimed_at,
+                    "new_claim": claim.request_id,
+                    "new_claim_expires": claim.expires_at,
+                },
             )
             if claimed.rowcount != 1:
                 await _raise_why_not_claimed(connection, user_id, chat_id)
@@ -84,43 +139,28 @@ class SqlAlchemyChatRepository:
             )
 
     async def commit_turn(self, turn: TurnRecord) -> None:
-        values: dict[str, Any] = {  # column values of mixed types
-            "version": chats.c.version + 1,
-            "updated_at": turn.updated_at,
-            "prompt_tokens": chats.c.prompt_tokens + turn.usage.prompt_tokens,
-            "completion_tokens": chats.c.completion_tokens + turn.usage.completion_tokens,
-            "claim_request_id": None,
-            "claim_expires_at": None,
+        parameters = {
+            "chat": turn.chat_id,
+            "expected_version": turn.expected_version,
+            "claim": turn.request_id,
+            "now": turn.updated_at,
+            "prompt_tokens_used": turn.usage.prompt_tokens,
+            "completion_tokens_used": turn.usage.completion_tokens,
+            "new_title": turn.title,
         }
-        if turn.title is not None:
-            values["title"] = turn.title
         try:
             async with self._transactions.begin(write=True) as connection:
                 bumped = await connection.execute(
-                    update(chats)
-                    .where(
-                        chats.c.id == turn.chat_id,
-                        chats.c.version == turn.expected_version,
-                        chats.c.claim_request_id == turn.request_id,
-                    )
-                    .values(values)
+                    _COMMIT if turn.title is None else _COMMIT_WITH_TITLE, parameters
                 )
                 if bumped.rowcount != 1:
                     raise ConcurrentUpdate(turn.chat_id)
                 if turn.erase_before is not None:
-                    erase = update(messages)
-                    for dialect in MYSQL_DIALECTS:
-                        erase = erase.with_hint(_USE_WINDOW_INDEX, dialect_name=dialect)
                     await connection.execute(
-                        erase.where(
-                            messages.c.chat_id == turn.chat_id,
-                            messages.c.erased == false(),
-                            messages.c.position > 0,
-                            messages.c.position < turn.erase_before,
-                        ).values(erased=True)
+                        _ERASE, {"chat": turn.chat_id, "erase_before": turn.erase_before}
                     )
                 await connection.execute(
-                    insert(messages),
+                    _ADD_MESSAGES,
                     [message_row(turn.chat_id, m) for m in (turn.user_message, turn.reply)],
                 )
         except exc.IntegrityError as error:
@@ -218,11 +258,7 @@ async def _check_owner(connection: AsyncConnection, user_id: str, chat_id: str) 
 
 
 async def _owned_chat(connection: AsyncConnection, user_id: str, chat_id: str) -> Chat:
-    row = (
-        await connection.execute(
-            select(*_CHAT_COLUMNS).where(chats.c.id == chat_id, chats.c.user_id == user_id)
-        )
-    ).one_or_none()
+    row = (await connection.execute(_OWNED_CHAT, {"chat": chat_id, "owner": user_id})).one_or_none()
     if row is None:
         raise ChatNotFound(chat_id)
     return chat_from(row)
@@ -236,11 +272,4 @@ async def _messages(connection: AsyncConnection, chat_id: str) -> list[Message]:
 
 async def _window(connection: AsyncConnection, chat_id: str) -> list[Message]:
     """The chat's non-erased messages in order."""
-    query = (
-        select(messages)
-        .where(messages.c.chat_id == chat_id, messages.c.erased == false())
-        .order_by(messages.c.position)
-    )
-    for dialect in MYSQL_DIALECTS:
-        query = query.with_hint(messages, _USE_WINDOW_INDEX, dialect)
-    return [message_from(row) for row in await connection.execute(query)]
+    return [message_from(row) for row in await connection.execute(_WINDOW, {"chat": chat_id})]
