@@ -1,6 +1,7 @@
 """`SqlAlchemyChatRepository`: the `ChatRepository` port over SQLAlchemy Core (async).
 
-Every method is one short transaction. A turn reads only the chat row and its non-erased messages
+Every method is one short transaction, run as one synchronous function (`Transactions.run`). A
+turn reads only the chat row and its non-erased messages
 and writes only its new rows and changed flags, so its cost follows the context window, not the
 length of the history (SPEC §3). Connection failures become `StorageUnavailable`.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    Connection,
     and_,
     bindparam,
     delete,
@@ -21,7 +23,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatservice.adapters.sqlalchemy.rows import chat_from, chat_row, message_from, message_row
 from chatservice.adapters.sqlalchemy.tables import MYSQL_DIALECTS, WINDOW_INDEX, chats, messages
@@ -97,6 +99,11 @@ _COMMIT = (
     )
 )
 _COMMIT_WITH_TITLE = _COMMIT.values(title=bindparam("new_title"))
+_RELEASE = (
+    update(chats)
+    .where(chats.c.id == bindparam("chat"), chats.c.claim_request_id == bindparam("claim"))
+    .values(claim_request_id=None, claim_expires_at=None)
+)
 _ADD_MESSAGES = insert(messages)
 
 
@@ -105,16 +112,16 @@ class SqlAlchemyChatRepository:
         self._transactions = Transactions(engine)
 
     async def add_chat(self, chat: Chat) -> None:
-        async with self._transactions.begin(write=True) as connection:
-            await connection.execute(insert(chats).values(chat_row(chat)))
+        def add(connection: Connection) -> None:
+            connection.execute(insert(chats).values(chat_row(chat)))
             if chat.messages:
-                await connection.execute(
-                    insert(messages), [message_row(chat.id, m) for m in chat.messages]
-                )
+                connection.execute(_ADD_MESSAGES, [message_row(chat.id, m) for m in chat.messages])
+
+        await self._transactions.run(add, write=True)
 
     async def claim_turn(self, user_id: str, chat_id: str, claim: TurnClaim) -> Chat:
-        async with self._transactions.begin(write=True) as connection:
-            claimed = await connection.execute(
+        def claim_and_read(connection: Connection) -> Chat:
+            claimed = connection.execute(
                 _CLAIM,
                 {
                     "chat": chat_id,
@@ -125,74 +132,76 @@ class SqlAlchemyChatRepository:
                 },
             )
             if claimed.rowcount != 1:
-                await _raise_why_not_claimed(connection, user_id, chat_id)
-            chat = await _owned_chat(connection, user_id, chat_id)
-            chat.messages = await _window(connection, chat_id)
+                _raise_why_not_claimed(connection, user_id, chat_id)
+            chat = _owned_chat(connection, user_id, chat_id)
+            chat.messages = _window(connection, chat_id)
             return chat
 
+        return await self._transactions.run(claim_and_read, write=True)
+
     async def release_turn(self, chat_id: str, request_id: str) -> None:
-        async with self._transactions.begin(write=True) as connection:
-            await connection.execute(
-                update(chats)
-                .where(chats.c.id == chat_id, chats.c.claim_request_id == request_id)
-                .values(claim_request_id=None, claim_expires_at=None)
-            )
+        def release(connection: Connection) -> None:
+            connection.execute(_RELEASE, {"chat": chat_id, "claim": request_id})
+
+        await self._transactions.run(release, write=True)
 
     async def commit_turn(self, turn: TurnRecord) -> None:
-        parameters = {
-            "chat": turn.chat_id,
-            "expected_version": turn.expected_version,
-            "claim": turn.request_id,
-            "now": turn.updated_at,
-            "prompt_tokens_used": turn.usage.prompt_tokens,
-            "completion_tokens_used": turn.usage.completion_tokens,
-            "new_title": turn.title,
-        }
+        def commit(connection: Connection) -> None:
+            bumped = connection.execute(
+                _COMMIT if turn.title is None else _COMMIT_WITH_TITLE,
+                {
+                    "chat": turn.chat_id,
+                    "expected_version": turn.expected_version,
+                    "claim": turn.request_id,
+                    "now": turn.updated_at,
+                    "prompt_tokens_used": turn.usage.prompt_tokens,
+                    "completion_tokens_used": turn.usage.completion_tokens,
+                    "new_title": turn.title,
+                },
+            )
+            if bumped.rowcount != 1:
+                raise ConcurrentUpdate(turn.chat_id)
+            if turn.erase_before is not None:
+                connection.execute(
+                    _ERASE, {"chat": turn.chat_id, "erase_before": turn.erase_before}
+                )
+            connection.execute(
+                _ADD_MESSAGES,
+                [message_row(turn.chat_id, m) for m in (turn.user_message, turn.reply)],
+            )
+
         try:
-            async with self._transactions.begin(write=True) as connection:
-                bumped = await connection.execute(
-                    _COMMIT if turn.title is None else _COMMIT_WITH_TITLE, parameters
-                )
-                if bumped.rowcount != 1:
-                    raise ConcurrentUpdate(turn.chat_id)
-                if turn.erase_before is not None:
-                    await connection.execute(
-                        _ERASE, {"chat": turn.chat_id, "erase_before": turn.erase_before}
-                    )
-                await connection.execute(
-                    _ADD_MESSAGES,
-                    [message_row(turn.chat_id, m) for m in (turn.user_message, turn.reply)],
-                )
+            await self._transactions.run(commit, write=True)
         except exc.IntegrityError as error:
             # Another writer took the position or the request id first.
             raise ConcurrentUpdate(turn.chat_id) from error
 
     async def find_turn(self, user_id: str, chat_id: str, request_id: str) -> StoredTurn | None:
-        async with self._transactions.begin(write=False) as connection:
-            await _check_owner(connection, user_id, chat_id)
-            asked = (
-                await connection.execute(
-                    select(messages).where(
-                        messages.c.chat_id == chat_id, messages.c.request_id == request_id
-                    )
+        def find(connection: Connection) -> StoredTurn | None:
+            _check_owner(connection, user_id, chat_id)
+            asked = connection.execute(
+                select(messages).where(
+                    messages.c.chat_id == chat_id, messages.c.request_id == request_id
                 )
             ).one_or_none()
             if asked is None:
                 return None
-            reply = (
-                await connection.execute(
-                    select(messages).where(
-                        messages.c.chat_id == chat_id, messages.c.position == asked.position + 1
-                    )
+            reply = connection.execute(
+                select(messages).where(
+                    messages.c.chat_id == chat_id, messages.c.position == asked.position + 1
                 )
             ).one()
             return StoredTurn(message_from(asked), message_from(reply))
 
+        return await self._transactions.run(find, write=False)
+
     async def get_chat(self, user_id: str, chat_id: str) -> Chat:
-        async with self._transactions.begin(write=False) as connection:
-            chat = await _owned_chat(connection, user_id, chat_id)
-            chat.messages = await _messages(connection, chat_id)
+        def read(connection: Connection) -> Chat:
+            chat = _owned_chat(connection, user_id, chat_id)
+            chat.messages = _messages(connection, chat_id)
             return chat
+
+        return await self._transactions.run(read, write=False)
 
     async def list_chats(self, user_id: str, limit: int, after: ChatCursor | None) -> list[Chat]:
         query = select(*_CHAT_COLUMNS).where(chats.c.user_id == user_id)
@@ -204,12 +213,15 @@ class SqlAlchemyChatRepository:
                 )
             )
         query = query.order_by(chats.c.updated_at.desc(), chats.c.id.desc()).limit(limit)
-        async with self._transactions.begin(write=False) as connection:
-            return [chat_from(row) for row in await connection.execute(query)]
+
+        def read(connection: Connection) -> list[Chat]:
+            return [chat_from(row) for row in connection.execute(query)]
+
+        return await self._transactions.run(read, write=False)
 
     async def end_chat(self, user_id: str, chat_id: str, now: datetime) -> Chat:
-        async with self._transactions.begin(write=True) as connection:
-            await connection.execute(
+        def end(connection: Connection) -> Chat:
+            connection.execute(
                 update(chats)
                 .where(
                     chats.c.id == chat_id,
@@ -218,28 +230,32 @@ class SqlAlchemyChatRepository:
                 )
                 .values(status=ChatStatus.ENDED.value, updated_at=now, version=chats.c.version + 1)
             )
-            chat = await _owned_chat(connection, user_id, chat_id)
-            chat.messages = await _messages(connection, chat_id)
+            chat = _owned_chat(connection, user_id, chat_id)
+            chat.messages = _messages(connection, chat_id)
             return chat
 
+        return await self._transactions.run(end, write=True)
+
     async def delete_chat(self, user_id: str, chat_id: str) -> None:
-        async with self._transactions.begin(write=True) as connection:
-            await _check_owner(connection, user_id, chat_id)
+        def delete_all(connection: Connection) -> None:
+            _check_owner(connection, user_id, chat_id)
             # Explicitly, so no message outlives its chat even where foreign keys are not enforced.
-            await connection.execute(delete(messages).where(messages.c.chat_id == chat_id))
-            await connection.execute(delete(chats).where(chats.c.id == chat_id))
+            connection.execute(delete(messages).where(messages.c.chat_id == chat_id))
+            connection.execute(delete(chats).where(chats.c.id == chat_id))
+
+        await self._transactions.run(delete_all, write=True)
 
     async def ping(self) -> None:
-        async with self._transactions.begin(write=False) as connection:
-            await connection.execute(text("SELECT 1"))
+        def select_one(connection: Connection) -> None:
+            connection.execute(text("SELECT 1"))
+
+        await self._transactions.run(select_one, write=False)
 
 
-async def _raise_why_not_claimed(connection: AsyncConnection, user_id: str, chat_id: str) -> None:
-    row = (
-        await connection.execute(
-            select(chats.c.status, chats.c.claim_request_id).where(
-                chats.c.id == chat_id, chats.c.user_id == user_id
-            )
+def _raise_why_not_claimed(connection: Connection, user_id: str, chat_id: str) -> None:
+    row = connection.execute(
+        select(chats.c.status, chats.c.claim_request_id).where(
+            chats.c.id == chat_id, chats.c.user_id == user_id
         )
     ).one_or_none()
     if row is None:
@@ -249,27 +265,27 @@ async def _raise_why_not_claimed(connection: AsyncConnection, user_id: str, chat
     raise TurnInProgress(chat_id, row.claim_request_id)
 
 
-async def _check_owner(connection: AsyncConnection, user_id: str, chat_id: str) -> None:
-    found = await connection.scalar(
+def _check_owner(connection: Connection, user_id: str, chat_id: str) -> None:
+    found = connection.scalar(
         select(chats.c.id).where(chats.c.id == chat_id, chats.c.user_id == user_id)
     )
     if found is None:
         raise ChatNotFound(chat_id)
 
 
-async def _owned_chat(connection: AsyncConnection, user_id: str, chat_id: str) -> Chat:
-    row = (await connection.execute(_OWNED_CHAT, {"chat": chat_id, "owner": user_id})).one_or_none()
+def _owned_chat(connection: Connection, user_id: str, chat_id: str) -> Chat:
+    row = connection.execute(_OWNED_CHAT, {"chat": chat_id, "owner": user_id}).one_or_none()
     if row is None:
         raise ChatNotFound(chat_id)
     return chat_from(row)
 
 
-async def _messages(connection: AsyncConnection, chat_id: str) -> list[Message]:
+def _messages(connection: Connection, chat_id: str) -> list[Message]:
     """The chat's whole history in order."""
     query = select(messages).where(messages.c.chat_id == chat_id).order_by(messages.c.position)
-    return [message_from(row) for row in await connection.execute(query)]
+    return [message_from(row) for row in connection.execute(query)]
 
 
-async def _window(connection: AsyncConnection, chat_id: str) -> list[Message]:
+def _window(connection: Connection, chat_id: str) -> list[Message]:
     """The chat's non-erased messages in order."""
-    return [message_from(row) for row in await connection.execute(_WINDOW, {"chat": chat_id})]
+    return [message_from(row) for row in connection.execute(_WINDOW, {"chat": chat_id})]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exc, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, exc, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatservice.adapters.sqlalchemy.tables import whatsapp_messages, whatsapp_senders
 from chatservice.adapters.sqlalchemy.transactions import Transactions
@@ -25,45 +25,48 @@ class SqlAlchemyWhatsAppDirectory:
         self._transactions = Transactions(engine)
 
     async def take_message(self, message_sid: str, sender: str, received_at: datetime) -> bool:
-        try:
-            async with self._transactions.begin(write=True) as connection:
-                await connection.execute(
-                    insert(whatsapp_messages).values(
-                        message_sid=message_sid, sender=sender, received_at=received_at
-                    )
+        def take(connection: Connection) -> None:
+            connection.execute(
+                insert(whatsapp_messages).values(
+                    message_sid=message_sid, sender=sender, received_at=received_at
                 )
+            )
+
+        try:
+            await self._transactions.run(take, write=True)
         except exc.IntegrityError:
             return False
         return True
 
     async def current_chat(self, sender: str) -> str | None:
-        async with self._transactions.begin(write=False) as connection:
-            return await _current(connection, sender)
+        return await self._transactions.run(lambda c: _current(c, sender), write=False)
 
     async def switch_chat(
         self, sender: str, expected: str | None, chat_id: str, now: datetime
     ) -> str:
+        def switch(connection: Connection) -> str:
+            if expected is not None:
+                switched = connection.execute(
+                    update(whatsapp_senders)
+                    .where(
+                        whatsapp_senders.c.sender == sender,
+                        whatsapp_senders.c.chat_id == expected,
+                    )
+                    .values(chat_id=chat_id, since=now)
+                )
+                if switched.rowcount == 1:
+                    return chat_id
+                current = _current(connection, sender)
+                if current is not None:
+                    return current
+            connection.execute(
+                insert(whatsapp_senders).values(sender=sender, chat_id=chat_id, since=now)
+            )
+            return chat_id
+
         for _ in range(_SWITCH_ATTEMPTS):
             try:
-                async with self._transactions.begin(write=True) as connection:
-                    if expected is not None:
-                        switched = await connection.execute(
-                            update(whatsapp_senders)
-                            .where(
-                                whatsapp_senders.c.sender == sender,
-                                whatsapp_senders.c.chat_id == expected,
-                            )
-                            .values(chat_id=chat_id, since=now)
-                        )
-                        if switched.rowcount == 1:
-                            return chat_id
-                        current = await _current(connection, sender)
-                        if current is not None:
-                            return current
-                    await connection.execute(
-                        insert(whatsapp_senders).values(sender=sender, chat_id=chat_id, since=now)
-                    )
-                    return chat_id
+                return await self._transactions.run(switch, write=True)
             except exc.IntegrityError:
                 # Another request gave the sender a chat first: theirs stands.
                 current = await self.current_chat(sender)
@@ -72,7 +75,8 @@ class SqlAlchemyWhatsAppDirectory:
         raise ConcurrentUpdate(chat_id)
 
 
-async def _current(connection: AsyncConnection, sender: str) -> str | None:
-    return await connection.scalar(
+def _current(connection: Connection, sender: str) -> str | None:
+    chat_id: str | None = connection.scalar(
         select(whatsapp_senders.c.chat_id).where(whatsapp_senders.c.sender == sender)
     )
+    return chat_id
