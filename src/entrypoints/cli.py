@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import secrets
 import sys
@@ -66,7 +65,7 @@ def count_tokens(settings: Settings, model_name: str, source: str) -> int:
 
 def serve(settings: Settings) -> int:
     from chatservice.entrypoints.container import build_container
-    from chatservice.entrypoints.server import run_server
+    from chatservice.entrypoints.server import serve_until_stopped
 
     configure_logging(settings.log_level, settings.log_format)
     generated_token = None
@@ -82,7 +81,7 @@ def serve(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    asyncio.run(run_server(container, generated_token))
+    serve_until_stopped(container, generated_token)
     return 0
 
 

@@ -38,6 +38,17 @@ async def _finish_cleanups(limit_seconds: float = 10) -> None:
         await asyncio.wait(others, timeout=limit_seconds)
 
 
+def serve_until_stopped(container: Container, generated_token: str | None = None) -> None:
+    """Run `run_server` on uvloop, or on asyncio's own loop where uvloop is not installed
+    (Windows, which uvloop does not support)."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(run_server(container, generated_token))
+    else:
+        uvloop.run(run_server(container, generated_token))
+
+
 async def run_server(container: Container, generated_token: str | None = None) -> None:
     settings = container.settings()
     grace = settings.shutdown_grace_seconds
