@@ -8,12 +8,12 @@ the same number of deltas and a final message, with nothing behind it.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Any
 
 import msgspec
 import uvicorn
+import uvloop
 from grpclib.server import Server, Stream
 from litestar import Litestar, post
 
@@ -80,4 +80,4 @@ if __name__ == "__main__":
         print("ready", flush=True)
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
     else:
-        asyncio.run(serve_grpc(port))
+        uvloop.run(serve_grpc(port))  # the loop `chatservice serve` runs on

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import pstats
+import signal
 import tempfile
 import time
 import timeit
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from clients import Latencies, RawHttp, grpc_stub, grpc_turn, run_load
+from direct_sql import direct_sql_load
 from services import TOKEN, baseline, chatservice
 
 from chatservice.adapters.sqlalchemy.engine import create_engine
@@ -179,6 +183,9 @@ async def overhead(databases: dict[str, str], workdir: Path, progress: Progress)
                     await repository_load(url, connections, each),
                 )
             )
+            if name == "MariaDB":
+                rows.append(Row("the turn's SQL by hand on the bare driver", name, connections,
+                                await direct_sql_load(url, connections, each)))  # fmt: skip
             with chatservice(url, workdir, **settings) as service:
                 rows.append(
                     Row(
@@ -271,6 +278,43 @@ async def streaming(
     timings = [r for r in results if isinstance(r, tuple) and r[0] == r[0]]
     return Streaming(name, turns, len(timings), [t[0] * 1000 for t in timings],
                      [t[1] * 1000 for t in timings], before, peak)  # fmt: skip
+
+
+async def profile_http_turn(url: str, workdir: Path, turns: int, progress: Progress
+                            ) -> dict[str, Any]:  # fmt: skip
+    """The server under cProfile for `turns` HTTP turns at one connection: where its CPU goes,
+    by package and by function (own time, callees excluded)."""
+    progress(f"profile: {turns} HTTP turns under cProfile")
+    path = workdir / "http-turn.prof"
+    with chatservice(url, workdir, profile_to=path, **WINDOW_OF_FIVE_EXCHANGES) as service:
+        await http_load(service.http_port, 1, 50, True)  # warm-up, not profiled
+        service.process.send_signal(signal.SIGUSR1)
+        await http_load(service.http_port, 1, turns, True)
+    stats = pstats.Stats(str(path)).stats
+    by_package: Counter[str] = Counter()
+    functions: list[tuple[float, int, str]] = []
+    for (filename, line, function), (_, calls, own, _cumulative, _callers) in stats.items():
+        by_package[_where(filename)] += own
+        where = (function if filename.startswith("~")
+                 else f"{_where(filename)}: {function} (line {line})")  # fmt: skip
+        functions.append((own, calls, where))
+    total = sum(by_package.values())
+    return {
+        "turns": turns,
+        "total_s": total,
+        "by_package": [(name, own, own / total) for name, own in by_package.most_common(12)],
+        "top": sorted(functions, reverse=True)[:15],
+    }
+
+
+def _where(filename: str) -> str:
+    if "site-packages/" in filename:
+        return filename.split("site-packages/")[1].split("/")[0]
+    if "/chatservice/" in filename:
+        return "chatservice/" + filename.split("/chatservice/")[1]
+    if filename.startswith("~"):
+        return "built-in functions (sockets, greenlet switches, the tokenizer, …)"
+    return "standard library: " + filename.rsplit("/", 1)[-1]
 
 
 def token_counting() -> dict[str, dict[str, float]]:

@@ -50,7 +50,10 @@ class Running:
 
 
 @contextmanager
-def chatservice(database_url: str, workdir: Path, **settings: object) -> Iterator[Running]:
+def chatservice(
+    database_url: str, workdir: Path, profile_to: Path | None = None, **settings: object
+) -> Iterator[Running]:
+    """`chatservice serve` on fresh ports; under cProfile, written to `profile_to`, if given."""
     http_port, grpc_port = free_port(), free_port()
     env = {
         "PATH": f"{BIN}:/usr/bin:/bin",
@@ -61,8 +64,15 @@ def chatservice(database_url: str, workdir: Path, **settings: object) -> Iterato
         "CHATSERVICE_LOG_LEVEL": "WARNING",
         **{f"CHATSERVICE_{k.upper()}": str(v) for k, v in settings.items()},
     }
+    command = [str(BIN / "chatservice"), "serve"]
+    if profile_to is not None:
+        command = [
+            sys.executable,
+            str(Path(__file__).parent / "profiled_serve.py"),
+            str(profile_to),
+        ]
     process = subprocess.Popen(
-        [str(BIN / "chatservice"), "serve"], cwd=workdir, env=env,
+        command, cwd=workdir, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
