@@ -43,7 +43,9 @@ class Container(containers.DeclarativeContainer):
     # A Singleton rather than a Resource: an async Resource would make every provider that
     # depends on it async too. The process that owns the container disposes the engine.
     engine = providers.Singleton(create_engine, settings.provided.database_url)
-    repository = providers.Singleton(SqlAlchemyChatRepository, engine)
+    repository = providers.Singleton(
+        SqlAlchemyChatRepository, engine, settings.provided.window_cache_bytes
+    )
     counter = providers.Singleton(TiktokenTokenCounter)
     registry = providers.Singleton(
         ModelRegistry,

@@ -31,6 +31,8 @@ class SettingsError(Exception):
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///./chatservice.db"
+    #: Memory for this replica's copy of recently used chats' windows (0: read them every turn).
+    window_cache_mb: int = 64
     auth_tokens: tuple[str, ...] = ()
     gateway: str = "fake"
     openai_api_key: str | None = None
@@ -112,6 +114,7 @@ class Settings:
             "fake_chunk_delay_ms",
             "shutdown_grace_seconds",
             "turns_per_minute_per_user",
+            "window_cache_mb",
         ):
             _check(getattr(self, name) >= 0, name, "must not be negative")
         _check(all(self.auth_tokens), "auth_tokens", "must not contain an empty token")
@@ -137,6 +140,10 @@ class Settings:
     def twilio_configured(self) -> bool:
         """Whether the WhatsApp webhook is on (both Twilio credentials are set)."""
         return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def window_cache_bytes(self) -> int:
+        return self.window_cache_mb * 2**20
 
 
 def _check(ok: bool, name: str, problem: str) -> None:

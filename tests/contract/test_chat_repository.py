@@ -29,23 +29,37 @@ T0 = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 UNICODE = "Olá 🙂 𝄞 — ação, 中文, emoji 👩‍👩‍👧"
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+@pytest.fixture(
+    params=[
+        "memory",
+        "sqlite",
+        "sqlite-uncached",
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+        pytest.param("mariadb-uncached", marks=pytest.mark.mariadb),
+    ]
+)
 def repository_url(request: pytest.FixtureRequest) -> str | None:
-    """The database behind the adapter under test; `None` for the in-memory one."""
+    """The database behind the adapter under test; `None` for the in-memory one. "-uncached":
+    the SQL adapter without its window cache, so every claim reads the window's rows."""
     if request.param == "memory":
         return None
-    url: str = request.getfixturevalue(f"{request.param}_database_url")
+    url: str = request.getfixturevalue(f"{request.param.split('-')[0]}_database_url")
     return url
 
 
 @pytest.fixture
-async def repository(repository_url: str | None) -> AsyncIterator[ChatRepository]:
+async def repository(
+    repository_url: str | None, request: pytest.FixtureRequest
+) -> AsyncIterator[ChatRepository]:
     if repository_url is None:
         yield InMemoryChatRepository()
         return
     engine = create_engine(repository_url)
+    cache_bytes = (
+        0 if request.node.callspec.params["repository_url"].endswith("-uncached") else 2**20
+    )
     try:
-        yield SqlAlchemyChatRepository(engine)
+        yield SqlAlchemyChatRepository(engine, window_cache_bytes=cache_bytes)
     finally:
         await engine.dispose()
         await _connection_threads_finished()

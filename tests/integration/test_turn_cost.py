@@ -123,7 +123,8 @@ def with_long_history(short: Chat, exchanges: int) -> Chat:
 
 async def test_a_turn_costs_the_same_behind_10_or_1000_stored_messages(engine: AsyncEngine) -> None:
     counter = TiktokenTokenCounter()
-    repository = SqlAlchemyChatRepository(engine)
+    # Without the window cache: every claim reads the window, the read this test is about.
+    repository = SqlAlchemyChatRepository(engine, window_cache_bytes=0)
     policy = ChatPolicy(system_message="You are terse.", max_completion_tokens=40)
     registry = ModelRegistry(context_window_override=160)
     send = SendMessage(repository, FakeChatGateway(counter), counter, registry, policy)

@@ -1,9 +1,10 @@
 """`SqlAlchemyChatRepository`: the `ChatRepository` port over SQLAlchemy Core (async).
 
 Every method is one short transaction, run as one synchronous function (`Transactions.run`). A
-turn reads only the chat row and its non-erased messages
-and writes only its new rows and changed flags, so its cost follows the context window, not the
-length of the history (SPEC §3). Connection failures become `StorageUnavailable`.
+turn reads only the chat row and its non-erased messages (none when this replica's `WindowCache`
+holds the window at the chat's current version) and writes only its new rows and changed flags,
+so its cost follows the context window, not the length of the history (SPEC §3). Connection
+failures become `StorageUnavailable`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chatservice.adapters.sqlalchemy.rows import chat_from, chat_row, message_from, message_row
 from chatservice.adapters.sqlalchemy.tables import MYSQL_DIALECTS, WINDOW_INDEX, chats, messages
 from chatservice.adapters.sqlalchemy.transactions import Transactions
+from chatservice.adapters.sqlalchemy.window_cache import WindowCache
 from chatservice.application.ports import ChatCursor, StoredTurn, TurnClaim, TurnRecord
 from chatservice.domain.chat import Chat, ChatStatus, Message
 from chatservice.domain.errors import (
@@ -107,9 +109,16 @@ _RELEASE = (
 _ADD_MESSAGES = insert(messages)
 
 
+#: The memory a repository's window cache may hold by default (`window_cache_mb`).
+DEFAULT_WINDOW_CACHE_BYTES = 64 * 2**20
+
+
 class SqlAlchemyChatRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self, engine: AsyncEngine, window_cache_bytes: int = DEFAULT_WINDOW_CACHE_BYTES
+    ) -> None:
         self._transactions = Transactions(engine)
+        self._windows = WindowCache(window_cache_bytes)
 
     async def add_chat(self, chat: Chat) -> None:
         def add(connection: Connection) -> None:
@@ -118,6 +127,7 @@ class SqlAlchemyChatRepository:
                 connection.execute(_ADD_MESSAGES, [message_row(chat.id, m) for m in chat.messages])
 
         await self._transactions.run(add, write=True)
+        self._windows.put(chat.id, chat.version, [m for m in chat.messages if not m.erased])
 
     async def claim_turn(self, user_id: str, chat_id: str, claim: TurnClaim) -> Chat:
         def claim_and_read(connection: Connection) -> Chat:
@@ -134,7 +144,12 @@ class SqlAlchemyChatRepository:
             if claimed.rowcount != 1:
                 _raise_why_not_claimed(connection, user_id, chat_id)
             chat = _owned_chat(connection, user_id, chat_id)
-            chat.messages = _window(connection, chat_id)
+            cached = self._windows.get(chat_id, chat.version)
+            if cached is not None:
+                chat.messages = cached
+            else:
+                chat.messages = _window(connection, chat_id)
+                self._windows.put(chat_id, chat.version, chat.messages)
             return chat
 
         return await self._transactions.run(claim_and_read, write=True)
@@ -175,6 +190,13 @@ class SqlAlchemyChatRepository:
         except exc.IntegrityError as error:
             # Another writer took the position or the request id first.
             raise ConcurrentUpdate(turn.chat_id) from error
+        # The same change `_ERASE` and `_ADD_MESSAGES` made to the stored window.
+        self._windows.advance(
+            turn.chat_id,
+            turn.expected_version,
+            turn.erase_before,
+            (turn.user_message, turn.reply),
+        )
 
     async def find_turn(self, user_id: str, chat_id: str, request_id: str) -> StoredTurn | None:
         def find(connection: Connection) -> StoredTurn | None:
@@ -244,6 +266,7 @@ class SqlAlchemyChatRepository:
             connection.execute(delete(chats).where(chats.c.id == chat_id))
 
         await self._transactions.run(delete_all, write=True)
+        self._windows.forget(chat_id)
 
     async def ping(self) -> None:
         def select_one(connection: Connection) -> None:

@@ -1,0 +1,96 @@
+"""The repository's window cache on SQLite and MariaDB: it spares a claim the window's rows, and
+replicas sharing one database never turn a stale window into a prompt."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chatservice.adapters.fake_gateway import FakeChatGateway
+from chatservice.adapters.sqlalchemy.engine import create_engine
+from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
+from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
+from chatservice.application.chats import ChatPolicy, StartChat, utc_now
+from chatservice.application.ports import TurnClaim
+from chatservice.application.turns import Completed, SendMessage
+from chatservice.domain.models import ModelRegistry
+
+POLICY = ChatPolicy(system_message="You are terse.", max_completion_tokens=40)
+# Small enough that a few turns erase the oldest exchanges.
+REGISTRY = ModelRegistry(context_window_override=160)
+
+
+@pytest.fixture
+async def engines(database_url: str) -> AsyncIterator[list[AsyncEngine]]:
+    """Three engines on one database: two replicas and an observer."""
+    made = [create_engine(database_url) for _ in range(3)]
+    yield made
+    for engine in made:
+        await engine.dispose()
+
+
+def statements_of(engine: AsyncEngine) -> list[str]:
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:  # the listener's untyped arguments
+        seen.append(" ".join(args[2].split()))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    return seen
+
+
+async def test_a_warm_claim_reads_no_message_rows_and_a_cold_one_does(
+    engines: list[AsyncEngine],
+) -> None:
+    counter = TiktokenTokenCounter()
+    warm, cold = (SqlAlchemyChatRepository(e) for e in engines[:2])
+    user = f"cache-{uuid.uuid4().hex[:12]}"
+    chat = await StartChat(warm, counter, REGISTRY, POLICY)(user)
+    send = SendMessage(warm, FakeChatGateway(counter), counter, REGISTRY, POLICY)
+    _ = [e async for e in send(user, chat.id, "hello")]
+
+    warm_statements, cold_statements = statements_of(engines[0]), statements_of(engines[1])
+    now = utc_now()
+    from_warm = await warm.claim_turn(user, chat.id, TurnClaim("w", now, now))
+    await warm.release_turn(chat.id, "w")
+    from_cold = await cold.claim_turn(user, chat.id, TurnClaim("c", now, now))
+
+    assert from_warm.messages == from_cold.messages
+    assert [m.content for m in from_warm.messages][1:] == ["hello", from_cold.messages[2].content]
+    assert not any("FROM messages" in s for s in warm_statements), warm_statements
+    assert any("FROM messages" in s for s in cold_statements), cold_statements
+
+
+async def test_replicas_on_one_database_prompt_with_each_others_latest_turns(
+    engines: list[AsyncEngine],
+) -> None:
+    counter = TiktokenTokenCounter()
+    gateway = FakeChatGateway(counter)
+    replicas = [
+        SendMessage(SqlAlchemyChatRepository(e), gateway, counter, REGISTRY, POLICY)
+        for e in engines[:2]
+    ]
+    observer = SqlAlchemyChatRepository(engines[2], window_cache_bytes=0)
+    user = f"replicas-{uuid.uuid4().hex[:12]}"
+    chat = await StartChat(observer, counter, REGISTRY, POLICY)(user)
+    erased = 0
+    for index in range(12):
+        stored = await observer.get_chat(user, chat.id)
+        window = [m.content for m in stored.messages if not m.erased]
+        # Alternating, and twice in a row on each, so a replica's own cached window is reused
+        # as well as overtaken by the other's turns.
+        events = [e async for e in replicas[(index // 2) % 2](user, chat.id, f"turn {index}")]
+        done = events[-1]
+        assert isinstance(done, Completed)
+        erased += done.erased
+        prompt = [m.content for m in gateway.requests[-1].messages]
+        assert prompt[0] == window[0]
+        assert prompt[-1] == f"turn {index}"
+        # What was sent is the stored window, less the oldest messages this turn erased.
+        assert prompt[1:-1] == window[1 + done.erased :]
+    assert erased > 0, "the window must be small enough to erase"
