@@ -44,7 +44,7 @@ def statements_of(engine: AsyncEngine) -> list[str]:
     return seen
 
 
-async def test_a_warm_claim_reads_no_message_rows_and_a_cold_one_does(
+async def test_a_warm_claim_is_one_update_and_sees_what_a_cold_one_reads(
     engines: list[AsyncEngine],
 ) -> None:
     counter = TiktokenTokenCounter()
@@ -52,17 +52,25 @@ async def test_a_warm_claim_reads_no_message_rows_and_a_cold_one_does(
     user = f"cache-{uuid.uuid4().hex[:12]}"
     chat = await StartChat(warm, counter, REGISTRY, POLICY)(user)
     send = SendMessage(warm, FakeChatGateway(counter), counter, REGISTRY, POLICY)
-    _ = [e async for e in send(user, chat.id, "hello")]
+    for index in range(6):  # enough to erase, so the cached window has lost messages too
+        done = [e async for e in send(user, chat.id, f"hello {index}")][-1]
+    assert isinstance(done, Completed)
 
     warm_statements, cold_statements = statements_of(engines[0]), statements_of(engines[1])
     now = utc_now()
     from_warm = await warm.claim_turn(user, chat.id, TurnClaim("w", now, now))
+    claim_statements = [s for s in warm_statements if not s.startswith("BEGIN")]
     await warm.release_turn(chat.id, "w")
     from_cold = await cold.claim_turn(user, chat.id, TurnClaim("c", now, now))
 
-    assert from_warm.messages == from_cold.messages
-    assert [m.content for m in from_warm.messages][1:] == ["hello", from_cold.messages[2].content]
-    assert not any("FROM messages" in s for s in warm_statements), warm_statements
+    assert from_warm == from_cold
+    assert from_warm.title == "hello 0"
+    assert from_warm.version == 6
+    assert from_warm.messages[-1] == done.reply
+    assert from_warm.messages[1].position > 1, "the window has lost its oldest exchanges"
+    assert len(claim_statements) == 1, claim_statements
+    assert claim_statements[0].startswith("UPDATE chats"), claim_statements
+    assert "version" in claim_statements[0], claim_statements
     assert any("FROM messages" in s for s in cold_statements), cold_statements
 
 

@@ -1,10 +1,10 @@
 """`SqlAlchemyChatRepository`: the `ChatRepository` port over SQLAlchemy Core (async).
 
 Every method is one short transaction, run as one synchronous function (`Transactions.run`). A
-turn reads only the chat row and its non-erased messages (none when this replica's `WindowCache`
-holds the window at the chat's current version) and writes only its new rows and changed flags,
-so its cost follows the context window, not the length of the history (SPEC §3). Connection
-failures become `StorageUnavailable`.
+turn reads only the chat row and its non-erased messages (nothing at all when this replica's
+`WindowCache` holds the chat at its current version) and writes only its new rows and changed
+flags, so its cost follows the context window, not the length of the history (SPEC §3).
+Connection failures become `StorageUnavailable`.
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ _CLAIM = (
         claim_expires_at=bindparam("new_claim_expires"),
     )
 )
+# The claim of a chat this replica holds at `cached_version`: if it claims, nothing need be read.
+_CLAIM_AT_VERSION = _CLAIM.where(chats.c.version == bindparam("cached_version"))
 _OWNED_CHAT = select(*_CHAT_COLUMNS).where(
     chats.c.id == bindparam("chat"), chats.c.user_id == bindparam("owner")
 )
@@ -127,29 +129,29 @@ class SqlAlchemyChatRepository:
                 connection.execute(_ADD_MESSAGES, [message_row(chat.id, m) for m in chat.messages])
 
         await self._transactions.run(add, write=True)
-        self._windows.put(chat.id, chat.version, [m for m in chat.messages if not m.erased])
+        self._windows.put(chat)
 
     async def claim_turn(self, user_id: str, chat_id: str, claim: TurnClaim) -> Chat:
+        parameters = {
+            "chat": chat_id,
+            "owner": user_id,
+            "now": claim.claimed_at,
+            "new_claim": claim.request_id,
+            "new_claim_expires": claim.expires_at,
+        }
+
         def claim_and_read(connection: Connection) -> Chat:
-            claimed = connection.execute(
-                _CLAIM,
-                {
-                    "chat": chat_id,
-                    "owner": user_id,
-                    "now": claim.claimed_at,
-                    "new_claim": claim.request_id,
-                    "new_claim_expires": claim.expires_at,
-                },
-            )
+            cached = self._windows.get(chat_id)
+            if cached is not None:
+                at_version = {**parameters, "cached_version": cached.version}
+                if connection.execute(_CLAIM_AT_VERSION, at_version).rowcount == 1:
+                    return cached
+            claimed = connection.execute(_CLAIM, parameters)
             if claimed.rowcount != 1:
                 _raise_why_not_claimed(connection, user_id, chat_id)
             chat = _owned_chat(connection, user_id, chat_id)
-            cached = self._windows.get(chat_id, chat.version)
-            if cached is not None:
-                chat.messages = cached
-            else:
-                chat.messages = _window(connection, chat_id)
-                self._windows.put(chat_id, chat.version, chat.messages)
+            chat.messages = _window(connection, chat_id)
+            self._windows.put(chat)
             return chat
 
         return await self._transactions.run(claim_and_read, write=True)
@@ -188,15 +190,13 @@ class SqlAlchemyChatRepository:
         try:
             await self._transactions.run(commit, write=True)
         except exc.IntegrityError as error:
+            self._windows.forget(turn.chat_id)
             # Another writer took the position or the request id first.
             raise ConcurrentUpdate(turn.chat_id) from error
-        # The same change `_ERASE` and `_ADD_MESSAGES` made to the stored window.
-        self._windows.advance(
-            turn.chat_id,
-            turn.expected_version,
-            turn.erase_before,
-            (turn.user_message, turn.reply),
-        )
+        except BaseException:
+            self._windows.forget(turn.chat_id)
+            raise
+        self._windows.record_turn(turn)
 
     async def find_turn(self, user_id: str, chat_id: str, request_id: str) -> StoredTurn | None:
         def find(connection: Connection) -> StoredTurn | None:
@@ -256,6 +256,7 @@ class SqlAlchemyChatRepository:
             chat.messages = _messages(connection, chat_id)
             return chat
 
+        self._windows.forget(chat_id)
         return await self._transactions.run(end, write=True)
 
     async def delete_chat(self, user_id: str, chat_id: str) -> None:

@@ -1,23 +1,31 @@
-"""`WindowCache`: this replica's copy of recently used chats' windows, each under the chat version
-it belongs to.
+"""`WindowCache`: this replica's copy of recently used chats, each as its row and its window (the
+non-erased messages) at one version of the chat.
 
-A turn's claim reads the chat row, and with it the version, in its transaction; when the cache
-holds the window of exactly that version, the claim skips reading and decoding the window's rows.
-Every change to a chat's messages bumps its version in the same transaction (`commit_turn`), so
-an entry that another replica (or anything else) has overtaken is never used, only replaced. The
-entries are bounded by an estimate of the memory they hold (content plus a fixed cost per
+Every change to a chat, its messages included, bumps its version in the same transaction, so a
+copy is exactly the stored chat for as long as the stored version equals the copy's. A turn's
+claim uses a copy only through `UPDATE … WHERE version = :copy's version`, in the claim's own
+transaction: when that claims the chat, nothing is read; when it matches no row (another replica
+moved the chat on, or it is busy or gone), the claim reads the chat as if nothing were cached.
+The entries are bounded by an estimate of the memory they hold (content plus a fixed cost per
 message); the least recently used go first.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
-from chatservice.domain.chat import Message
+from chatservice.application.ports import TurnRecord
+from chatservice.domain.chat import Chat
 
 #: What a message costs beyond its content: the object, its ids and timestamps, in bytes (about).
 MESSAGE_OVERHEAD_BYTES = 600
+
+
+@dataclass(frozen=True)
+class _Entry:
+    chat: Chat  # its `messages`: the window, never handed out
+    size: int
 
 
 class WindowCache:
@@ -25,44 +33,57 @@ class WindowCache:
         """`max_bytes`: the estimated memory held at most (0 turns the cache off)."""
         self._max_bytes = max_bytes
         self._bytes = 0
-        self._entries: OrderedDict[str, tuple[int, tuple[Message, ...], int]] = OrderedDict()
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
-    def get(self, chat_id: str, version: int) -> list[Message] | None:
-        """The window of `chat_id` at `version`, or None when it is not held at that version."""
+    def get(self, chat_id: str) -> Chat | None:
+        """A copy of the chat with its window, at the version it was stored at; or None."""
         entry = self._entries.get(chat_id)
-        if entry is None or entry[0] != version:
+        if entry is None:
             return None
         self._entries.move_to_end(chat_id)
-        return list(entry[1])
+        return replace(entry.chat, messages=list(entry.chat.messages))
 
-    def put(self, chat_id: str, version: int, window: Sequence[Message]) -> None:
-        self.forget(chat_id)
+    def put(self, chat: Chat) -> None:
+        """Hold `chat` as stored at `chat.version`, with its window (its non-erased messages)."""
+        self.forget(chat.id)
+        window = [m for m in chat.messages if not m.erased]
         size = sum(len(m.content) + MESSAGE_OVERHEAD_BYTES for m in window)
         if size > self._max_bytes:
             return
-        self._entries[chat_id] = (version, tuple(window), size)
+        self._entries[chat.id] = _Entry(replace(chat, messages=window), size)
         self._bytes += size
         while self._bytes > self._max_bytes:
-            _, (_, _, evicted) = self._entries.popitem(last=False)
-            self._bytes -= evicted
+            _, evicted = self._entries.popitem(last=False)
+            self._bytes -= evicted.size
 
-    def advance(
-        self, chat_id: str, version: int, erase_before: int | None, added: Sequence[Message]
-    ) -> None:
-        """Record a committed turn: the window at `version` loses the messages erased before
-        position `erase_before` (never the system message, position 0) and gains `added`, as
-        version `version + 1`. Nothing happens unless the window at `version` is held."""
-        window = self.get(chat_id, version)
-        if window is None:
+    def record_turn(self, turn: TurnRecord) -> None:
+        """Apply a committed turn as `commit_turn`'s SQL applies it to the rows: the window loses
+        the messages before position `erase_before` (never the system message, position 0) and
+        gains the turn's two; the usage adds up; the version goes up by one. Nothing happens
+        unless the chat is held at the version the turn started from."""
+        entry = self._entries.get(turn.chat_id)
+        if entry is None or entry.chat.version != turn.expected_version:
+            self.forget(turn.chat_id)
             return
-        if erase_before is not None:
-            window = [m for m in window if m.position == 0 or m.position >= erase_before]
-        self.put(chat_id, version + 1, [*window, *added])
+        chat = entry.chat
+        window = chat.messages
+        if turn.erase_before is not None:
+            window = [m for m in window if m.position == 0 or m.position >= turn.erase_before]
+        self.put(
+            replace(
+                chat,
+                messages=[*window, turn.user_message, turn.reply],
+                usage=chat.usage + turn.usage,
+                title=chat.title if turn.title is None else turn.title,
+                updated_at=turn.updated_at,
+                version=chat.version + 1,
+            )
+        )
 
     def forget(self, chat_id: str) -> None:
         entry = self._entries.pop(chat_id, None)
         if entry is not None:
-            self._bytes -= entry[2]
+            self._bytes -= entry.size
 
     @property
     def size_bytes(self) -> int:
