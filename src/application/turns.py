@@ -130,9 +130,17 @@ class SendMessage:
         self._cleanups: set[asyncio.Task[None]] = set()
 
     async def __call__(
-        self, user_id: str, chat_id: str, content: str, request_id: str | None = None
+        self,
+        user_id: str,
+        chat_id: str,
+        content: str,
+        request_id: str | None = None,
+        *,
+        deltas: bool = True,
     ) -> AsyncGenerator[TurnEvent, None]:
-        """Yield the reply as `Delta`s, then `Completed` once the turn is stored.
+        """Yield the reply as `Delta`s, then `Completed` once the turn is stored. With
+        `deltas=False`, only `Completed`: for callers that want the stored reply alone, the
+        reply's chunks are not handed up through every layer.
 
         Raises `InvalidInput`, `RateLimited`, `ChatNotFound`, `ChatEnded`, `TurnInProgress`,
         `MessageTooLong`, `IdempotencyKeyReused`, `ConcurrentUpdate`, `StorageUnavailable` and
@@ -148,7 +156,7 @@ class SendMessage:
         try:
             # aclosing: when our caller closes us, the inner generators (and with them the
             # model's stream) are closed at once, not whenever they are collected.
-            turn = self._turn(user_id, chat_id, content, request_id, progress)
+            turn = self._turn(user_id, chat_id, content, request_id, deltas, progress)
             async with aclosing(turn) as events:
                 async for event in events:
                     yield event
@@ -170,6 +178,7 @@ class SendMessage:
         chat_id: str,
         content: str,
         request_id: str | None,
+        deltas: bool,
         progress: _Progress,
     ) -> AsyncGenerator[TurnEvent, None]:
         chat_or_replay = await self._claim_or_replay(user_id, chat_id, content, request_id)
@@ -179,7 +188,7 @@ class SendMessage:
             return
         chat, claim = chat_or_replay
         try:
-            claimed = self._run_claimed_turn(chat, content, claim.request_id, progress)
+            claimed = self._run_claimed_turn(chat, content, claim.request_id, deltas, progress)
             async with aclosing(claimed) as events:
                 async for event in events:
                     # Once the turn is stored, the caller closing the stream undoes nothing.
@@ -230,7 +239,7 @@ class SendMessage:
             await asyncio.sleep(_RETRY_POLL_SECONDS)
 
     async def _run_claimed_turn(
-        self, chat: Chat, content: str, request_id: str, progress: _Progress
+        self, chat: Chat, content: str, request_id: str, deltas: bool, progress: _Progress
     ) -> AsyncGenerator[TurnEvent, None]:
         model = self._registry.lookup(chat.model)
         progress.model = model.name
@@ -254,7 +263,8 @@ class SendMessage:
                         if not parts:
                             progress.first_token_seconds = time.perf_counter() - started
                         parts.append(event.text)
-                        yield Delta(event.text)
+                        if deltas:
+                            yield Delta(event.text)
                 else:
                     end = event
         progress.provider_seconds = time.perf_counter() - started

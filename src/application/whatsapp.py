@@ -146,7 +146,9 @@ class AnswerWhatsAppMessage:
         pause = next(pauses)
         while True:
             try:
-                events = self._send_message(sender, chat_id, content, request_id=message_sid)
+                events = self._send_message(
+                    sender, chat_id, content, request_id=message_sid, deltas=False
+                )
                 return (await run_to_completion(events)).reply.content
             except TurnInProgress:
                 if loop.time() >= deadline:

@@ -52,6 +52,21 @@ async def test_deltas_join_to_the_stored_reply(service: Service) -> None:
     assert stored.version == 1
 
 
+async def test_without_deltas_only_the_stored_turn_comes_back(service: Service) -> None:
+    streamed_chat, quiet_chat = await service.start_chat("u1"), await service.start_chat("u1")
+    streamed = await collect(service.send_message("u1", streamed_chat.id, "hello there"))
+    quiet = await collect(service.send_message("u1", quiet_chat.id, "hello there", deltas=False))
+    assert len(streamed) > 3
+    assert len(quiet) == 1
+    done = quiet[0]
+    assert isinstance(done, Completed)
+    assert isinstance(streamed[-1], Completed)
+    assert done.reply.content == streamed[-1].reply.content
+    stored = await service.repository.get_chat("u1", quiet_chat.id)
+    assert stored.messages[-1] == done.reply
+    assert stored.version == 1
+
+
 async def test_the_reply_names_the_message_and_the_prompt_size(service: Service) -> None:
     chat = await service.start_chat("u1", system_message="Be brief.")
     done = await turn(service, "u1", chat.id, "what is 2+2?")

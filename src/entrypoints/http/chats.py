@@ -129,8 +129,9 @@ class ChatsController(Controller):
         send_message: NamedDependency[SendMessage],
         idempotency_key: IdempotencyKey = None,
     ) -> TurnOut | ServerSentEvent:
-        events = send_message(user_id, chat_id, data.content, idempotency_key)
-        if wants_event_stream(request):
+        streaming = wants_event_stream(request)
+        events = send_message(user_id, chat_id, data.content, idempotency_key, deltas=streaming)
+        if streaming:
             return await stream_turn(request, events, request.app.state.sse_ping_seconds)
         return turn_out((await complete_turn(request, events)).reply)
 

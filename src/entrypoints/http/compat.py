@@ -30,8 +30,8 @@ async def compat_chat(
 ) -> CompatChatResponse:
     # Only an absent chat_id starts a chat: an unknown one is a 404, never a silent new chat.
     if data.chat_id:
-        events = send_message(data.user_id, data.chat_id, data.user_message)
+        events = send_message(data.user_id, data.chat_id, data.user_message, deltas=False)
     else:
-        events = start_chat_with_message(data.user_id, data.user_message)
+        events = start_chat_with_message(data.user_id, data.user_message, deltas=False)
     completed = await complete_turn(request, events)
     return CompatChatResponse(completed.chat_id, data.user_id, completed.reply.content)
