@@ -3,15 +3,18 @@
 SQLite runs in WAL mode with a busy timeout and foreign keys on. SQLAlchemy, not the `sqlite3`
 driver, emits each `BEGIN`: reads open a deferred transaction (a consistent snapshot that blocks
 nobody), writes open theirs with `BEGIN IMMEDIATE`, so two writers queue on the busy timeout up
-front instead of one failing on a lock upgrade half-way. Writes use the engine `writer(engine)`.
+front instead of one failing on a lock upgrade half-way. Writes use the engine `writer(engine)`,
+and within one process they queue on `sqlite_write_lock(engine)` before they begin.
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -25,6 +28,7 @@ MYSQL_POOL_RECYCLE_SECONDS = 1800
 _WRITE_OPTION = "chatservice_write"
 DEFAULT_POOL_SIZE = 20
 DEFAULT_POOL_OVERFLOW = 20
+_SQLITE_WRITE_LOCKS: WeakKeyDictionary[Engine, asyncio.Lock] = WeakKeyDictionary()
 
 
 def create_engine(
@@ -56,6 +60,19 @@ def create_engine(
             parsed, pool_pre_ping=True, pool_recycle=MYSQL_POOL_RECYCLE_SECONDS, **options
         )
     raise ValueError(f"unsupported database {backend!r}: use sqlite+aiosqlite or mysql+asyncmy")
+
+
+def sqlite_write_lock(engine: AsyncEngine) -> asyncio.Lock | None:
+    """For a SQLite engine, the lock its writers queue on in this process; None for others.
+
+    SQLite takes one writer at a time, and its busy handler retries a blocked `BEGIN IMMEDIATE`
+    with sleeps rather than in turn: under 32 concurrent turns some writers kept losing until
+    the busy timeout failed them (`make bench`). Queued here, in order, the busy timeout is left
+    to writers in other processes.
+    """
+    if engine.dialect.name != "sqlite":
+        return None
+    return _SQLITE_WRITE_LOCKS.setdefault(engine.sync_engine, asyncio.Lock())
 
 
 def writer(engine: AsyncEngine) -> AsyncEngine:

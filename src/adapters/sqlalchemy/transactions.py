@@ -14,7 +14,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chatservice.adapters.sqlalchemy.engine import writer
+from chatservice.adapters.sqlalchemy.engine import sqlite_write_lock, writer
 from chatservice.domain.errors import StorageUnavailable
 
 T = TypeVar("T")
@@ -24,12 +24,19 @@ class Transactions:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._writer = writer(engine)
+        self._write_lock = sqlite_write_lock(engine)
 
     async def run(self, body: Callable[[Connection], T], *, write: bool) -> T:
         """`body(connection)` in one transaction: committed when it returns, rolled back when it
-        raises. Writes start with `BEGIN IMMEDIATE` on SQLite."""
+        raises. Writes start with `BEGIN IMMEDIATE` on SQLite, one at a time in this process."""
+        if write and self._write_lock is not None:
+            async with self._write_lock:
+                return await self._run(body, self._writer)
+        return await self._run(body, self._writer if write else self._engine)
+
+    async def _run(self, body: Callable[[Connection], T], engine: AsyncEngine) -> T:
         try:
-            async with (self._writer if write else self._engine).connect() as connection:
+            async with engine.connect() as connection:
                 return await connection.run_sync(_in_transaction, body)
         except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
             raise _unavailable(error) from error
