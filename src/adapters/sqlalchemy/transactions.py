@@ -1,9 +1,12 @@
 """Short transactions on the engine, with connection failures as `StorageUnavailable`.
 
-A transaction's statements run as one synchronous function (`AsyncConnection.run_sync`), in one
-greenlet: awaiting each statement through SQLAlchemy's asyncio layer costs a greenlet and
-several wrappers per statement, which made a turn's SQL about 0.45 ms slower on MariaDB
-(bench/analysis.md).
+A transaction runs as one synchronous function, from taking a pooled connection to giving it
+back, in one greenlet (`greenlet_spawn`: not in SQLAlchemy's documented API, but what its asyncio
+extension, `AsyncConnection.run_sync` included, is built on). Awaiting
+each step through SQLAlchemy's asyncio layer instead (connect, begin, every statement, commit,
+close) spawned a greenlet per step: the turn's SQL took 0.45 ms more on MariaDB per turn with
+one per statement, and the server used ~10 % more CPU per turn with `run_sync` inside
+`AsyncEngine.connect()` (bench/analysis.md).
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import Connection, exc
+from sqlalchemy import Connection, Engine, exc
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 from chatservice.adapters.sqlalchemy.engine import sqlite_write_lock, writer
 from chatservice.domain.errors import StorageUnavailable
@@ -36,8 +40,7 @@ class Transactions:
 
     async def _run(self, body: Callable[[Connection], T], engine: AsyncEngine) -> T:
         try:
-            async with engine.connect() as connection:
-                return await connection.run_sync(_in_transaction, body)
+            return await greenlet_spawn(_connect_and_run, engine.sync_engine, body)
         except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
             raise _unavailable(error) from error
         except exc.DBAPIError as error:
@@ -46,8 +49,8 @@ class Transactions:
             raise
 
 
-def _in_transaction(connection: Connection, body: Callable[[Connection], T]) -> T:
-    with connection.begin():
+def _connect_and_run(engine: Engine, body: Callable[[Connection], T]) -> T:
+    with engine.connect() as connection, connection.begin():
         return body(connection)
 
 
