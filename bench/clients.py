@@ -27,6 +27,12 @@ class Latencies:
         ordered = sorted(self.seconds)
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
 
+    def add(self, other: Latencies) -> None:
+        """Pool another run's samples into these (rates add up as turns over time)."""
+        self.seconds += other.seconds
+        self.elapsed += other.elapsed
+        self.errors += other.errors
+
     @property
     def rate(self) -> float:
         return len(self.seconds) / self.elapsed if self.elapsed else 0.0

@@ -147,57 +147,43 @@ class Row:
     result: Latencies
 
 
+#: The overhead runs are repeated, interleaved, and their samples pooled: this machine's speed
+#: drifts by tens of percent over minutes, and interleaving spreads the drift over every variant.
+OVERHEAD_ROUNDS = 3
+
+
 async def overhead(databases: dict[str, str], workdir: Path, progress: Progress) -> list[Row]:
-    rows: list[Row] = []
-    plan = [(1, 300), (32, 25)]
+    pooled: dict[tuple[str, str, int], Latencies] = {}
+
+    def add(what: str, database: str, connections: int, result: Latencies) -> None:
+        pooled.setdefault((what, database, connections), Latencies()).add(result)
+
+    plan = [(1, 400), (32, 25)]  # turns per connection, per round
     # About five exchanges in the window, as the repository-only run keeps: the same rows read.
     settings = WINDOW_OF_FIVE_EXCHANGES
-    for connections, each in plan:
-        progress(f"overhead: bare Litestar handler, {connections} connection(s)")
-        with baseline("http") as bare:
-            rows.append(
-                Row(
-                    "bare Litestar handler",
-                    "-",
-                    connections,
-                    await http_load(bare.http_port, connections, each, chats=False),
-                )
-            )
-        progress(f"overhead: bare grpclib handler, {connections} connection(s)")
-        with baseline("grpc") as bare:
-            rows.append(
-                Row(
-                    "bare grpclib handler",
-                    "-",
-                    connections,
-                    await grpc_load(bare.grpc_port, connections, each),
-                )
-            )
-        for name, url in databases.items():
-            progress(f"overhead: {name}, {connections} connection(s)")
-            rows.append(
-                Row(
-                    "repository only (the turn's SQL)",
-                    name,
-                    connections,
-                    await repository_load(url, connections, each),
-                )
-            )
-            if name == "MariaDB":
-                rows.append(Row("the turn's SQL by hand on the bare driver", name, connections,
-                                await direct_sql_load(url, connections, each)))  # fmt: skip
-            with chatservice(url, workdir, **settings) as service:
-                rows.append(
-                    Row(
-                        "chatservice HTTP turn",
-                        name,
-                        connections,
-                        await http_load(service.http_port, connections, each, True),
-                    )
-                )
-                rows.append(Row("chatservice gRPC turn", name, connections,
-                                await grpc_load(service.grpc_port, connections, each)))  # fmt: skip
-    return rows
+    for round_number in range(1, OVERHEAD_ROUNDS + 1):
+        for connections, each in plan:
+            progress(f"overhead, round {round_number}: bare handlers, {connections} connection(s)")
+            with baseline("http") as bare:
+                add("bare Litestar handler", "-", connections,
+                    await http_load(bare.http_port, connections, each, chats=False))  # fmt: skip
+            with baseline("grpc") as bare:
+                add("bare grpclib handler", "-", connections,
+                    await grpc_load(bare.grpc_port, connections, each))  # fmt: skip
+            for name, url in databases.items():
+                progress(f"overhead, round {round_number}: {name}, {connections} connection(s)")
+                add("repository only (the turn's SQL)", name, connections,
+                    await repository_load(url, connections, each))  # fmt: skip
+                if name == "MariaDB":
+                    add("the turn's SQL by hand on the bare driver", name, connections,
+                        await direct_sql_load(url, connections, each))  # fmt: skip
+                with chatservice(url, workdir, **settings) as service:
+                    add("chatservice HTTP turn", name, connections,
+                        await http_load(service.http_port, connections, each, True))  # fmt: skip
+                    add("chatservice gRPC turn", name, connections,
+                        await grpc_load(service.grpc_port, connections, each))  # fmt: skip
+    return [Row(what, database, connections, result)
+            for (what, database, connections), result in pooled.items()]  # fmt: skip
 
 
 async def history(databases: dict[str, str], workdir: Path, progress: Progress) -> list[Row]:
