@@ -62,17 +62,7 @@ class InMemoryChatRepository:
                 or held.request_id != turn.request_id
             ):
                 raise ConcurrentUpdate(turn.chat_id)
-            if turn.erase_before is not None:
-                chat.messages = [
-                    replace(m, erased=True) if 0 < m.position < turn.erase_before else m
-                    for m in chat.messages
-                ]
-            chat.messages += [turn.user_message, turn.reply]
-            chat.usage += turn.usage
-            chat.version += 1
-            chat.updated_at = turn.updated_at
-            if turn.title is not None:
-                chat.title = turn.title
+            self._chats[turn.chat_id] = turn.applied_to(chat)
             del self._claims[turn.chat_id]
 
     async def find_turn(self, user_id: str, chat_id: str, request_id: str) -> StoredTurn | None:

@@ -57,28 +57,14 @@ class WindowCache:
             self._bytes -= evicted.size
 
     def record_turn(self, turn: TurnRecord) -> None:
-        """Apply a committed turn as `commit_turn`'s SQL applies it to the rows: the window loses
-        the messages before position `erase_before` (never the system message, position 0) and
-        gains the turn's two; the usage adds up; the version goes up by one. Nothing happens
-        unless the chat is held at the version the turn started from."""
+        """Apply a committed turn to the held chat as `commit_turn`'s SQL applies it to the rows
+        (`TurnRecord.applied_to`). Nothing is held unless the chat was held at the version the
+        turn started from."""
         entry = self._entries.get(turn.chat_id)
         if entry is None or entry.chat.version != turn.expected_version:
             self.forget(turn.chat_id)
             return
-        chat = entry.chat
-        window = chat.messages
-        if turn.erase_before is not None:
-            window = [m for m in window if m.position == 0 or m.position >= turn.erase_before]
-        self.put(
-            replace(
-                chat,
-                messages=[*window, turn.user_message, turn.reply],
-                usage=chat.usage + turn.usage,
-                title=chat.title if turn.title is None else turn.title,
-                updated_at=turn.updated_at,
-                version=chat.version + 1,
-            )
-        )
+        self.put(turn.applied_to(entry.chat))
 
     def forget(self, chat_id: str) -> None:
         entry = self._entries.pop(chat_id, None)
