@@ -190,12 +190,9 @@ class SqlAlchemyChatRepository:
         try:
             await self._transactions.run(commit, write=True)
         except exc.IntegrityError as error:
-            self._windows.forget(turn.chat_id)
             # Another writer took the position or the request id first.
             raise ConcurrentUpdate(turn.chat_id) from error
-        except BaseException:
-            self._windows.forget(turn.chat_id)
-            raise
+        # After a failure the cached copy needs nothing: the claim only uses it at its version.
         self._windows.record_turn(turn)
 
     async def find_turn(self, user_id: str, chat_id: str, request_id: str) -> StoredTurn | None:
