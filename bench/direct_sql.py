@@ -14,14 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 import asyncmy
 from clients import Latencies, run_load
+from seed import MESSAGE, add_chats
 from sqlalchemy.engine import make_url
 
 from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.adapters.sqlalchemy.tables import WINDOW_INDEX
-from chatservice.domain.chat import Chat, ChatParams, Message, Role
 
-MESSAGE = "please tell me something about the weather today"
 CLAIM = (
     "UPDATE chats SET claim_request_id = %s, claim_expires_at = %s WHERE id = %s AND user_id = %s "
     "AND status = 'active' AND (claim_request_id IS NULL OR claim_expires_at <= %s)"
@@ -53,7 +52,9 @@ INSERT = (
 
 
 async def direct_sql_load(url: str, connections: int, per_connection: int) -> Latencies:
-    chats = await _new_chats(url, connections)
+    engine = create_engine(url)
+    chats = await add_chats(SqlAlchemyChatRepository(engine), connections, "direct")
+    await engine.dispose()
     parsed = make_url(url)
     clients = [
         await asyncmy.connect(host=parsed.host, port=parsed.port or 3306, user=parsed.username,
@@ -91,18 +92,3 @@ async def direct_sql_load(url: str, connections: int, per_connection: int) -> La
     for client in clients:
         await client.ensure_closed()
     return result
-
-
-async def _new_chats(url: str, count: int) -> list[Chat]:
-    engine = create_engine(url)
-    repository = SqlAlchemyChatRepository(engine)
-    chats = []
-    for i in range(count):
-        now = datetime.now(UTC)
-        system = Message(str(uuid.uuid4()), Role.SYSTEM, "Be brief.", 10, 0, now)
-        chat = Chat(str(uuid.uuid4()), f"direct-{i}", "gpt-4o-mini", ChatParams(256), now, now,
-                    messages=[system])  # fmt: skip
-        await repository.add_chat(chat)
-        chats.append(chat)
-    await engine.dispose()
-    return chats

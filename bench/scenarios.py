@@ -18,6 +18,7 @@ from typing import Any
 
 from clients import Latencies, RawHttp, grpc_stub, grpc_turn, run_load
 from direct_sql import direct_sql_load
+from seed import MESSAGE, add_chats
 from services import TOKEN, baseline, chatservice
 
 from chatservice.adapters.sqlalchemy.engine import create_engine
@@ -25,9 +26,8 @@ from chatservice.adapters.sqlalchemy.migrations import upgrade_to_head
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.ports import TurnClaim, TurnRecord
-from chatservice.domain.chat import Chat, ChatParams, Message, Role, Usage
+from chatservice.domain.chat import Message, Role, Usage
 
-MESSAGE = "please tell me something about the weather today"
 WINDOW_OF_FIVE_EXCHANGES = {"context_window": 520, "max_completion_tokens": 100}
 Progress = Callable[[str], None]
 
@@ -85,20 +85,7 @@ async def repository_load(url: str, connections: int, per_connection: int) -> La
     engine = create_engine(url)
     repository = SqlAlchemyChatRepository(engine)
     counter_tokens = 12
-    chats: list[Chat] = []
-    for i in range(connections):
-        now = datetime.now(UTC)
-        chat = Chat(
-            str(uuid.uuid4()),
-            f"repo-{i}",
-            "gpt-4o-mini",
-            ChatParams(256),
-            now,
-            now,
-            messages=[Message(str(uuid.uuid4()), Role.SYSTEM, "Be brief.", 10, 0, now)],
-        )
-        await repository.add_chat(chat)
-        chats.append(chat)  # fmt: skip
+    chats = await add_chats(repository, connections, "repo")
 
     async def one(connection: int, i: int) -> bool:
         chat = chats[connection]
