@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -179,7 +180,9 @@ def _code(error: openai.APIStatusError) -> str | None:
 
 
 def _retry_after(error: openai.APIStatusError) -> float | None:
+    """The provider's Retry-After in seconds; None when it is absent or no delay in seconds."""
     try:
-        return float(error.response.headers.get("retry-after", ""))
+        seconds = float(error.response.headers.get("retry-after", ""))
     except ValueError:
         return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None

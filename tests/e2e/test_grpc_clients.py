@@ -44,10 +44,18 @@ service ChatService {
 """
 
 
+#: Each test talks as its own user and stays under this, but the rate-limit test, which goes over.
+TURNS_PER_MINUTE = 3
+
+
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     running = start_service(
-        {"CHATSERVICE_AUTH_TOKENS": "grpc-token"}, cwd=tmp_path_factory.mktemp("serve")
+        {
+            "CHATSERVICE_AUTH_TOKENS": "grpc-token",
+            "CHATSERVICE_TURNS_PER_MINUTE_PER_USER": str(TURNS_PER_MINUTE),
+        },
+        cwd=tmp_path_factory.mktemp("serve"),
     )
     yield running
     assert running.stop() == 0
@@ -128,35 +136,88 @@ def test_a_grpcio_client_of_the_original_proto_gets_cumulative_replies(
     assert replies[-1] == {"turn": 3, "status": "UNAUTHENTICATED"}
 
 
+def run_v1_client(
+    service: ServiceProcess, out: Path, user_id: str, body: str
+) -> list[dict[str, object]]:
+    """Run `body` in a grpcio client of chatservice.v1 that has `pb`, `stub`, `auth` and a new
+    `chat` of `user_id` at hand, and `status_pb2` and `error_details_pb2` of google.rpc."""
+    generate(PROTOS, "chatservice_v1.proto", out)
+    script = f"""
+import asyncio, json, grpc
+from google.rpc import error_details_pb2, status_pb2
+import chatservice_v1_pb2 as pb, chatservice_v1_pb2_grpc as rpc
+
+async def main():
+    async with grpc.aio.insecure_channel("127.0.0.1:{service.grpc_port}") as channel:
+        stub = rpc.ChatServiceStub(channel)
+        auth = (("authorization", "Bearer grpc-token"),)
+        chat = await stub.CreateChat(pb.CreateChatRequest(user_id={user_id!r}), metadata=auth)
+{textwrap.indent(textwrap.dedent(body), " " * 8)}
+asyncio.run(main())
+"""
+    return run_client(out, script)
+
+
 def test_a_grpcio_client_of_the_v1_proto_streams_deltas(
     service: ServiceProcess, tmp_path: Path
 ) -> None:
-    generate(PROTOS, "chatservice_v1.proto", tmp_path)
-    events = run_client(
+    events = run_v1_client(
+        service,
         tmp_path,
-        f"""
-        import asyncio, json, grpc
-        import chatservice_v1_pb2 as pb, chatservice_v1_pb2_grpc as rpc
-
-        async def main():
-            async with grpc.aio.insecure_channel("127.0.0.1:{service.grpc_port}") as channel:
-                stub = rpc.ChatServiceStub(channel)
-                auth = (("authorization", "Bearer grpc-token"),)
-                chat = await stub.CreateChat(pb.CreateChatRequest(user_id="v1"), metadata=auth)
-                request = pb.SendMessageRequest(user_id="v1", chat_id=chat.id, content="hello")
-                async for event in stub.SendMessage(request, metadata=auth):
-                    kind = event.WhichOneof("event")
-                    text = event.delta.text if kind == "delta" else event.completed.reply.content
-                    print(json.dumps({{"kind": kind, "text": text}}))
-                stored = await stub.GetChat(
-                    pb.GetChatRequest(user_id="v1", chat_id=chat.id), metadata=auth
-                )
-                print(json.dumps({{"kind": "stored", "text": stored.messages[-1].content}}))
-
-        asyncio.run(main())
+        "v1",
+        """
+        request = pb.SendMessageRequest(user_id="v1", chat_id=chat.id, content="hello")
+        async for event in stub.SendMessage(request, metadata=auth):
+            kind = event.WhichOneof("event")
+            text = event.delta.text if kind == "delta" else event.completed.reply.content
+            print(json.dumps({"kind": kind, "text": text}))
+        stored = await stub.GetChat(pb.GetChatRequest(user_id="v1", chat_id=chat.id), metadata=auth)
+        print(json.dumps({"kind": "stored", "text": stored.messages[-1].content}))
         """,
     )
     deltas = "".join(str(e["text"]) for e in events if e["kind"] == "delta")
     completed = [e for e in events if e["kind"] == "completed"]
     assert len(completed) == 1
     assert deltas == completed[0]["text"] == events[-1]["text"]
+
+
+def test_a_grpcio_client_reads_the_retry_delay_of_a_rate_limited_turn_from_retry_info(
+    service: ServiceProcess, tmp_path: Path
+) -> None:
+    outcome = run_v1_client(
+        service,
+        tmp_path,
+        "busy",
+        f"""
+        request = pb.SendMessageRequest(user_id="busy", chat_id=chat.id, content="hi")
+        for _ in range({TURNS_PER_MINUTE}):
+            async for _ in stub.SendMessage(request, metadata=auth):
+                pass
+        try:
+            # A deadline far off: reaching it would mean the call hung.
+            async for _ in stub.SendMessage(request, metadata=auth, timeout=60):
+                pass
+        except grpc.aio.AioRpcError as error:
+            trailers = dict(error.trailing_metadata())
+            status = status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
+            retry = error_details_pb2.RetryInfo()
+            print(json.dumps({{
+                "code": error.code().name,
+                "message": error.details(),
+                "status_code": status.code,
+                "status_message": status.message,
+                "unpacked": [detail.Unpack(retry) for detail in status.details],
+                "retry_delay": retry.retry_delay.ToTimedelta().total_seconds(),
+            }}))
+        """,
+    )
+    assert len(outcome) == 1
+    refused = outcome[0]
+    assert refused["code"] == "RESOURCE_EXHAUSTED"
+    message = str(refused["message"])
+    assert message.startswith(f"at most {TURNS_PER_MINUTE} messages a minute; retry in ")
+    assert refused["status_code"] == 8  # google.rpc.Code.RESOURCE_EXHAUSTED
+    assert refused["status_message"] == message
+    assert refused["unpacked"] == [True]
+    assert message.endswith(f"retry in {refused['retry_delay']:g} s")
+    assert 0 < float(str(refused["retry_delay"])) <= 60

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from google.protobuf.duration_pb2 import Duration
+from google.rpc.error_details_pb2 import RetryInfo
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
@@ -243,7 +245,37 @@ async def test_each_upstream_failure_gets_its_status_and_stores_nothing(
                 pb.SendMessageRequest(user_id=u, chat_id=chat["id"], content="hi")
             )
         assert failure.value.status == grpc_status
+        if status == 429:
+            assert failure.value.details == [RetryInfo(retry_delay=Duration(seconds=7))]
         assert await live.snapshot() == before
+
+
+@pytest.mark.parametrize("retry_after", ["inf", "nan", "-5", "Wed, 21 Oct 2015 07:28:00 GMT"])
+async def test_a_retry_after_that_is_no_delay_in_seconds_is_left_out(
+    open_api: ApiFactory,
+    open_live_grpc: LiveGrpcFactory,
+    upstream: OpenAICompatibleServer,
+    request: pytest.FixtureRequest,
+    retry_after: str,
+) -> None:
+    u = unique_user("u", request)
+    limited = Behaviour(status=429, headers={"retry-after": retry_after})
+    async with open_api(**provider(upstream)) as api:
+        chat = await api.new_chat(u)
+        upstream.then(limited)
+        response = await api.client.post(
+            f"/v1/users/{u}/chats/{chat['id']}/messages", json={"content": "hi"}, headers=AUTH
+        )
+        assert response.status_code == 429, response.text
+        assert "retry-after" not in response.headers
+    async with open_live_grpc(**provider(upstream)) as live:
+        upstream.then(limited)
+        with pytest.raises(GRPCError) as failure:
+            await live.v1.SendMessage(
+                pb.SendMessageRequest(user_id=u, chat_id=chat["id"], content="hi")
+            )
+        assert failure.value.status == Status.RESOURCE_EXHAUSTED
+        assert failure.value.details is None
 
 
 async def test_a_failure_mid_stream_is_an_sse_error_event(

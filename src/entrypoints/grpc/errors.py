@@ -1,10 +1,18 @@
-"""Every gRPC failure as a status with a message (SPEC §5.0), from one table."""
+"""Every gRPC failure as a status with a message, from one table.
+
+When the caller may retry after a known delay (rate limits), the status also carries a
+`google.rpc.RetryInfo` detail: grpclib sends it as a `google.rpc.Status` in the
+`grpc-status-details-bin` trailer, where grpcio, grpc-go and other stock clients look for it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.message import Message
+from google.rpc.error_details_pb2 import RetryInfo
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
@@ -44,13 +52,23 @@ def _bounded(message: str) -> str:
     return encoded[: MAX_MESSAGE_BYTES - 3].decode(errors="ignore") + "…"
 
 
+def details_of(error: errors.ChatServiceError) -> list[Message] | None:
+    """The `google.rpc.Status` details of `error`: a `RetryInfo` when the retry delay is known.
+
+    grpclib's status-details codec packs each detail into a `google.protobuf.Any`, so anything
+    but a list of protobuf messages here would fail while the trailers are being sent.
+    """
+    if error.retry_after_seconds is None:
+        return None
+    delay = Duration()
+    delay.FromNanoseconds(round(error.retry_after_seconds * 1e9))
+    return [RetryInfo(retry_delay=delay)]
+
+
 @asynccontextmanager
 async def grpc_status() -> AsyncIterator[None]:
     """Turn the domain errors raised inside the block into `GRPCError`s."""
     try:
         yield
     except errors.ChatServiceError as error:
-        details = None
-        if error.retry_after_seconds is not None:
-            details = f"retry after {error.retry_after_seconds:g} s"
-        raise GRPCError(status_of(error), _bounded(error.message), details) from error
+        raise GRPCError(status_of(error), _bounded(error.message), details_of(error)) from error

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from grpclib.const import Status
+from grpclib.encoding.proto import ProtoStatusDetailsCodec
 from grpclib.events import RecvRequest, SendInitialMetadata, listen
 from grpclib.exceptions import GRPCError
 from grpclib.health.service import Health
@@ -105,7 +106,11 @@ def create_grpc_server(container: Container) -> tuple[Server, RpcGate]:
         ),
     ]
     services: list[Any] = [*chat_services, Health()]
-    server = Server(ServerReflection.extend(services))
+    # Named, not left to grpclib's guess (it picks this codec only when google.rpc imports, and
+    # otherwise drops every status detail without a word): errors.py's RetryInfo needs it.
+    server = Server(
+        ServerReflection.extend(services), status_details_codec=ProtoStatusDetailsCodec()
+    )
     gate = RpcGate(container.authenticator())
     listen(server, RecvRequest, gate.on_request)
     listen(server, SendInitialMetadata, _return_request_id)
