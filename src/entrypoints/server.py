@@ -9,25 +9,17 @@ Then the work the service owns beyond any request (WhatsApp turns) gets the same
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
-from collections.abc import Iterator
 
 import uvicorn
 
 from chatservice.entrypoints.container import Container, close_resources
 from chatservice.entrypoints.grpc.server import create_grpc_server
 from chatservice.entrypoints.http.app import create_app
+from chatservice.entrypoints.uvicorn_server import UvicornServerWithoutSignalHandlers
 
 log = logging.getLogger(__name__)
-
-
-class _HttpServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # Signals are the process's (`run_server`): uvicorn's own handlers would stop HTTP alone.
-        yield
 
 
 async def _finish_cleanups(limit_seconds: float = 10) -> None:
@@ -52,7 +44,7 @@ def serve_until_stopped(container: Container, generated_token: str | None = None
 async def run_server(container: Container, generated_token: str | None = None) -> None:
     settings = container.settings()
     grace = settings.shutdown_grace_seconds
-    http = _HttpServer(
+    http = UvicornServerWithoutSignalHandlers(
         uvicorn.Config(
             create_app(container),
             host=settings.host,

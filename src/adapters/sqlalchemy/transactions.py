@@ -1,9 +1,8 @@
 """Short transactions on the engine, with connection failures as `StorageUnavailable`.
 
 A transaction runs as one synchronous function, from taking a pooled connection to giving it
-back, in one greenlet (`greenlet_spawn`: not in SQLAlchemy's documented API, but what its asyncio
-extension, `AsyncConnection.run_sync` included, is built on). Awaiting
-each step through SQLAlchemy's asyncio layer instead (connect, begin, every statement, commit,
+back, in one greenlet (`greenlet_spawn`, a private SQLAlchemy API: `greenlets.py`). Awaiting each
+step through SQLAlchemy's asyncio layer instead (connect, begin, every statement, commit,
 close) spawned a greenlet per step: the turn's SQL took 0.45 ms more on MariaDB per turn with
 one per statement, and the server used ~10 % more CPU per turn with `run_sync` inside
 `AsyncEngine.connect()` (bench/analysis.md).
@@ -16,9 +15,9 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, exc
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.util import greenlet_spawn
 
 from chatservice.adapters.sqlalchemy.engine import sqlite_write_lock, writer
+from chatservice.adapters.sqlalchemy.greenlets import greenlet_spawn
 from chatservice.domain.errors import StorageUnavailable
 
 T = TypeVar("T")

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Litestar
-
-# Litestar's own schema plugin for msgspec structs (private module; litestar is pinned below 3).
-from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
-from litestar._openapi.schema_generation.schema import SchemaCreator
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, Schema, SecurityScheme
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.router import Router
-from litestar.typing import FieldDefinition
 
 from chatservice.entrypoints.auth import TokenAuthenticator
 from chatservice.entrypoints.container import Container
@@ -25,6 +19,7 @@ from chatservice.entrypoints.http.chats import ChatsController
 from chatservice.entrypoints.http.compat import compat_chat
 from chatservice.entrypoints.http.errors import EXCEPTION_HANDLERS, Unauthenticated
 from chatservice.entrypoints.http.health import healthz, readyz
+from chatservice.entrypoints.http.litestar_internals import ClosedStructSchemaPlugin
 from chatservice.entrypoints.http.metrics import MetricsController, metrics_middleware
 from chatservice.entrypoints.http.request_id import request_id_middleware
 from chatservice.entrypoints.http.web import web_chat_router
@@ -61,21 +56,6 @@ def _token_guard(authenticator: TokenAuthenticator) -> Any:
             raise Unauthenticated("send a valid token in the Authorization header")
 
     return require_token
-
-
-class ClosedStructSchemaPlugin(StructSchemaPlugin):
-    """Documents a body that refuses unknown fields (`forbid_unknown_fields`) as
-    `additionalProperties: false`; Litestar's plugin leaves that out, so the document would say
-    that a body the service refuses with a 400 is valid."""
-
-    def to_openapi_schema(
-        self, field_definition: FieldDefinition, schema_creator: SchemaCreator
-    ) -> Schema:
-        schema = super().to_openapi_schema(field_definition, schema_creator)
-        struct = msgspec.inspect.type_info(field_definition.type_)
-        if isinstance(struct, msgspec.inspect.StructType) and struct.forbid_unknown_fields:
-            schema.additional_properties = False
-        return schema
 
 
 def create_app(container: Container) -> Litestar:
