@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from chatservice.application.clock import Clock, utc_now
+from chatservice.application.ids import new_id
+from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import ChatCursor, ChatRepository, TokenCounter
 from chatservice.domain.chat import (
     Budget,
@@ -24,32 +25,9 @@ from chatservice.domain.errors import InvalidInput
 from chatservice.domain.models import ModelRegistry
 from chatservice.domain.params import RequestedParams, resolve_params
 
-Clock = Callable[[], datetime]
-
 MAX_PAGE_SIZE = 100
 #: Longer than any cursor `encode_cursor` makes (a timestamp and a chat id, about 100 characters).
 MAX_CURSOR_CHARS = 512
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-@dataclass(frozen=True)
-class ChatPolicy:
-    """The service's rules for chats: defaults for new chats and limits for every turn."""
-
-    model: str = "gpt-4o-mini"
-    system_message: str = "You are a helpful assistant."
-    max_completion_tokens: int | None = None
-    window_margin: int = 0
-    max_message_chars: int = 100_000
-    #: How long a turn's claim holds before another turn may take the chat (a crashed replica).
-    claim_ttl_seconds: float = 120.0
 
 
 class StartChat:

@@ -8,7 +8,8 @@ from contextlib import aclosing
 
 from chatservice.application.chats import DeleteChat, StartChat
 from chatservice.application.cleanup import despite_cancellation
-from chatservice.application.turns import ChatStarted, Completed, SendMessage, TurnEvent
+from chatservice.application.turn_events import ChatStarted, Completed, TurnEvent
+from chatservice.application.turns import SendMessage
 
 
 class StartChatWithMessage:

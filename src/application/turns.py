@@ -14,14 +14,11 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from chatservice.application.chats import (
-    ChatPolicy,
-    Clock,
-    new_id,
-    utc_now,
-)
 from chatservice.application.cleanup import despite_cancellation
+from chatservice.application.clock import Clock, utc_now
+from chatservice.application.ids import new_id
 from chatservice.application.observability import NoTurnObserver, TurnObserver, TurnReport
+from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import (
     ChatGateway,
     ChatRepository,
@@ -35,6 +32,7 @@ from chatservice.application.ports import (
     TurnRecord,
 )
 from chatservice.application.rate_limit import TurnRateLimiter
+from chatservice.application.turn_events import Completed, Delta, TurnEvent
 from chatservice.domain.chat import (
     Budget,
     Chat,
@@ -58,30 +56,6 @@ from chatservice.domain.models import ModelRegistry, ModelSpec
 
 #: How often a retry polls for the outcome of the same request still running elsewhere.
 _RETRY_POLL_SECONDS = 0.1
-
-
-@dataclass(frozen=True)
-class Delta:
-    text: str
-
-
-@dataclass(frozen=True)
-class Completed:
-    chat_id: str
-    user_message: Message
-    reply: Message
-    #: How many messages this turn erased from the context window.
-    erased: int = 0
-
-
-@dataclass(frozen=True)
-class ChatStarted:
-    """The first event of `StartChatWithMessage`: the new chat's id, before any delta."""
-
-    chat_id: str
-
-
-TurnEvent = ChatStarted | Delta | Completed
 
 
 @dataclass
@@ -323,15 +297,6 @@ class SendMessage:
             title=None if chat.title else title_from(content),
             updated_at=now,
         )
-
-
-async def run_to_completion(events: AsyncGenerator[TurnEvent, None]) -> Completed:
-    """Drive a turn to its end, for callers that want only the stored reply."""
-    async with aclosing(events) as stream:
-        async for event in stream:
-            if isinstance(event, Completed):
-                return event
-    raise RuntimeError("the turn ended without completing")
 
 
 def _replayed(chat_id: str, content: str, stored: StoredTurn) -> Completed:

@@ -12,9 +12,11 @@ import logging
 from contextlib import suppress
 from dataclasses import dataclass
 
-from chatservice.application.chats import Clock, DeleteChat, EndChat, StartChat, utc_now
+from chatservice.application.chats import DeleteChat, EndChat, StartChat
+from chatservice.application.clock import Clock, utc_now
 from chatservice.application.ports import WhatsAppDirectory
-from chatservice.application.turns import SendMessage, run_to_completion
+from chatservice.application.turn_events import run_to_completion
+from chatservice.application.turns import SendMessage
 from chatservice.domain.chat import validate_request_id, validate_user_id
 from chatservice.domain.errors import (
     ChatEnded,

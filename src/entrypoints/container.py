@@ -14,7 +14,6 @@ from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.adapters.twilio_sender import TwilioAccount, TwilioOutboundMessenger
 from chatservice.application.background import BackgroundWork
 from chatservice.application.chats import (
-    ChatPolicy,
     CheckReadiness,
     DeleteChat,
     EndChat,
@@ -23,6 +22,7 @@ from chatservice.application.chats import (
     StartChat,
 )
 from chatservice.application.first_turn import StartChatWithMessage
+from chatservice.application.policy import ChatPolicy
 from chatservice.application.rate_limit import TurnRateLimiter
 from chatservice.application.turns import SendMessage
 from chatservice.application.whatsapp import AnswerWhatsAppMessage

@@ -19,7 +19,7 @@ from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.adapters.sqlalchemy.tables import whatsapp_senders
 from chatservice.adapters.sqlalchemy.whatsapp_directory import SqlAlchemyWhatsAppDirectory
-from chatservice.application.chats import new_id
+from chatservice.application.ids import new_id
 from chatservice.application.ports import ChatRepository, WhatsAppDirectory
 from chatservice.domain.chat import Chat, ChatParams
 

@@ -26,8 +26,10 @@ from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
-from chatservice.application.chats import ChatPolicy, StartChat
-from chatservice.application.turns import Completed, SendMessage
+from chatservice.application.chats import StartChat
+from chatservice.application.policy import ChatPolicy
+from chatservice.application.turn_events import Completed
+from chatservice.application.turns import SendMessage
 from chatservice.domain.chat import Chat, Message
 from chatservice.domain.models import ModelRegistry
 

@@ -15,9 +15,12 @@ from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
-from chatservice.application.chats import ChatPolicy, StartChat, utc_now
+from chatservice.application.chats import StartChat
+from chatservice.application.clock import utc_now
+from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import TurnClaim
-from chatservice.application.turns import Completed, SendMessage
+from chatservice.application.turn_events import Completed
+from chatservice.application.turns import SendMessage
 from chatservice.domain.models import ModelRegistry
 
 POLICY = ChatPolicy(system_message="You are terse.", max_completion_tokens=40)

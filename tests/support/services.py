@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.memory_repository import InMemoryChatRepository
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
-from chatservice.application.chats import ChatPolicy, StartChat
+from chatservice.application.chats import StartChat
+from chatservice.application.policy import ChatPolicy
 from chatservice.application.turns import SendMessage
 from chatservice.domain.models import ModelRegistry
 

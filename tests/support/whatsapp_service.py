@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.memory_whatsapp_directory import InMemoryWhatsAppDirectory
 from chatservice.application.background import BackgroundWork
-from chatservice.application.chats import ChatPolicy, DeleteChat, EndChat
+from chatservice.application.chats import DeleteChat, EndChat
+from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import MessageNotSent
 from chatservice.application.turns import SendMessage
 from chatservice.application.whatsapp import AnswerWhatsAppMessage, InboundMessage

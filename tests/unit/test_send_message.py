@@ -8,7 +8,7 @@ import pytest
 
 from chatservice.adapters.fake_gateway import ScriptedFailure
 from chatservice.application.ports import TurnClaim
-from chatservice.application.turns import Completed, Delta, TurnEvent
+from chatservice.application.turn_events import Completed, Delta, TurnEvent
 from chatservice.domain.chat import Role
 from chatservice.domain.errors import (
     ChatEnded,

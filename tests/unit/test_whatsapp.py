@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from chatservice.adapters.fake_gateway import ScriptedFailure
-from chatservice.application.chats import utc_now
+from chatservice.application.clock import utc_now
 from chatservice.application.whatsapp import (
     APOLOGY,
     NEW_CHAT_STARTED,

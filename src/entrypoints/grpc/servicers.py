@@ -14,12 +14,8 @@ from grpclib.server import Stream
 
 from chatservice.application.chats import DeleteChat, EndChat, GetChat, ListChats, StartChat
 from chatservice.application.first_turn import StartChatWithMessage
-from chatservice.application.turns import (
-    ChatStarted,
-    Completed,
-    Delta,
-    SendMessage,
-)
+from chatservice.application.turn_events import ChatStarted, Completed, Delta
+from chatservice.application.turns import SendMessage
 from chatservice.entrypoints.grpc.errors import grpc_status
 from chatservice.entrypoints.grpc.generated import chat_grpc, chat_pb2, chatservice_v1_grpc
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb

@@ -28,7 +28,7 @@ from litestar.openapi.spec import (
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
-from chatservice.application.turns import Completed, Delta, TurnEvent, run_to_completion
+from chatservice.application.turn_events import Completed, Delta, TurnEvent, run_to_completion
 from chatservice.domain.errors import ChatServiceError
 from chatservice.entrypoints.http.errors import ClientGone
 from chatservice.entrypoints.http.schemas import turn_out

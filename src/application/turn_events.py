@@ -1,0 +1,42 @@
+"""What a turn hands its caller as it runs: the reply's pieces, then the stored turn."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from dataclasses import dataclass
+
+from chatservice.domain.chat import Message
+
+
+@dataclass(frozen=True)
+class Delta:
+    text: str
+
+
+@dataclass(frozen=True)
+class Completed:
+    chat_id: str
+    user_message: Message
+    reply: Message
+    #: How many messages this turn erased from the context window.
+    erased: int = 0
+
+
+@dataclass(frozen=True)
+class ChatStarted:
+    """The first event of `StartChatWithMessage`: the new chat's id, before any delta."""
+
+    chat_id: str
+
+
+TurnEvent = ChatStarted | Delta | Completed
+
+
+async def run_to_completion(events: AsyncGenerator[TurnEvent, None]) -> Completed:
+    """Drive a turn to its end, for callers that want only the stored reply."""
+    async with aclosing(events) as stream:
+        async for event in stream:
+            if isinstance(event, Completed):
+                return event
+    raise RuntimeError("the turn ended without completing")
