@@ -25,8 +25,9 @@ from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.migrations import upgrade_to_head
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
-from chatservice.application.ports import TurnClaim, TurnRecord
+from chatservice.application.ports import TurnClaim
 from chatservice.domain.chat import Message, Role, Usage
+from chatservice.domain.turn import TurnRecord
 
 WINDOW_OF_FIVE_EXCHANGES = {"context_window": 520, "max_completion_tokens": 100}
 Progress = Callable[[str], None]

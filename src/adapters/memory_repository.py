@@ -11,9 +11,10 @@ import copy
 from dataclasses import replace
 from datetime import datetime
 
-from chatservice.application.ports import ChatCursor, StoredTurn, TurnClaim, TurnRecord
+from chatservice.application.ports import ChatCursor, StoredTurn, TurnClaim
 from chatservice.domain.chat import Chat, ChatStatus
 from chatservice.domain.errors import ChatEnded, ChatNotFound, ConcurrentUpdate, TurnInProgress
+from chatservice.domain.turn import TurnRecord
 
 
 class InMemoryChatRepository:

@@ -29,7 +29,6 @@ from chatservice.application.ports import (
     TextDelta,
     TokenCounter,
     TurnClaim,
-    TurnRecord,
 )
 from chatservice.application.rate_limit import TurnRateLimiter
 from chatservice.application.turn_events import Completed, Delta, TurnEvent
@@ -53,6 +52,7 @@ from chatservice.domain.errors import (
     TurnInProgress,
 )
 from chatservice.domain.models import ModelRegistry, ModelSpec
+from chatservice.domain.turn import TurnRecord
 
 #: How often a retry polls for the outcome of the same request still running elsewhere.
 _RETRY_POLL_SECONDS = 0.1

@@ -15,7 +15,7 @@ import pytest
 from chatservice.adapters.memory_repository import InMemoryChatRepository
 from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
-from chatservice.application.ports import ChatCursor, ChatRepository, TurnClaim, TurnRecord
+from chatservice.application.ports import ChatCursor, ChatRepository, TurnClaim
 from chatservice.domain.chat import Chat, ChatParams, ChatStatus, Message, Role, Usage
 from chatservice.domain.errors import (
     ChatEnded,
@@ -24,6 +24,7 @@ from chatservice.domain.errors import (
     StorageUnavailable,
     TurnInProgress,
 )
+from chatservice.domain.turn import TurnRecord
 
 T0 = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 UNICODE = "Olá 🙂 𝄞 — ação, 中文, emoji 👩‍👩‍👧"

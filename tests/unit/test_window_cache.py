@@ -6,8 +6,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from chatservice.adapters.sqlalchemy.window_cache import MESSAGE_OVERHEAD_BYTES, WindowCache
-from chatservice.application.ports import TurnRecord
 from chatservice.domain.chat import Chat, ChatParams, Message, Role, Usage
+from chatservice.domain.turn import TurnRecord
 
 T0 = datetime(2024, 5, 6, tzinfo=UTC)
 

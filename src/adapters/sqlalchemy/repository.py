@@ -30,7 +30,7 @@ from chatservice.adapters.sqlalchemy.rows import chat_from, chat_row, message_fr
 from chatservice.adapters.sqlalchemy.tables import MYSQL_DIALECTS, WINDOW_INDEX, chats, messages
 from chatservice.adapters.sqlalchemy.transactions import Transactions
 from chatservice.adapters.sqlalchemy.window_cache import WindowCache
-from chatservice.application.ports import ChatCursor, StoredTurn, TurnClaim, TurnRecord
+from chatservice.application.ports import ChatCursor, StoredTurn, TurnClaim
 from chatservice.domain.chat import Chat, ChatStatus, Message
 from chatservice.domain.errors import (
     ChatEnded,
@@ -38,6 +38,7 @@ from chatservice.domain.errors import (
     ConcurrentUpdate,
     TurnInProgress,
 )
+from chatservice.domain.turn import TurnRecord
 
 # The chat columns a `Chat` is built from (the claim columns are the repository's business).
 _CHAT_COLUMNS = tuple(c for c in chats.c if not c.name.startswith("claim_"))

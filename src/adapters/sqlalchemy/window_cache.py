@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
-from chatservice.application.ports import TurnRecord
 from chatservice.domain.chat import Chat
+from chatservice.domain.turn import TurnRecord
 
 #: What a message costs beyond its content: the object, its ids and timestamps, in bytes (about).
 MESSAGE_OVERHEAD_BYTES = 600
