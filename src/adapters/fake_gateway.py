@@ -1,4 +1,8 @@
-"""`FakeChatGateway`: a deterministic, offline model for running and testing without a provider."""
+"""`FakeChatGateway`: a deterministic, offline model for running and testing without a provider.
+
+Tests steer it through public controls only: `chunk_delay_seconds`, `fail_next` and `hold`, and
+read what it saw in `requests` and `abandoned`.
+"""
 
 from __future__ import annotations
 
@@ -31,16 +35,80 @@ class ScriptedFailure:
     after_chunks: int = 0
 
 
+class StreamHold:
+    """A point in the fake's streams where they stop until the test lets them on.
+
+    Every stream that has sent exactly `after_chunks` chunks (0: none yet) waits there; a stream
+    already past that point is not stopped. `await reached()` waits until a stream is waiting
+    (the model is "mid-reply": its claim is taken, its first chunks are out). `move_to(n)` lets
+    the waiting streams on to stop again after `n` chunks; `release()` lets every stream run to
+    its end and stops no later one.
+    """
+
+    def __init__(self, after_chunks: int) -> None:
+        self._after = after_chunks
+        self._released = False
+        #: Set when the hold moves or is released; replaced by a fresh one on every move.
+        self._moved = asyncio.Event()
+        #: Streams waiting at the current point (reset when it moves).
+        self._waiting = 0
+        self._arrival = asyncio.Event()
+
+    async def reached(self, streams: int = 1, within: float = 30.0) -> None:
+        """Return once `streams` streams are waiting at the hold; `TimeoutError` after `within`
+        seconds (generous: only a stream that never comes takes that long)."""
+        async with asyncio.timeout(within):
+            while self._waiting < streams:
+                self._arrival.clear()
+                await self._arrival.wait()
+
+    def move_to(self, after_chunks: int) -> None:
+        """Let the waiting streams on, to stop again once they have sent `after_chunks`."""
+        self._after = after_chunks
+        self._let_on()
+
+    def release(self) -> None:
+        """Let every stream run to its end; the hold stops none from now on."""
+        self._released = True
+        self._let_on()
+
+    def _let_on(self) -> None:
+        self._waiting = 0
+        self._moved.set()
+        self._moved = asyncio.Event()
+
+    async def wait_if_held(self, sent: int) -> None:
+        """Called by a stream that has sent `sent` chunks: wait while the hold is there."""
+        while not self._released and sent == self._after:
+            moved = self._moved
+            self._waiting += 1
+            self._arrival.set()
+            try:
+                await moved.wait()
+            except BaseException:
+                if moved is self._moved:  # still counted: this stream leaves while held
+                    self._waiting -= 1
+                raise
+
+
 class FakeChatGateway:
     """The reply is a pure function of the prompt: it quotes the last user message and says how
     many messages and prompt tokens it received. It streams word-sized chunks, is cut with
     `finish_reason="length"` at the request's `max_completion_tokens`, and reports usage from the
-    real token counter."""
+    real token counter.
+
+    Controls, for a slow model in a demo and for tests that must not depend on timing:
+    `chunk_delay_seconds` (a pause before each chunk, the `fake_chunk_delay_ms` setting; may be
+    changed at any time), `fail_next` (script a failure of a coming call) and `hold` (stop every
+    stream after a number of chunks until released).
+    """
 
     def __init__(self, counter: TokenCounter, chunk_delay_seconds: float = 0.0) -> None:
         self._counter = counter
-        self._chunk_delay = chunk_delay_seconds
+        #: The pause before each chunk.
+        self.chunk_delay_seconds = chunk_delay_seconds
         self._failures: deque[ScriptedFailure] = deque()
+        self._hold: StreamHold | None = None
         #: The latest requests, newest last (bounded: the fake also serves as the default model).
         self.requests: deque[CompletionRequest] = deque(maxlen=100)
         self._costs: dict[tuple[str, str, str], int] = {}
@@ -48,7 +116,18 @@ class FakeChatGateway:
         self.abandoned = 0
 
     def fail_next(self, failure: ScriptedFailure) -> None:
+        """Make the next call that starts fail as `failure` says (queued, one per call)."""
         self._failures.append(failure)
+
+    def hold(self, after_chunks: int) -> StreamHold:
+        """Stop every stream, running or to come, once it has sent `after_chunks` chunks, until
+        the returned hold moves or is released. A hold placed earlier is released first.
+
+        A failure scripted for the same point comes after the hold: hold, then fail."""
+        if self._hold is not None:
+            self._hold.release()
+        self._hold = StreamHold(after_chunks)
+        return self._hold
 
     def reply_for(self, request: CompletionRequest) -> tuple[str, Usage, str]:
         """The reply text, usage and finish reason this request gets."""
@@ -95,15 +174,20 @@ class FakeChatGateway:
         self.requests.append(request)
         failure = self._failures.popleft() if self._failures else None
         text, usage, finish_reason = self.reply_for(request)
+        words = _WORD.findall(text)
         try:
-            for index, word in enumerate(_WORD.findall(text)):
-                if failure is not None and index == failure.after_chunks:
+            for sent in range(len(words) + 1):
+                if self._hold is not None:
+                    await self._hold.wait_if_held(sent)
+                if failure is not None and sent == failure.after_chunks:
                     if failure.error is None:
                         return
                     raise failure.error
-                if self._chunk_delay:
-                    await asyncio.sleep(self._chunk_delay)
-                yield TextDelta(word)
+                if sent == len(words):
+                    break
+                if self.chunk_delay_seconds:
+                    await asyncio.sleep(self.chunk_delay_seconds)
+                yield TextDelta(words[sent])
             yield CompletionEnd(finish_reason, usage)
         except (GeneratorExit, asyncio.CancelledError):
             self.abandoned += 1

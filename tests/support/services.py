@@ -9,22 +9,41 @@ from chatservice.adapters.memory_repository import InMemoryChatRepository
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.chats import StartChat
 from chatservice.application.policy import ChatPolicy
+from chatservice.application.ports import TurnClaim
 from chatservice.application.turns import SendMessage
+from chatservice.domain.chat import Chat
+from chatservice.domain.errors import TurnInProgress
 from chatservice.domain.models import ModelRegistry
 
 COUNTER = TiktokenTokenCounter()
 
 
+class WatchedRepository(InMemoryChatRepository):
+    """The in-memory repository, counting the claims it refuses because the chat is busy: a test
+    can wait until a second turn has found the chat busy instead of hoping it has."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused_claims = 0
+
+    async def claim_turn(self, user_id: str, chat_id: str, claim: TurnClaim) -> Chat:
+        try:
+            return await super().claim_turn(user_id, chat_id, claim)
+        except TurnInProgress:
+            self.refused_claims += 1
+            raise
+
+
 @dataclass
 class Service:
-    repository: InMemoryChatRepository
+    repository: WatchedRepository
     gateway: FakeChatGateway
     start_chat: StartChat
     send_message: SendMessage
 
 
 def build_service(context_window: int | None = None, **policy: object) -> Service:
-    repository = InMemoryChatRepository()
+    repository = WatchedRepository()
     gateway = FakeChatGateway(COUNTER)
     registry = ModelRegistry(context_window_override=context_window)
     chat_policy = ChatPolicy(**policy)  # type: ignore[arg-type]

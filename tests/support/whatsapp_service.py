@@ -5,18 +5,14 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.memory_whatsapp_directory import InMemoryWhatsAppDirectory
 from chatservice.application.background import BackgroundWork
 from chatservice.application.chats import DeleteChat, EndChat
-from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import MessageNotSent
-from chatservice.application.turns import SendMessage
 from chatservice.application.whatsapp import AnswerWhatsAppMessage, InboundMessage
 from chatservice.application.whatsapp_replies import DeliverReply, ReplyToWhatsApp
 from chatservice.domain.chat import ChatStatus
-from chatservice.domain.models import ModelRegistry
-from support.services import COUNTER, Service, build_service
+from support.services import Service, build_service
 
 SENDER = "whatsapp:+5511999990000"
 OURS = "whatsapp:+14155238886"
@@ -54,12 +50,8 @@ class WhatsAppService:
         return [c.status for c in sorted(listed, key=lambda c: c.created_at)]
 
 
-def build_whatsapp(chunk_delay_seconds: float = 0.0) -> WhatsAppService:
+def build_whatsapp() -> WhatsAppService:
     service = build_service()
-    service.gateway = FakeChatGateway(COUNTER, chunk_delay_seconds)
-    service.send_message = SendMessage(
-        service.repository, service.gateway, COUNTER, ModelRegistry(), ChatPolicy()
-    )
     directory = InMemoryWhatsAppDirectory()
     answer = AnswerWhatsAppMessage(
         directory,

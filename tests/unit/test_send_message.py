@@ -22,6 +22,7 @@ from chatservice.domain.errors import (
     TurnInProgress,
 )
 from support.services import Service, build_service
+from support.waiting import eventually
 
 
 async def collect(events: object) -> list[TurnEvent]:
@@ -210,18 +211,16 @@ async def test_the_caller_leaving_mid_stream_stores_nothing_and_frees_the_chat(
     await turn(service, "u1", chat.id, "next turn goes through")
 
 
-async def test_cancelling_the_consumer_task_frees_the_chat() -> None:
-    service = build_service()
-    service.gateway._chunk_delay = 0.05
+async def test_cancelling_the_consumer_task_frees_the_chat(service: Service) -> None:
     chat = await service.start_chat("u1")
+    hold = service.gateway.hold(after_chunks=1)
     task = asyncio.create_task(turn(service, "u1", chat.id, "a slow reply"))
-    await asyncio.sleep(0.12)
+    await hold.reached()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await asyncio.sleep(0)
     assert len((await service.repository.get_chat("u1", chat.id)).messages) == 1
-    service.gateway._chunk_delay = 0
+    hold.release()
     await turn(service, "u1", chat.id, "free again")
 
 
@@ -242,14 +241,17 @@ async def test_a_key_reused_with_another_message_is_refused(service: Service) ->
         await turn(service, "u1", chat.id, "something else", key="k1")
 
 
-async def test_a_retry_while_the_first_attempt_runs_waits_for_its_reply() -> None:
-    service = build_service()
-    service.gateway._chunk_delay = 0.02
+async def test_a_retry_while_the_first_attempt_runs_waits_for_its_reply(
+    service: Service,
+) -> None:
     chat = await service.start_chat("u1")
+    hold = service.gateway.hold(after_chunks=1)
     first = asyncio.create_task(turn(service, "u1", chat.id, "hi", key="k1"))
-    await asyncio.sleep(0.05)
-    second = await turn(service, "u1", chat.id, "hi", key="k1")
-    assert second.reply == (await first).reply
+    await hold.reached()
+    second = asyncio.create_task(turn(service, "u1", chat.id, "hi", key="k1"))
+    await eventually(lambda: service.repository.refused_claims > 0, "the retry found it busy")
+    hold.release()
+    assert (await second).reply == (await first).reply
     assert len(service.gateway.requests) == 1
 
 

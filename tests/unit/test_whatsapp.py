@@ -18,6 +18,7 @@ from chatservice.application.whatsapp import (
 from chatservice.domain.chat import ChatStatus, Role
 from chatservice.domain.errors import InvalidInput, ProviderTimeout
 from chatservice.entrypoints.settings import Settings, SettingsError
+from support.waiting import eventually
 from support.whatsapp_service import SENDER, WhatsAppService, build_whatsapp, message
 
 
@@ -103,12 +104,19 @@ async def test_a_message_without_a_valid_sender_or_sid_is_refused_and_not_taken(
     assert await whatsapp.directory.take_message(bad.message_sid, bad.sender, utc_now()) is True
 
 
-async def test_a_message_waits_while_the_senders_previous_one_is_answered() -> None:
-    whatsapp = build_whatsapp(chunk_delay_seconds=0.02)
-
-    answers = await asyncio.gather(
-        whatsapp.answer(message("first", "SM1")), whatsapp.answer(message("second", "SM2"))
+async def test_a_message_waits_while_the_senders_previous_one_is_answered(
+    whatsapp: WhatsAppService,
+) -> None:
+    hold = whatsapp.service.gateway.hold(after_chunks=1)
+    first = asyncio.create_task(whatsapp.answer(message("first", "SM1")))
+    await hold.reached()
+    second = asyncio.create_task(whatsapp.answer(message("second", "SM2")))
+    await eventually(
+        lambda: whatsapp.service.repository.refused_claims > 0, "the second found the chat busy"
     )
+    hold.release()
+
+    answers = [await first, await second]
 
     assert all(a is not None and a.startswith("You said") for a in answers)
     [chat] = await whatsapp.service.repository.list_chats(SENDER, 10, None)

@@ -11,6 +11,7 @@ from chatservice.application.background import BackgroundWork
 from chatservice.application.whatsapp import split_reply
 from chatservice.application.whatsapp_replies import DeliverReply
 from chatservice.domain.errors import InvalidInput
+from support.waiting import GENEROUS_SECONDS
 from support.whatsapp_service import OURS, SENDER, WhatsAppService, build_whatsapp, message
 
 
@@ -58,13 +59,16 @@ async def test_a_reply_ready_in_time_comes_back_in_parts(whatsapp: WhatsAppServi
     assert whatsapp.messenger.sent == []
 
 
-async def test_a_late_reply_is_sent_by_the_messenger_from_our_number_to_the_sender() -> None:
-    whatsapp = build_whatsapp(chunk_delay_seconds=0.02)
+async def test_a_late_reply_is_sent_by_the_messenger_from_our_number_to_the_sender(
+    whatsapp: WhatsAppService,
+) -> None:
+    hold = whatsapp.service.gateway.hold(after_chunks=1)
 
     parts = await whatsapp.reply(timeout=0.05)(message("hello"))
     assert parts == []
     assert whatsapp.work.running == 1
-    await whatsapp.work.drain(5)
+    hold.release()
+    await whatsapp.work.drain(GENEROUS_SECONDS)
 
     [(sender, recipient, body)] = whatsapp.messenger.sent
     assert (sender, recipient) == (OURS, SENDER)
@@ -124,13 +128,15 @@ async def test_a_send_gives_up_after_its_retries(whatsapp: WhatsAppService) -> N
 async def test_drain_waits_for_work_in_flight_and_cancels_what_outlives_the_grace() -> None:
     work = BackgroundWork()
     finished: list[str] = []
+    quick_may_end, never = asyncio.Event(), asyncio.Event()
 
-    async def take(seconds: float, name: str) -> None:
-        await asyncio.sleep(seconds)
+    async def take(until: asyncio.Event, name: str) -> None:
+        await until.wait()
         finished.append(name)
 
-    work.start(take(0.05, "quick"))
-    slow = work.start(take(10, "slow"))
+    work.start(take(quick_may_end, "quick"))
+    slow = work.start(take(never, "slow"))
+    quick_may_end.set()
 
     await work.drain(0.3)
 
@@ -141,18 +147,22 @@ async def test_drain_waits_for_work_in_flight_and_cancels_what_outlives_the_grac
 
 async def test_work_is_not_cancelled_with_the_task_that_started_it() -> None:
     work = BackgroundWork()
-    done = asyncio.Event()
+    started, may_end, done = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     async def background() -> None:
-        await asyncio.sleep(0.05)
+        await may_end.wait()
         done.set()
 
     async def request() -> None:
         work.start(background())
-        await asyncio.sleep(10)
+        started.set()
+        await asyncio.Event().wait()  # the request is still running when it is cancelled
 
     caller = asyncio.create_task(request())
-    await asyncio.sleep(0.01)
+    await started.wait()
     caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
 
-    await asyncio.wait_for(done.wait(), 2)
+    may_end.set()
+    await asyncio.wait_for(done.wait(), GENEROUS_SECONDS)
