@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from chatservice.adapters.fake_gateway import FakeChatGateway, ScriptedFailure
+from chatservice.adapters.fake_gateway import FakeChatGateway, ScriptedFailure, StreamHold
 from chatservice.adapters.openai_gateway import OpenAIChatGateway, OpenAIConfig
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.ports import (
@@ -26,6 +26,7 @@ from chatservice.domain.chat import ChatParams
 from chatservice.domain.errors import ProviderTimeout, ProviderUnavailable
 from chatservice.domain.models import ModelRegistry
 from support.openai_server import Behaviour, running_openai_server
+from support.waiting import eventually
 
 COUNTER = TiktokenTokenCounter()
 
@@ -37,8 +38,8 @@ class GatewayUnderTest:
     fail_next: Callable[[str], None]
     #: How many streams were abandoned upstream (the consumer left before the end).
     abandoned_upstream: Callable[[], int]
-    #: Make the coming calls stream slowly.
-    slow_down: Callable[[], None]
+    #: Stop the streams upstream after this many chunks, until released.
+    hold: Callable[[int], StreamHold]
 
 
 def _fake() -> GatewayUnderTest:
@@ -51,11 +52,8 @@ def _fake() -> GatewayUnderTest:
         "cut": ScriptedFailure(ProviderUnavailable("cut"), 2),
     }
 
-    def slow_down() -> None:
-        fake._chunk_delay = 0.05
-
     return GatewayUnderTest(
-        fake, lambda kind: fake.fail_next(failures[kind]), lambda: fake.abandoned, slow_down
+        fake, lambda kind: fake.fail_next(failures[kind]), lambda: fake.abandoned, fake.hold
     )
 
 
@@ -65,23 +63,20 @@ async def under_test(request: pytest.FixtureRequest) -> AsyncIterator[GatewayUnd
         yield _fake()
         return
     async with running_openai_server() as server:
+        # The timeout case waits this out; every other call must never come near it.
         gateway = OpenAIChatGateway(
-            OpenAIConfig(base_url=server.base_url, idle_timeout=0.5, max_retries=0)
+            OpenAIConfig(base_url=server.base_url, idle_timeout=2.0, max_retries=0)
         )
         failures = {
             "unavailable": Behaviour(status=503),
-            "timeout": Behaviour(first_byte_delay=1.0),
+            "timeout": Behaviour(stall_after=0),
             "cut": Behaviour(cut_after=2),
         }
-
-        def slow_down() -> None:
-            server.default = Behaviour(chunk_delay=0.05)
-
         yield GatewayUnderTest(
             gateway,
             lambda kind: server.then(failures[kind]),
             lambda: server.abandoned,
-            slow_down,
+            server.hold,
         )
         await gateway.aclose()
 
@@ -145,19 +140,16 @@ async def test_the_same_prompt_gets_the_same_reply(gateway: ChatGateway) -> None
 
 
 async def test_closing_the_stream_early_abandons_it_upstream(under_test: GatewayUnderTest) -> None:
-    under_test.slow_down()
+    hold = under_test.hold(1)
     stream = under_test.gateway.stream(request())
     assert isinstance(await anext(stream), TextDelta)
     await stream.aclose()
-    for _ in range(100):
-        if under_test.abandoned_upstream():
-            break
-        await asyncio.sleep(0.01)
-    assert under_test.abandoned_upstream() == 1
+    await eventually(lambda: under_test.abandoned_upstream() == 1, "the stream was abandoned")
+    hold.release()
 
 
 async def test_cancelling_the_consumer_stops_the_stream(under_test: GatewayUnderTest) -> None:
-    under_test.slow_down()
+    hold = under_test.hold(1)
     received: list[object] = []
 
     async def consume() -> None:
@@ -165,19 +157,12 @@ async def test_cancelling_the_consumer_stops_the_stream(under_test: GatewayUnder
             received.append(event)
 
     task = asyncio.create_task(consume())
-    while not received:  # noqa: ASYNC110 - polling what the consumer has seen
-        await asyncio.sleep(0.01)
+    await eventually(lambda: bool(received), "the consumer received a chunk")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    count = len(received)
-    await asyncio.sleep(0.15)
-    assert count == len(received)
-    for _ in range(100):
-        if under_test.abandoned_upstream():
-            break
-        await asyncio.sleep(0.01)
-    assert under_test.abandoned_upstream() == 1
+    await eventually(lambda: under_test.abandoned_upstream() == 1, "the stream was abandoned")
+    hold.release()
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@
 It answers `POST /v1/chat/completions` (streaming only) by echoing the last user message, honours
 `max_tokens` / `max_completion_tokens`, reports usage with the cookbook formula (as an exact
 provider would), records every request it receives, and can be scripted to fail in each way a
-provider fails.
+provider fails, or hang like a provider that stops answering (held until the server stops, so
+the client's own timeouts decide, however slow the machine).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from litestar import Litestar, Request, Response, post
 from litestar.response import Stream
 
+from chatservice.adapters.fake_gateway import StreamHold
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.domain.tokens import prompt_cost
 from support.process import free_port
@@ -36,8 +38,8 @@ class Behaviour:
     `status`: answer with this HTTP error status and `error` body instead of a stream.
     `cut_after` / `malformed_after`: after that many content chunks, drop the connection / send
     a line that is not JSON. `finish`: the finish reason (None: never sent). `usage`: whether the
-    usage chunk is sent. `reply`: the text (None: the echo). `first_byte_delay` / `chunk_delay`:
-    pauses before the response / between chunks.
+    usage chunk is sent. `reply`: the text (None: the echo). `stall_after`: after that many
+    content chunks (0: before the response itself), send nothing more until the server stops.
     """
 
     status: int | None = None
@@ -48,8 +50,7 @@ class Behaviour:
     finish: str | None = "stop"
     usage: bool = True
     reply: str | None = None
-    first_byte_delay: float = 0.0
-    chunk_delay: float = 0.0
+    stall_after: int | None = None
 
 
 @dataclass
@@ -66,6 +67,8 @@ class OpenAICompatibleServer:
         #: Streams the client went away from before their end.
         self.abandoned = 0
         self.port = free_port()
+        self._hold: StreamHold | None = None
+        self._stopping = asyncio.Event()
 
     @property
     def base_url(self) -> str:
@@ -75,14 +78,28 @@ class OpenAICompatibleServer:
         """Answer the coming requests with these behaviours, then go back to the default."""
         self.script.extend(behaviours)
 
+    def hold(self, after_chunks: int) -> StreamHold:
+        """Stop every stream once it has sent `after_chunks` content chunks, until the returned
+        hold moves or is released (as `FakeChatGateway.hold` does for the fake model)."""
+        if self._hold is not None:
+            self._hold.release()
+        self._hold = StreamHold(after_chunks)
+        return self._hold
+
+    def stop(self) -> None:
+        """End the stalls and holds: the server is going away."""
+        self._stopping.set()
+        if self._hold is not None:
+            self._hold.release()
+
     def app(self) -> Litestar:
         @post("/v1/chat/completions", status_code=200)
         async def completions(request: Request[Any, Any, Any]) -> Response[Any]:
             body = await request.json()
             self.received.append(Received(body, dict(request.headers)))
             behaviour = self.script.popleft() if self.script else self.default
-            if behaviour.first_byte_delay:
-                await asyncio.sleep(behaviour.first_byte_delay)
+            if behaviour.stall_after == 0:
+                await self._stopping.wait()
             if behaviour.status is not None:
                 return Response(
                     {"error": behaviour.error or {"message": "scripted failure", "code": None}},
@@ -118,12 +135,15 @@ class OpenAICompatibleServer:
         try:
             yield chunk({"role": "assistant", "content": ""})
             for index, word in enumerate(words):
+                if self._hold is not None:
+                    await self._hold.wait_if_held(index)
                 if behaviour.cut_after == index:
                     raise ConnectionAbortedError("scripted cut")
                 if behaviour.malformed_after == index:
                     yield b"data: {this is not json\n\n"
-                if behaviour.chunk_delay:
-                    await asyncio.sleep(behaviour.chunk_delay)
+                if behaviour.stall_after == index:
+                    await self._stopping.wait()
+                    return
                 yield chunk({"content": word})
             if finish is not None:
                 yield chunk({}, finish)
@@ -156,4 +176,7 @@ class OpenAICompatibleServer:
 async def running_openai_server() -> AsyncIterator[OpenAICompatibleServer]:
     server = OpenAICompatibleServer()
     async with serving(server.app(), server.port, log_level="critical"):
-        yield server
+        try:
+            yield server
+        finally:
+            server.stop()
