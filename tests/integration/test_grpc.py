@@ -21,6 +21,7 @@ from chatservice.entrypoints.grpc.generated import chat_pb2 as compat_pb
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
 from support.grpc import LiveGrpc, LiveGrpcFactory, channel_with
 from support.http import unique_user
+from support.waiting import eventually
 
 
 def fake(live: LiveGrpc) -> FakeChatGateway:
@@ -177,16 +178,18 @@ async def test_a_turn_in_progress_is_aborted(
     open_live_grpc: LiveGrpcFactory, request: pytest.FixtureRequest
 ) -> None:
     u = unique_user("u", request)
-    async with open_live_grpc(fake_chunk_delay_ms=30) as live:
+    async with open_live_grpc() as live:
         chat = await create_chat(live, u)
+        hold = fake(live).hold(after_chunks=1)
         first = asyncio.create_task(
             live.v1.SendMessage(pb.SendMessageRequest(user_id=u, chat_id=chat.id, content="a"))
         )
-        await asyncio.sleep(0.1)
+        await hold.reached()
         await expect_status(
             live.v1.SendMessage(pb.SendMessageRequest(user_id=u, chat_id=chat.id, content="b")),
             Status.ABORTED,
         )
+        hold.release()
         await first
 
 
@@ -194,9 +197,10 @@ async def test_a_cancelled_call_stores_nothing_and_frees_the_chat(
     open_live_grpc: LiveGrpcFactory, request: pytest.FixtureRequest
 ) -> None:
     u = unique_user("u", request)
-    async with open_live_grpc(fake_chunk_delay_ms=50) as live:
+    async with open_live_grpc() as live:
         chat = await create_chat(live, u)
         before = await live.snapshot()
+        hold = fake(live).hold(after_chunks=1)
         async with live.v1.SendMessage.open() as stream:
             await stream.send_message(
                 pb.SendMessageRequest(user_id=u, chat_id=chat.id, content="hi"), end=True
@@ -204,36 +208,42 @@ async def test_a_cancelled_call_stores_nothing_and_frees_the_chat(
             first = await stream.recv_message()
             assert first is not None and first.WhichOneof("event") == "delta"
             await stream.cancel()
-        for _ in range(200):
-            if fake(live).abandoned and await live.snapshot() == before:
-                break
-            await asyncio.sleep(0.01)
-        assert fake(live).abandoned == 1
-        assert await live.snapshot() == before
+        await model_call_cancelled_and_nothing_stored(live, before)
+        hold.release()
+        done = await live.v1.SendMessage(
+            pb.SendMessageRequest(user_id=u, chat_id=chat.id, content="again")
+        )
+        assert done[-1].WhichOneof("event") == "completed"
 
 
 async def test_a_passed_deadline_cancels_the_model_and_stores_nothing(
     open_live_grpc: LiveGrpcFactory, request: pytest.FixtureRequest
 ) -> None:
     u = unique_user("u", request)
-    async with open_live_grpc(fake_chunk_delay_ms=50) as live:
+    async with open_live_grpc() as live:
         chat = await create_chat(live, u)
         before = await live.snapshot()
+        # The model never gets past its first chunk: only the deadline ends the call. The
+        # deadline is far beyond the time the call needs to reach the model.
+        hold = fake(live).hold(after_chunks=1)
         with pytest.raises((GRPCError, asyncio.TimeoutError)):
             await live.v1.SendMessage(
-                pb.SendMessageRequest(user_id=u, chat_id=chat.id, content="hi"), timeout=0.2
+                pb.SendMessageRequest(user_id=u, chat_id=chat.id, content="hi"), timeout=3
             )
-        for _ in range(200):
-            if fake(live).abandoned and await live.snapshot() == before:
-                break
-            await asyncio.sleep(0.01)
-        assert fake(live).abandoned == 1
-        assert await live.snapshot() == before
-        fake(live)._chunk_delay = 0
+        await model_call_cancelled_and_nothing_stored(live, before)
+        hold.release()
         done = await live.v1.SendMessage(
             pb.SendMessageRequest(user_id=u, chat_id=chat.id, content="again")
         )
         assert done[-1].WhichOneof("event") == "completed"
+
+
+async def model_call_cancelled_and_nothing_stored(live: LiveGrpc, before: object) -> None:
+    async def unchanged() -> bool:
+        return bool(await live.snapshot() == before)
+
+    await eventually(lambda: fake(live).abandoned == 1, "the model call was cancelled")
+    await eventually(unchanged, "the chat is as it was")
 
 
 async def test_a_retried_request_id_returns_the_stored_reply(

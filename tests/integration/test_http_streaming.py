@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from chatservice.adapters.fake_gateway import FakeChatGateway, ScriptedFailure
+from chatservice.adapters.fake_gateway import FakeChatGateway, ScriptedFailure, StreamHold
 from chatservice.domain.errors import ProviderUnavailable
 from support.http import LiveApi, LiveApiFactory, SseEvent, read_sse, unique_user
+from support.waiting import eventually
 
 SSE = {"Accept": "text/event-stream"}
 
@@ -71,12 +72,20 @@ async def test_the_first_delta_arrives_while_the_model_is_still_writing(
     open_live_api: LiveApiFactory, request: pytest.FixtureRequest
 ) -> None:
     u = unique_user("u", request)
-    async with open_live_api(fake_chunk_delay_ms=40) as live, live.client() as http:
+    async with open_live_api() as live, live.client() as http:
         chat_id = await new_chat(http, u)
-        events = await stream(http, messages_path(u, chat_id), "hi")
-        stamped = [e for e in events if isinstance(e, SseEvent)]
-        # About 15 chunks 40 ms apart: unbuffered, the first delta leads `done` by most of that.
-        assert stamped[-1].received_at - stamped[0].received_at > 0.3
+        hold = gateway(live).hold(after_chunks=1)
+        path = messages_path(u, chat_id)
+        async with http.stream("POST", path, json={"content": "hi"}, headers=SSE) as response:
+            events = (e async for e in read_sse(response) if isinstance(e, SseEvent))
+            # The model is held after its first chunk: only an unbuffered stream gets it out.
+            first = await anext(events)
+            assert first.event == "delta"
+            hold.release()
+            rest = [e async for e in events]
+        assert rest[-1].event == "done"
+        text = "".join(e.data["text"] for e in [first, *rest[:-1]])
+        assert text == rest[-1].data["message"]["content"]
 
 
 async def test_a_model_failure_after_the_first_delta_is_an_error_event_and_stores_nothing(
@@ -118,29 +127,35 @@ async def test_an_idle_stream_gets_ping_comments(
     open_live_api: LiveApiFactory, request: pytest.FixtureRequest
 ) -> None:
     u = unique_user("u", request)
-    live_api = open_live_api(fake_chunk_delay_ms=150, sse_ping_seconds=0.05)
-    async with live_api as live, live.client() as http:
+    async with open_live_api(sse_ping_seconds=0.05) as live, live.client() as http:
         chat_id = await new_chat(http, u)
-        events = await stream(http, messages_path(u, chat_id), "hi")
+        # The model pauses after its first chunk until a ping has come.
+        hold = gateway(live).hold(after_chunks=1)
+        path = messages_path(u, chat_id)
+        events: list[SseEvent | str] = []
+        async with http.stream("POST", path, json={"content": "hi"}, headers=SSE) as response:
+            async for item in read_sse(response):
+                events.append(item)
+                if item == "ping":
+                    hold.release()
         assert "ping" in events
         assert isinstance(events[-1], SseEvent) and events[-1].event == "done"
 
 
-async def hang_up_mid_reply(live: LiveApi, path: str, streaming: bool) -> float:
-    """Start a turn, hang up once it is under way; return when the hang-up happened."""
+async def hang_up_mid_reply(live: LiveApi, path: str, streaming: bool, hold: StreamHold) -> None:
+    """Start a turn and hang up while the model is held at `hold`, answering."""
     async with live.client() as http:
         if streaming:
             async with http.stream("POST", path, json={"content": "hi"}, headers=SSE) as response:
                 async for item in read_sse(response):
                     assert isinstance(item, SseEvent) and item.event == "delta"
                     break
-            return time.monotonic()
-        task = asyncio.create_task(http.post(path, json={"content": "hi"}))
-        await asyncio.sleep(0.3)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        return time.monotonic()
+        else:
+            task = asyncio.create_task(http.post(path, json={"content": "hi"}))
+            await hold.reached()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
 
 
 @pytest.mark.parametrize("streaming", [True, False], ids=["sse", "json"])
@@ -148,19 +163,22 @@ async def test_hanging_up_mid_reply_cancels_the_model_and_leaves_the_chat_as_it_
     open_live_api: LiveApiFactory, request: pytest.FixtureRequest, streaming: bool
 ) -> None:
     u = unique_user("u", request)
-    async with open_live_api(fake_chunk_delay_ms=100) as live, live.client() as http:
+    async with open_live_api() as live, live.client() as http:
         chat_id = await new_chat(http, u)
         before = await live.snapshot()
         fake = gateway(live)
-        hung_up_at = await hang_up_mid_reply(live, messages_path(u, chat_id), streaming)
-        while fake.abandoned == 0:
-            assert time.monotonic() - hung_up_at < 2, "the model call was not cancelled"
-            await asyncio.sleep(0.01)
-        # The claim is released as the turn is cancelled: the next turn goes through at once.
-        while (await live.snapshot()) != before:
-            assert time.monotonic() - hung_up_at < 2, "the chat was left changed"
-            await asyncio.sleep(0.01)
-        fake._chunk_delay = 0
+        # Held until the end: only the service cancelling the turn ends the model's call.
+        hold = fake.hold(after_chunks=1)
+        await hang_up_mid_reply(live, messages_path(u, chat_id), streaming, hold)
+        await eventually(lambda: fake.abandoned == 1, "the model call was cancelled")
+
+        # The claim is released as the turn is cancelled, long before it would lapse: the next
+        # turn goes through.
+        async def unchanged() -> bool:
+            return bool(await live.snapshot() == before)
+
+        await eventually(unchanged, "the chat is as it was")
+        hold.release()
         response = await http.post(messages_path(u, chat_id), json={"content": "next"})
         assert response.status_code == 200, response.text
         roles = [m["role"] for m in await history(http, u, chat_id)]
@@ -171,14 +189,17 @@ async def test_racing_turns_on_one_chat_give_one_reply_and_the_rest_409(
     open_live_api: LiveApiFactory, request: pytest.FixtureRequest
 ) -> None:
     u = unique_user("u", request)
-    async with open_live_api(fake_chunk_delay_ms=20) as live, live.client() as http:
+    async with open_live_api() as live, live.client() as http:
         chat_id = await new_chat(http, u)
-        responses = await asyncio.gather(
-            *(
-                http.post(messages_path(u, chat_id), json={"content": f"racer {i}"})
-                for i in range(10)
-            )
-        )
+        path = messages_path(u, chat_id)
+        # The winner's reply is held until every other racer has had its answer.
+        hold = gateway(live).hold(after_chunks=1)
+        racers = [
+            asyncio.create_task(http.post(path, json={"content": f"racer {i}"})) for i in range(10)
+        ]
+        await eventually(lambda: sum(r.done() for r in racers) == 9, "nine racers were answered")
+        hold.release()
+        responses = await asyncio.gather(*racers)
         statuses = sorted(r.status_code for r in responses)
         assert statuses == [200] + [409] * 9
         assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} == {
@@ -217,14 +238,28 @@ async def test_a_retry_while_the_first_attempt_runs_waits_and_gets_the_same_repl
     open_live_api: LiveApiFactory, request: pytest.FixtureRequest
 ) -> None:
     u = unique_user("u", request)
-    async with open_live_api(fake_chunk_delay_ms=30) as live, live.client() as http:
+    async with open_live_api() as live, live.client() as http:
         chat_id = await new_chat(http, u)
         path = messages_path(u, chat_id)
         key = {"Idempotency-Key": "key-2"}
+        hold = gateway(live).hold(after_chunks=1)
         first = asyncio.create_task(http.post(path, json={"content": "hi"}, headers=key))
-        await asyncio.sleep(0.1)
-        second = await http.post(path, json={"content": "hi"}, headers=key)
-        assert second.status_code == 200
-        assert second.json() == (await first).json()
+        await hold.reached()
+        second = asyncio.create_task(http.post(path, json={"content": "hi"}, headers=key))
+        await eventually(lambda: active_turns(http, 2), "the retry runs beside the first attempt")
+        hold.release()
+        assert (await second).status_code == 200
+        assert (await second).json() == (await first).json()
         assert len(gateway(live).requests) == 1
         assert len(await history(http, u, chat_id)) == 3
+
+
+async def active_turns(http: httpx.AsyncClient, count: int) -> bool:
+    """Whether the service's own gauge counts `count` turns under way."""
+    metrics = (await http.get("/metrics")).text
+    samples = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+    }
+    return samples["chatservice_active_turns"] == count

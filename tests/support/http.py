@@ -167,7 +167,6 @@ def served_in_a_thread(database_url: str, **overrides: Any) -> Iterator[str]:
 class SseEvent:
     event: str
     data: Any
-    received_at: float
 
 
 async def read_sse(response: httpx.Response) -> AsyncIterator[SseEvent | str]:
@@ -181,7 +180,7 @@ async def read_sse(response: httpx.Response) -> AsyncIterator[SseEvent | str]:
         elif line.startswith("data:"):
             data.append(line[5:].removeprefix(" "))
         elif line == "" and data:
-            yield SseEvent(event, json.loads("\n".join(data)), time.monotonic())
+            yield SseEvent(event, json.loads("\n".join(data)))
             event, data = "message", []
 
 
