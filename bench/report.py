@@ -120,7 +120,7 @@ def write_report(results: dict[str, Any], markdown: Path, plots: Path) -> None:
     lines += ["", "## 4. Token counting per turn", "",
               "Our counting per turn (the new message and the reply, each with its chat-format",
               "overhead; role counts are remembered) against tiktoken encoding the new message",
-              "alone. The reply must be counted from its visible text (SPEC §1), so the ratio is",
+              "alone. The reply must be counted from its visible text (docs/adr/0002), so the ratio is",
               "about 1 + (reply length / message length).", "",
               "| case | ours µs | tiktoken, message alone µs | ratio | target ≤ 2 × |",
               "|---|---|---|---|---|"]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Work that belongs to the service, not to the request that started it (SPEC §3).
+"""Work that belongs to the service, not to the request that started it.
 
 A WhatsApp turn outlives its webhook request: Twilio hears back at once, the reply follows later.
 Such work runs in tasks that nobody cancels when a caller goes away; they are kept here until they

@@ -109,7 +109,7 @@ class Container(containers.DeclarativeContainer):
 
     # Work the service owns beyond any request (WhatsApp turns); drained on shutdown.
     background_work = providers.Singleton(BackgroundWork)
-    # WhatsApp through Twilio (SPEC §5.3): used only when `settings.twilio_configured`.
+    # WhatsApp through Twilio (docs/whatsapp.md): used only when `settings.twilio_configured`.
     twilio_signature = providers.Singleton(
         TwilioSignature, settings.provided.twilio_auth_token, settings.provided.public_base_url
     )

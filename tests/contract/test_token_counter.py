@@ -1,4 +1,4 @@
-"""The `TokenCounter` contract, held against the reference figures of SPEC §1."""
+"""The `TokenCounter` contract, held against OpenAI's published figures (docs/adr/0002)."""
 
 from __future__ import annotations
 

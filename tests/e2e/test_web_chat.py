@@ -1,4 +1,4 @@
-"""The web chat page (SPEC §5.4) end to end: headless Chromium, driven by Playwright, on the app
+"""The web chat page (docs/api.md) end to end: headless Chromium, driven by Playwright, on the app
 behind a real uvicorn server. The page is found the way assistive technology finds it: by the
 labels `Token`, `User id`, `Message`, `Send` and `New chat`."""
 

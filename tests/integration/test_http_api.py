@@ -1,4 +1,4 @@
-"""The HTTP JSON API on SQLite and MariaDB, driven in-process (SPEC §5.0, §5.2)."""
+"""The HTTP JSON API (docs/api.md) on SQLite and MariaDB, driven in-process."""
 
 from __future__ import annotations
 

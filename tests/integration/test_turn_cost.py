@@ -1,4 +1,4 @@
-"""SPEC §3: the cost of a turn is O(window), not O(history).
+"""The cost of a turn is O(window), not O(history) (docs/architecture.md).
 
 Two chats hold the same context window, one behind 5 exchanges and one behind 500 (all but the
 last few erased, as a long conversation leaves them). One more turn on each must run the same

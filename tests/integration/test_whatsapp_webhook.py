@@ -1,5 +1,5 @@
-"""The WhatsApp webhook (SPEC §5.3) on SQLite and MariaDB: signed as Twilio signs, answered as
-TwiML or later through a local fake of Twilio's Messages API."""
+"""The WhatsApp webhook (docs/whatsapp.md) on SQLite and MariaDB: signed as Twilio signs,
+answered as TwiML or later through a local fake of Twilio's Messages API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The context-window rule of SPEC §1: erase the oldest exchanges, never the system message."""
+"""The context-window rule: erase the oldest exchanges, never the system message."""
 
 from datetime import UTC, datetime
 

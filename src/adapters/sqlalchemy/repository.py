@@ -3,7 +3,8 @@
 Every method is one short transaction, run as one synchronous function (`Transactions.run`). A
 turn reads only the chat row and its non-erased messages (nothing at all when this replica's
 `WindowCache` holds the chat at its current version) and writes only its new rows and changed
-flags, so its cost follows the context window, not the length of the history (SPEC §3).
+flags, so its cost follows the context window, not the length of the history
+(tests/integration/test_turn_cost.py).
 Connection failures become `StorageUnavailable`.
 """
 

@@ -188,7 +188,7 @@ messages = Table(
     **MYSQL_TABLE_OPTIONS,
 )
 
-# WhatsApp (SPEC §5.3). A sender's current chat: the primary key is the guard that gives each
+# WhatsApp (docs/whatsapp.md). A sender's current chat: the primary key is the guard that gives each
 # sender at most one, whichever replica answers; deleting the chat deletes the row.
 whatsapp_senders = Table(
     "whatsapp_senders",

@@ -1,4 +1,4 @@
-"""Every HTTP error, ours and the framework's, as `{"error": {"code", "message"}}` (SPEC §5.0)."""
+"""Every HTTP error, ours and the framework's, as `{"error": {"code", "message"}}` (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The web chat page (SPEC §5.4): `GET /`, its script and its style sheet, open without a token.
+"""The web chat page (docs/api.md): `GET /`, its script and its style sheet, open without a token.
 
 The files ship inside the package (`static/`) and are read once when the app is made; nothing is
 fetched from elsewhere at run time. The page talks to the `/v1` API with the token its user gives.

@@ -1,4 +1,4 @@
-"""`POST /v1/twilio/whatsapp`: Twilio's webhook for incoming WhatsApp messages (SPEC §5.3).
+"""`POST /v1/twilio/whatsapp`: Twilio's webhook for incoming WhatsApp messages (docs/whatsapp.md).
 
 Authenticated by its Twilio signature alone, checked before anything else runs. The answer comes
 back as TwiML when it is ready within `twilio_reply_timeout`; otherwise the response is an empty

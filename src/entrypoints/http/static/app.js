@@ -1,4 +1,4 @@
-// The web chat page (SPEC §5.4), on the /v1 HTTP API. Plain modern JavaScript, no build step.
+// The web chat page (docs/api.md), on the /v1 HTTP API. Plain modern JavaScript, no build step.
 //
 // Every text that comes from a person or the service goes into the page with `textContent` or as
 // a Text node, never as HTML: a message holding `<script>` is shown, not run.
