@@ -2,10 +2,60 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
+import pytest
+
+from chatservice.entrypoints.settings import ENV_PREFIX, Settings, load_settings
+
 ROOT = Path(__file__).parents[2]
+CONFIGURATION = ROOT / "docs" / "configuration.md"
+TOML_ONLY = "none: TOML only"
+
+
+def setting_defaults() -> dict[str, object]:
+    """Every setting of the settings model, with its default."""
+    return {field.name: field.default for field in dataclasses.fields(Settings)}
+
+
+def documented_settings() -> dict[str, tuple[str, str]]:
+    """The rows of docs/configuration.md's table: setting -> (environment variable, default)."""
+    rows = {}
+    for line in CONFIGURATION.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and (name := re.fullmatch(r"`([a-z0-9_]+)`", cells[0])):
+            rows[name.group(1)] = (cells[1], cells[2])
+    return rows
+
+
+def test_every_setting_is_documented_and_nothing_else_is() -> None:
+    documented, settings = set(documented_settings()), set(setting_defaults())
+    assert sorted(settings - documented) == [], "settings missing from docs/configuration.md"
+    assert sorted(documented - settings) == [], "documented, but not settings"
+
+
+@pytest.mark.parametrize("name", sorted(setting_defaults()))
+def test_each_documented_environment_variable_is_the_settings_own(name: str) -> None:
+    variable, _ = documented_settings()[name]
+    if variable == TOML_ONLY:
+        ignored = {f"{ENV_PREFIX}{name.upper()}": "anything"}
+        assert load_settings(environ=ignored) == load_settings(environ={})
+    else:
+        assert variable.split("`")[1] == f"{ENV_PREFIX}{name.upper()}"
+
+
+@pytest.mark.parametrize(("name", "default"), sorted(setting_defaults().items()))
+def test_each_documented_default_is_the_settings_own(name: str, default: object) -> None:
+    _, documented = documented_settings()[name]
+    if isinstance(default, str):
+        assert documented == f"`{default}`"
+    elif isinstance(default, int | float) and not isinstance(default, bool):
+        assert float(documented.replace(",", "")) == default
+    else:  # None or empty: the docs say in words what stands in
+        assert documented
+
 
 #: Where the repository's own text lives; its docs must not send a reader to files it lacks.
 OWN_TEXT = [
