@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from chatservice.entrypoints.grpc import errors as grpc_errors
+from chatservice.entrypoints.http import errors as http_errors
 from chatservice.entrypoints.settings import ENV_PREFIX, Settings, load_settings
 
 ROOT = Path(__file__).parents[2]
+API = ROOT / "docs" / "api.md"
 CONFIGURATION = ROOT / "docs" / "configuration.md"
 TOML_ONLY = "none: TOML only"
 
@@ -55,6 +58,14 @@ def test_each_documented_default_is_the_settings_own(name: str, default: object)
         assert float(documented.replace(",", "")) == default
     else:  # None or empty: the docs say in words what stands in
         assert documented
+
+
+def test_every_error_code_a_caller_can_receive_is_in_the_api_doc() -> None:
+    # 499 (`client_closed_request`) reaches no one: the caller has gone.
+    codes = {kind.code for kind, status in http_errors.STATUS_BY_ERROR.items() if status != 499}
+    statuses = {status.name for status in grpc_errors.STATUS_BY_ERROR.values()}
+    documented = API.read_text(encoding="utf-8")
+    assert sorted(c for c in codes | statuses if f"`{c}`" not in documented) == []
 
 
 #: Where the repository's own text lives; its docs must not send a reader to files it lacks.
