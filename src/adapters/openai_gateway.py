@@ -30,15 +30,7 @@ from chatservice.domain.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-
-OPENAI_HOST = "api.openai.com"
-
-
-def is_openai_endpoint(base_url: str | None) -> bool:
-    """Whether calls go to OpenAI's own endpoint (no base URL, or one on its host), which needs a
-    key; OpenAI-compatible servers may not."""
-    return not base_url or OPENAI_HOST in base_url
-
+from chatservice.domain.providers import is_openai_endpoint
 
 # Compatible servers that need no key still get an Authorization header from the SDK.
 _NO_KEY = "no-key-configured"

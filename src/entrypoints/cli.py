@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from chatservice.adapters.sqlalchemy.migrations import schema_is_current, upgrade_to_head
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.domain.errors import InvalidInput
 from chatservice.domain.models import ModelRegistry
@@ -34,9 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "tokens":
             return count_tokens(settings, args.model, args.file)
         if args.command == "migrate":
-            upgrade_to_head(settings.database_url)
-            print("schema is up to date")
-            return 0
+            return migrate(settings)
         return serve(settings)
     except (SettingsError, InvalidInput) as exc:
         print(f"chatservice: {exc}", file=sys.stderr)
@@ -63,7 +60,20 @@ def count_tokens(settings: Settings, model_name: str, source: str) -> int:
     return 0
 
 
+# Each command imports what only it needs, inside it: alembic and the servers are slow to import,
+# and `chatservice tokens` needs neither.
+
+
+def migrate(settings: Settings) -> int:
+    from chatservice.adapters.sqlalchemy.migrations import upgrade_to_head
+
+    upgrade_to_head(settings.database_url)
+    print("schema is up to date")
+    return 0
+
+
 def serve(settings: Settings) -> int:
+    from chatservice.adapters.sqlalchemy.migrations import schema_is_current, upgrade_to_head
     from chatservice.entrypoints.container import build_container
     from chatservice.entrypoints.server import serve_until_stopped
 

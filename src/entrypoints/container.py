@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dependency_injector import containers, providers
 
 from chatservice.adapters.fake_gateway import FakeChatGateway
-from chatservice.adapters.openai_gateway import OpenAIChatGateway, OpenAIConfig
 from chatservice.adapters.prometheus_metrics import PrometheusTurnObserver
 from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.adapters.sqlalchemy.whatsapp_directory import SqlAlchemyWhatsAppDirectory
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
-from chatservice.adapters.twilio_sender import TwilioAccount, TwilioOutboundMessenger
 from chatservice.application.background import BackgroundWork
 from chatservice.application.chats import (
     CheckReadiness,
@@ -32,9 +32,48 @@ from chatservice.entrypoints.auth import TokenAuthenticator
 from chatservice.entrypoints.settings import Settings
 from chatservice.entrypoints.twilio_signature import TwilioSignature
 
+if TYPE_CHECKING:
+    from chatservice.adapters.openai_gateway import OpenAIChatGateway
+    from chatservice.adapters.twilio_sender import TwilioOutboundMessenger
+
 
 def _seconds(milliseconds: int) -> float:
     return milliseconds / 1000
+
+
+# The providers' clients are imported where they are built, so that only a service that uses one
+# pays for importing it: the OpenAI SDK takes longer to import than the rest of the service.
+
+
+def _openai_gateway(settings: Settings) -> OpenAIChatGateway:
+    from chatservice.adapters.openai_gateway import OpenAIChatGateway, OpenAIConfig
+
+    return OpenAIChatGateway(
+        OpenAIConfig(
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            organization=settings.openai_organization,
+            project=settings.openai_project,
+            connect_timeout=settings.openai_connect_timeout,
+            idle_timeout=settings.openai_idle_timeout,
+            turn_timeout=settings.openai_turn_timeout,
+            max_retries=settings.openai_max_retries,
+        )
+    )
+
+
+def _twilio_messenger(settings: Settings) -> TwilioOutboundMessenger:
+    from chatservice.adapters.twilio_sender import TwilioAccount, TwilioOutboundMessenger
+
+    # Only built when `settings.twilio_configured`, so both credentials are set.
+    assert settings.twilio_account_sid and settings.twilio_auth_token
+    return TwilioOutboundMessenger(
+        TwilioAccount(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token,
+            api_base_url=settings.twilio_api_base_url,
+        )
+    )
 
 
 class Container(containers.DeclarativeContainer):
@@ -59,20 +98,7 @@ class Container(containers.DeclarativeContainer):
             counter,
             chunk_delay_seconds=providers.Callable(_seconds, settings.provided.fake_chunk_delay_ms),
         ),
-        openai=providers.Singleton(
-            OpenAIChatGateway,
-            providers.Factory(
-                OpenAIConfig,
-                api_key=settings.provided.openai_api_key,
-                base_url=settings.provided.openai_base_url,
-                organization=settings.provided.openai_organization,
-                project=settings.provided.openai_project,
-                connect_timeout=settings.provided.openai_connect_timeout,
-                idle_timeout=settings.provided.openai_idle_timeout,
-                turn_timeout=settings.provided.openai_turn_timeout,
-                max_retries=settings.provided.openai_max_retries,
-            ),
-        ),
+        openai=providers.Singleton(_openai_gateway, settings),
     )
     authenticator = providers.Singleton(TokenAuthenticator, settings.provided.auth_tokens)
     policy = providers.Singleton(
@@ -113,15 +139,7 @@ class Container(containers.DeclarativeContainer):
     twilio_signature = providers.Singleton(
         TwilioSignature, settings.provided.twilio_auth_token, settings.provided.public_base_url
     )
-    messenger = providers.Singleton(
-        TwilioOutboundMessenger,
-        providers.Factory(
-            TwilioAccount,
-            account_sid=settings.provided.twilio_account_sid,
-            auth_token=settings.provided.twilio_auth_token,
-            api_base_url=settings.provided.twilio_api_base_url,
-        ),
-    )
+    messenger = providers.Singleton(_twilio_messenger, settings)
     whatsapp_directory = providers.Singleton(SqlAlchemyWhatsAppDirectory, engine)
     answer_whatsapp_message = providers.Singleton(
         AnswerWhatsAppMessage, whatsapp_directory, start_chat, send_message, end_chat, delete_chat
@@ -139,9 +157,8 @@ class Container(containers.DeclarativeContainer):
 async def close_resources(container: Container) -> None:
     """Release what the container opened: the database pool and the HTTP clients (the model
     provider's, Twilio's)."""
-    gateway = container.gateway()
-    if isinstance(gateway, OpenAIChatGateway):
-        await gateway.aclose()
+    if container.settings().gateway == "openai":
+        await container.gateway().aclose()
     if container.settings().twilio_configured:
         await container.messenger().aclose()
     await container.engine().dispose()

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatservice.adapters.openai_gateway import is_openai_endpoint
 from chatservice.domain.errors import InvalidInput
 from chatservice.domain.models import SAMPLING_PARAMS, ModelSpec
+from chatservice.domain.providers import is_openai_endpoint
 
 ENV_PREFIX = "CHATSERVICE_"
 GATEWAYS = ("fake", "openai")

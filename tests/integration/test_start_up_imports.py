@@ -1,0 +1,67 @@
+"""What a process imports to start: only what its command and configuration use.
+
+The OpenAI SDK and alembic together took longer to import than the rest of the service; each test
+runs a fresh interpreter and lists the slow modules it ended up with.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REFERENCE = Path(__file__).parents[1] / "support" / "reference_conversation.json"
+SLOW = ("openai", "alembic", "chatservice.adapters.twilio_sender")
+_REPORT = f"import json, sys; print(json.dumps([m for m in {SLOW!r} if m in sys.modules]))"
+
+
+def imported_slow_modules(script: str, cwd: Path) -> list[str]:
+    # Outside the repository: its alembic/ folder would shadow the alembic package.
+    result = subprocess.run(
+        [sys.executable, "-c", f"{script}\n{_REPORT}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env={"PATH": "/usr/bin", "HOME": "/nonexistent"},
+    )
+    assert result.returncode == 0, result.stderr
+    loaded: list[str] = json.loads(result.stdout.splitlines()[-1])
+    return loaded
+
+
+def test_counting_tokens_imports_no_provider_sdk_and_no_migrations(tmp_path: Path) -> None:
+    script = (
+        "from chatservice.entrypoints.cli import main\n"
+        f"assert main(['tokens', '--model', 'gpt-4o', {str(REFERENCE)!r}]) == 0"
+    )
+    assert imported_slow_modules(script, tmp_path) == []
+
+
+def test_a_service_on_the_fake_model_imports_no_provider_sdk(tmp_path: Path) -> None:
+    script = (
+        "import asyncio\n"
+        "import chatservice.entrypoints.server  # uvicorn and the shutdown path\n"
+        "from chatservice.entrypoints.container import build_container\n"
+        "from chatservice.entrypoints.grpc.server import create_grpc_server\n"
+        "from chatservice.entrypoints.http.app import create_app\n"
+        "from chatservice.entrypoints.settings import load_settings\n"
+        "container = build_container(load_settings(environ={}))\n"
+        "create_app(container)\n"
+        "async def grpc():\n"
+        "    create_grpc_server(container)\n"
+        "asyncio.run(grpc())"
+    )
+    assert imported_slow_modules(script, tmp_path) == []
+
+
+def test_the_openai_gateway_brings_its_sdk_when_chosen(tmp_path: Path) -> None:
+    script = (
+        "from chatservice.entrypoints.container import build_container\n"
+        "from chatservice.entrypoints.settings import load_settings\n"
+        "settings = load_settings(environ={'CHATSERVICE_GATEWAY': 'openai',\n"
+        "                                  'CHATSERVICE_OPENAI_API_KEY': 'sk-test'})\n"
+        "build_container(settings).gateway()"
+    )
+    assert imported_slow_modules(script, tmp_path) == ["openai"]
