@@ -8,7 +8,7 @@ registry says which encoding a model uses.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import gzip
 import hashlib
 import threading
@@ -80,8 +80,10 @@ def load_encoding(name: str) -> tiktoken.Encoding:
     contents = gzip.decompress(packed)
     if hashlib.sha256(contents).hexdigest() != source.sha256:
         raise EncodingUnavailable(f"the rank file of {name!r} does not match its pinned hash")
+    # binascii directly: base64.b64decode's argument checks, 200,000 times, cost as much as the
+    # decoding itself, on the start-up path of every process that counts.
     ranks = {
-        base64.b64decode(token): int(rank)
+        binascii.a2b_base64(token): int(rank)
         for token, rank in (line.split() for line in contents.splitlines() if line)
     }
     return tiktoken.Encoding(
