@@ -15,6 +15,7 @@ from litestar.router import Router
 
 from chatservice.entrypoints.auth import TokenAuthenticator
 from chatservice.entrypoints.container import Container
+from chatservice.entrypoints.http.api_docs import api_docs_plugins, api_docs_router
 from chatservice.entrypoints.http.chats import ChatsController
 from chatservice.entrypoints.http.compat import compat_chat
 from chatservice.entrypoints.http.errors import EXCEPTION_HANDLERS, Unauthenticated
@@ -87,6 +88,8 @@ def create_app(container: Container) -> Litestar:
             title="chatservice",
             version="1",
             description="Multi-turn conversations with language models, every message kept.",
+            render_plugins=api_docs_plugins(),
+            openapi_router=api_docs_router(),
             components=Components(
                 security_schemes={
                     "token": SecurityScheme(
