@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 
 .PHONY: run test install install-dev lint typecheck mariadb chromium proto proto-check \
-	web-chat-screenshot bench
+	web-chat-screenshot bench bench-startup
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,3 +58,7 @@ test: install-dev mariadb chromium lint typecheck proto-check
 bench: install-dev mariadb
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]' --config-settings editable_mode=strict
 	$(BIN)/python bench/run.py
+
+# Start-up alone (a minute, no MariaDB): rewrites only that section of docs/benchmarks.md.
+bench-startup: install-dev
+	$(BIN)/python bench/run.py --only startup

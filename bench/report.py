@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from scenarios import Row, Streaming
+from startup import startup_section
 
 
 def _ok(met: bool) -> str:
@@ -141,6 +142,7 @@ def write_report(results: dict[str, Any], markdown: Path, plots: Path) -> None:
               f"{v1['cpu_s']:.2f} | {v1['wall_s']:.2f} |",
               "", f"The cumulative stream sends {compat['bytes'] / v1['bytes']:.0f} × the bytes: "
               "its cost grows with the square of the reply. It stays for existing clients only."]  # fmt: skip
+    lines += ["", *startup_section(results["startup"], results["machine"])]
     analysis = (Path(__file__).parent / "analysis.md").read_text()
     markdown.write_text("\n".join(lines) + "\n" + analysis)
 

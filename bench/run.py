@@ -1,7 +1,8 @@
 """`make bench`: every measurement of issue 8 in one run, written to docs/benchmarks.md with PNG
 plots in docs/benchmarks/. Runs the real service (fake model) against SQLite and MariaDB.
 
-Usage: `.venv/bin/python bench/run.py [--quick]` (`--quick` shrinks the runs, for a smoke test).
+Usage: `.venv/bin/python bench/run.py [--quick] [--only startup]` (`--quick` shrinks the runs, for
+a smoke test; `--only startup` measures start-up alone, in a minute, and rewrites only its section).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import uvloop
-from report import write_report
 from scenarios import (
     cumulative_vs_deltas,
     history,
@@ -29,10 +29,12 @@ from scenarios import (
     token_counting,
 )
 from services import mariadb_database
+from startup import StartUp, replace_section, start_up, startup_section
 
 from chatservice.adapters.sqlalchemy.migrations import upgrade_to_head
 
 ROOT = Path(__file__).parents[1]
+REPORT = ROOT / "docs" / "benchmarks.md"
 #: Concurrent streaming turns measured, up to the 500 of the target: where the first byte slows.
 STREAMING_TURNS = (50, 100, 250, 500)
 
@@ -52,8 +54,10 @@ def machine() -> str:
             f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}")  # fmt: skip
 
 
-async def measure(databases: dict[str, str], workdir: Path, quick: bool) -> None:
-    results: dict[str, object] = {"machine": machine()}
+async def measure(databases: dict[str, str], workdir: Path, quick: bool, startup: StartUp) -> None:
+    from report import write_report  # matplotlib: not needed for `--only startup`
+
+    results: dict[str, object] = {"machine": machine(), "startup": startup}
     results["overhead"] = await overhead(databases, workdir, progress)
     results["profile"] = await profile_http_turn(
         databases["MariaDB"], workdir, 200 if quick else 1000, progress
@@ -67,21 +71,29 @@ async def measure(databases: dict[str, str], workdir: Path, quick: bool) -> None
     progress("token counting")
     results["tokens"] = token_counting()
     results["cumulative"] = await cumulative_vs_deltas(progress)
-    write_report(results, ROOT / "docs" / "benchmarks.md", ROOT / "docs" / "benchmarks")
+    write_report(results, REPORT, ROOT / "docs" / "benchmarks")
     progress("wrote docs/benchmarks.md and docs/benchmarks/*.png")
 
 
-def main(quick: bool) -> None:
+def main(quick: bool, only: str | None) -> None:
+    # First, before the bench has started anything else on the machine.
+    startup = start_up(3 if quick else 10, progress)
+    if only == "startup":
+        replace_section(REPORT, startup_section(startup, machine()))
+        progress("wrote the start-up section of docs/benchmarks.md")
+        return
     workdir = Path(tempfile.mkdtemp(prefix="chatservice-bench-"))
     sqlite_url = f"sqlite+aiosqlite:///{workdir}/bench.db"
     upgrade_to_head(sqlite_url)
     with mariadb_database() as mariadb_url:
         databases = {"SQLite": sqlite_url, "MariaDB": mariadb_url}
         # The load generator on the same loop as the service: less of the shared CPU.
-        uvloop.run(measure(databases, workdir, quick))
+        uvloop.run(measure(databases, workdir, quick, startup))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    main(parser.parse_args().quick)
+    parser.add_argument("--only", choices=["startup"])
+    args = parser.parse_args()
+    main(args.quick, args.only)
