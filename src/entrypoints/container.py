@@ -21,6 +21,7 @@ from chatservice.application.chats import (
     ListChats,
     StartChat,
 )
+from chatservice.application.clock import utc_now
 from chatservice.application.first_turn import StartChatWithMessage
 from chatservice.application.policy import ChatPolicy
 from chatservice.application.rate_limit import TurnRateLimiter
@@ -78,6 +79,8 @@ def _twilio_messenger(settings: Settings) -> TwilioOutboundMessenger:
 
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
+    # The time the use cases stamp what they store with and judge claims by.
+    clock = providers.Object(utc_now)
 
     # A Singleton rather than a Resource: an async Resource would make every provider that
     # depends on it async too. The process that owns the container disposes the engine.
@@ -111,7 +114,7 @@ class Container(containers.DeclarativeContainer):
         claim_ttl_seconds=settings.provided.claim_ttl_seconds,
     )
 
-    start_chat = providers.Singleton(StartChat, repository, counter, registry, policy)
+    start_chat = providers.Singleton(StartChat, repository, counter, registry, policy, clock=clock)
     rate_limiter = providers.Singleton(TurnRateLimiter, settings.provided.turns_per_minute_per_user)
     turn_observer = providers.Singleton(PrometheusTurnObserver)
     send_message = providers.Singleton(
@@ -123,10 +126,11 @@ class Container(containers.DeclarativeContainer):
         policy,
         rate_limiter,
         turn_observer,
+        clock=clock,
     )
     list_chats = providers.Singleton(ListChats, repository)
     get_chat = providers.Singleton(GetChat, repository)
-    end_chat = providers.Singleton(EndChat, repository)
+    end_chat = providers.Singleton(EndChat, repository, clock=clock)
     delete_chat = providers.Singleton(DeleteChat, repository)
     check_readiness = providers.Singleton(CheckReadiness, repository)
     start_chat_with_message = providers.Singleton(
@@ -142,7 +146,13 @@ class Container(containers.DeclarativeContainer):
     messenger = providers.Singleton(_twilio_messenger, settings)
     whatsapp_directory = providers.Singleton(SqlAlchemyWhatsAppDirectory, engine)
     answer_whatsapp_message = providers.Singleton(
-        AnswerWhatsAppMessage, whatsapp_directory, start_chat, send_message, end_chat, delete_chat
+        AnswerWhatsAppMessage,
+        whatsapp_directory,
+        start_chat,
+        send_message,
+        end_chat,
+        delete_chat,
+        clock=clock,
     )
     deliver_reply = providers.Singleton(DeliverReply, messenger)
     reply_to_whatsapp = providers.Singleton(
@@ -164,8 +174,9 @@ async def close_resources(container: Container) -> None:
     await container.engine().dispose()
 
 
-def build_container(settings: Settings) -> Container:
-    container = Container(settings=settings)
+def build_container(settings: Settings, **overrides: providers.Provider[object]) -> Container:
+    """The container for `settings`; `overrides` replace providers by name (a test's clock)."""
+    container = Container(settings=settings, **overrides)
     # Refuse at start-up a configuration that could never make a chat (unknown model, reserve
     # too large for the window), instead of failing at the first request.
     container.start_chat().check_defaults()

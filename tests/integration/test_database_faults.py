@@ -16,6 +16,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from chatservice.adapters.fake_gateway import FakeChatGateway
+from support.clock import AdjustableClock
+from support.databases import MYSQL_URL
 from support.http import AUTH, Api, api_factory, unique_user
 from support.tcp_proxy import TcpProxy, tcp_proxy
 
@@ -95,15 +97,16 @@ async def test_an_outage_mid_turn_stores_nothing_and_the_claim_lapses(
     proxy: TcpProxy, mariadb_database_url: str, request: pytest.FixtureRequest
 ) -> None:
     u = unique_user("u", request)
-    settings = {"fake_chunk_delay_ms": 40, "claim_ttl_seconds": 2, "openai_turn_timeout": 1}
-    async with api_factory(through(proxy, mariadb_database_url))(**settings) as api:
+    clock = AdjustableClock()
+    async with api_factory(through(proxy, mariadb_database_url))(clock=clock) as api:
         chat = await api.new_chat(u)
         fake = api.container.gateway()
         assert isinstance(fake, FakeChatGateway)
+        hold = fake.hold(after_chunks=1)
         turn = asyncio.create_task(post_message(api, u, chat["id"], "the model is answering"))
-        while not fake.requests:  # noqa: ASYNC110 - waiting for the claim to be taken
-            await asyncio.sleep(0.01)
+        await hold.reached()  # the claim is taken
         await proxy.cut()
+        hold.release()
         response = await turn
         assert response.status_code == 503
         (version, claim), roles = await stored(mariadb_database_url, chat["id"])
@@ -111,16 +114,15 @@ async def test_an_outage_mid_turn_stores_nothing_and_the_claim_lapses(
         assert claim is not None  # releasing it needed the database too
 
         await proxy.restore()
-        fake._chunk_delay = 0
         blocked = await post_message(api, u, chat["id"], "too soon")
         assert blocked.status_code == 409
-        await asyncio.sleep(2)
+        clock.advance(api.container.settings().claim_ttl_seconds)
         retried = await post_message(api, u, chat["id"], "after the claim lapsed")
         assert retried.status_code == 200, retried.text
 
 
 async def kill_connections_of(database: str) -> int:
-    admin = create_async_engine("mysql+asyncmy://root@127.0.0.1:3306")
+    admin = create_async_engine(MYSQL_URL)
     try:
         async with admin.connect() as connection:
             ids = (
@@ -146,7 +148,7 @@ async def test_killed_connections_are_replaced_without_failing_a_request(
 ) -> None:
     u = unique_user("u", request)
     database = make_url(mariadb_database_url).database or ""
-    async with api_factory(mariadb_database_url)(fake_chunk_delay_ms=20) as api:
+    async with api_factory(mariadb_database_url)() as api:
         chat = await api.new_chat(u)
         await api.say(u, chat["id"], "warm the pool")
         assert await kill_connections_of(database) >= 1
@@ -154,11 +156,11 @@ async def test_killed_connections_are_replaced_without_failing_a_request(
 
         fake = api.container.gateway()
         assert isinstance(fake, FakeChatGateway)
-        seen = len(fake.requests)
+        hold = fake.hold(after_chunks=1)
         turn = asyncio.create_task(post_message(api, u, chat["id"], "killed while streaming"))
-        while len(fake.requests) == seen:  # noqa: ASYNC110 - waiting for the claim
-            await asyncio.sleep(0.01)
+        await hold.reached()  # the claim is taken, the model is answering
         await kill_connections_of(database)
+        hold.release()
         assert (await turn).status_code == 200  # no connection is held while the model streams
         roles = (await stored(mariadb_database_url, chat["id"]))[1]
         assert roles == ["system"] + ["user", "assistant"] * 3

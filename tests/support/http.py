@@ -16,7 +16,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 import uvicorn
+from dependency_injector import providers
 
+from chatservice.application.clock import Clock, utc_now
 from chatservice.entrypoints.container import Container, build_container
 from chatservice.entrypoints.http.app import create_app
 from chatservice.entrypoints.settings import Settings
@@ -62,11 +64,12 @@ ApiFactory = Callable[..., AbstractAsyncContextManager[Api]]
 
 def api_factory(database_url: str) -> ApiFactory:
     @asynccontextmanager
-    async def open_api(**overrides: Any) -> AsyncIterator[Api]:
+    async def open_api(clock: Clock = utc_now, **overrides: Any) -> AsyncIterator[Api]:
+        """The app on `settings` with these `overrides`, its use cases on `clock`."""
         settings = Settings(
             database_url=database_url, auth_tokens=(TOKEN, ROTATED_TOKEN), **overrides
         )
-        container = build_container(settings)
+        container = build_container(settings, clock=providers.Object(clock))
         try:
             # In the test's own event loop (Litestar's AsyncTestClient runs the app in another
             # one, which asyncmy's connections do not survive).
