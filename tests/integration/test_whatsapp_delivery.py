@@ -4,11 +4,11 @@ local fake of Twilio's Messages API, retried, split, and not stopped by the call
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
 from support.openai_server import Behaviour, running_openai_server
+from support.waiting import GENEROUS_SECONDS
 from support.whatsapp import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -27,13 +27,15 @@ def sender(request: pytest.FixtureRequest) -> str:
 async def test_a_slow_reply_is_acknowledged_at_once_and_sent_through_the_messages_api(
     open_whatsapp: WhatsAppFactory, sender: str
 ) -> None:
-    async with open_whatsapp(fake_chunk_delay_ms=60, twilio_reply_timeout=0.2) as whatsapp:
-        started = time.monotonic()
-        response = await whatsapp.send(sender, "take your time")
-        acknowledged_after = time.monotonic() - started
+    async with open_whatsapp(twilio_reply_timeout=0.2) as whatsapp:
+        hold = whatsapp.gateway.hold(after_chunks=1)
+        # The model is held until the webhook has answered: an answer that waited for the
+        # reply would never come.
+        response = await asyncio.wait_for(whatsapp.send(sender, "take your time"), GENEROUS_SECONDS)
 
         assert replies(response) == []
-        assert acknowledged_after < 1
+        assert whatsapp.twilio.received == []
+        hold.release()
         [sent] = await whatsapp.twilio.wait_for(1)
         [chat] = await whatsapp.chats(sender)
     assert sent.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
@@ -45,15 +47,16 @@ async def test_a_slow_reply_is_acknowledged_at_once_and_sent_through_the_message
 async def test_a_caller_hanging_up_does_not_stop_the_reply(
     open_whatsapp: WhatsAppFactory, sender: str
 ) -> None:
-    async with open_whatsapp(fake_chunk_delay_ms=30, twilio_reply_timeout=5) as whatsapp:
+    async with open_whatsapp(twilio_reply_timeout=5) as whatsapp:
+        hold = whatsapp.gateway.hold(after_chunks=1)
         webhook = asyncio.create_task(whatsapp.send(sender, "hanging up"))
         # Hang up once the model is answering: before the message is taken, Twilio would retry
         # (no 200 came back), and sending nothing would then be right.
-        while not whatsapp.gateway.requests:  # noqa: ASYNC110 - polling the fake model
-            await asyncio.sleep(0.01)
+        await hold.reached()
         webhook.cancel()
         with pytest.raises(asyncio.CancelledError):
             await webhook
+        hold.release()
 
         [sent] = await whatsapp.twilio.wait_for(1)
         [chat] = await whatsapp.chats(sender)
@@ -63,10 +66,12 @@ async def test_a_caller_hanging_up_does_not_stop_the_reply(
 async def test_a_failed_send_is_retried_until_twilio_takes_it(
     open_whatsapp: WhatsAppFactory, sender: str
 ) -> None:
-    async with open_whatsapp(fake_chunk_delay_ms=40, twilio_reply_timeout=0.1) as whatsapp:
+    async with open_whatsapp(twilio_reply_timeout=0.1) as whatsapp:
         whatsapp.twilio.fail_next(503, 429)
+        hold = whatsapp.gateway.hold(after_chunks=1)
 
-        await whatsapp.send(sender, "persist")
+        assert replies(await whatsapp.send(sender, "persist")) == []
+        hold.release()
         [sent] = await whatsapp.twilio.wait_for(1)
 
     assert [r.status for r in whatsapp.twilio.received] == [503, 429, 201]
@@ -77,14 +82,17 @@ async def test_a_long_reply_is_split_into_parts_of_at_most_1600_characters_in_or
     open_whatsapp: WhatsAppFactory, sender: str
 ) -> None:
     words = [f"word{n:04d}" for n in range(500)]  # 4,499 characters
-    settings = {"gateway": "openai", "twilio_reply_timeout": 2}
     async with running_openai_server() as model:
         model.default = Behaviour(reply=" ".join(words))
-        async with open_whatsapp(openai_base_url=model.base_url, **settings) as whatsapp:
+        openai = {"gateway": "openai", "openai_base_url": model.base_url}
+        # In time (the default reply timeout, seconds): the parts come back as TwiML.
+        async with open_whatsapp(**openai) as whatsapp:
             parts = replies(await whatsapp.send(sender, "tell me everything"))
-
-            model.default = Behaviour(reply=" ".join(words), first_byte_delay=3)
+        # Late (the model held past the reply timeout): the parts go through the Messages API.
+        async with open_whatsapp(twilio_reply_timeout=0.1, **openai) as whatsapp:
+            hold = model.hold(after_chunks=0)
             assert replies(await whatsapp.send(sender, "again, slowly")) == []
+            hold.release()
             sent = [r.form["Body"] for r in await whatsapp.twilio.wait_for(3)]
 
     for delivered in (parts, sent):

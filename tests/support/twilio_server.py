@@ -20,6 +20,7 @@ from litestar.params import FromPath
 
 from support.process import free_port
 from support.serving import serving
+from support.waiting import GENEROUS_SECONDS
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,9 @@ class FakeTwilioMessages:
         """Answer the coming requests with these error statuses, then accept again."""
         self._statuses.extend(statuses)
 
-    async def wait_for(self, accepted: int, within: float = 15) -> list[ReceivedMessage]:
+    async def wait_for(
+        self, accepted: int, within: float = GENEROUS_SECONDS
+    ) -> list[ReceivedMessage]:
         """The accepted messages, once there are `accepted` of them."""
         async with asyncio.timeout(within), self._arrived:
             await self._arrived.wait_for(lambda: len(self.accepted) >= accepted)

@@ -25,6 +25,7 @@ from chatservice.entrypoints.http.app import create_app
 from chatservice.entrypoints.settings import Settings
 from support.http import TOKEN
 from support.twilio_server import FakeTwilioMessages, running_twilio_messages
+from support.waiting import GENEROUS_SECONDS
 
 ACCOUNT_SID = "AC" + "1234abcd" * 4
 AUTH_TOKEN = "twilio-auth-token-for-tests"
@@ -155,7 +156,7 @@ def whatsapp_factory(database_url: str) -> WhatsAppFactory:
                 async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                     yield WhatsApp(client, container, twilio)
             finally:
-                await container.background_work().drain(10)
+                await container.background_work().drain(GENEROUS_SECONDS)
                 await close_resources(container)
 
     return open_whatsapp
