@@ -69,7 +69,7 @@ async def under_test(request: pytest.FixtureRequest) -> AsyncIterator[GatewayUnd
         )
         failures = {
             "unavailable": Behaviour(status=503),
-            "timeout": Behaviour(stall_after=0),
+            "timeout": Behaviour(stall_before_response=True),
             "cut": Behaviour(cut_after=2),
         }
         yield GatewayUnderTest(

@@ -52,7 +52,8 @@ async def test_logs_hold_no_token_key_rejected_credential_or_message_content(
             "openai_base_url": upstream.base_url,
             "openai_api_key": KEY,
             "openai_max_retries": 0,
-            "openai_idle_timeout": 0.5,
+            # Only the stalled call below waits this out; no healthy one comes near it.
+            "openai_idle_timeout": 2.0,
         }
         async with open_api(**settings) as api:
             chat = await api.new_chat(u, system_message=f"system {CONTENT}")
@@ -62,7 +63,7 @@ async def test_logs_hold_no_token_key_rejected_credential_or_message_content(
                 Behaviour(status=500),
                 Behaviour(status=401),
                 Behaviour(reply=f"{CONTENT} x y z", cut_after=2),
-                Behaviour(first_byte_delay=1),
+                Behaviour(stall_before_response=True),
             ):
                 upstream.then(failure)
                 await api.client.post(path, json={"content": CONTENT}, headers=AUTH)

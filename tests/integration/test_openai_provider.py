@@ -21,8 +21,12 @@ from support.openai_server import (
     running_openai_server,
 )
 from support.process import free_port
+from support.waiting import GENEROUS_SECONDS
 
 KEY = "sk-local-test-key"
+#: The idle timeout where the provider stalls: the test waits it out. Everywhere else the
+#: timeout is generous, so that a busy machine never makes a healthy stream look stalled.
+STALL_TIMEOUT = 0.5
 
 
 @pytest.fixture
@@ -36,7 +40,7 @@ def provider(upstream: OpenAICompatibleServer, **more: Any) -> dict[str, Any]:
         "gateway": "openai",
         "openai_base_url": upstream.base_url,
         "openai_api_key": KEY,
-        "openai_idle_timeout": 0.5,
+        "openai_idle_timeout": GENEROUS_SECONDS,
         "openai_max_retries": 0,
         **more,
     }
@@ -161,8 +165,8 @@ FAILURES = [
         "provider_rate_limited",
         Status.RESOURCE_EXHAUSTED,
     ),
-    (Behaviour(first_byte_delay=1.0), 504, "provider_timeout", Status.DEADLINE_EXCEEDED),
-    (Behaviour(chunk_delay=1.0), 504, "provider_timeout", Status.DEADLINE_EXCEEDED),
+    (Behaviour(stall_before_response=True), 504, "provider_timeout", Status.DEADLINE_EXCEEDED),
+    (Behaviour(stall_after=0), 504, "provider_timeout", Status.DEADLINE_EXCEEDED),
     (Behaviour(status=500), 502, "provider_unavailable", Status.UNAVAILABLE),
     (
         Behaviour(reply="one two three four", cut_after=2),
@@ -226,7 +230,11 @@ async def test_each_upstream_failure_gets_its_status_and_stores_nothing(
     grpc_status: Status,
 ) -> None:
     u = unique_user("u", request)
-    async with open_api(**provider(upstream)) as api:
+    stalls = behaviour.stall_before_response or behaviour.stall_after is not None
+    settings = (
+        provider(upstream, openai_idle_timeout=STALL_TIMEOUT) if stalls else provider(upstream)
+    )
+    async with open_api(**settings) as api:
         chat = await api.new_chat(u)
         before = await api.snapshot()
         upstream.then(behaviour)
@@ -238,7 +246,7 @@ async def test_each_upstream_failure_gets_its_status_and_stores_nothing(
         if status == 429:
             assert response.headers["retry-after"] == "7"
         assert await api.snapshot() == before
-    async with open_live_grpc(**provider(upstream)) as live:
+    async with open_live_grpc(**settings) as live:
         upstream.then(behaviour)
         with pytest.raises(GRPCError) as failure:
             await live.v1.SendMessage(

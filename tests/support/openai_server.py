@@ -38,8 +38,9 @@ class Behaviour:
     `status`: answer with this HTTP error status and `error` body instead of a stream.
     `cut_after` / `malformed_after`: after that many content chunks, drop the connection / send
     a line that is not JSON. `finish`: the finish reason (None: never sent). `usage`: whether the
-    usage chunk is sent. `reply`: the text (None: the echo). `stall_after`: after that many
-    content chunks (0: before the response itself), send nothing more until the server stops.
+    usage chunk is sent. `reply`: the text (None: the echo). `stall_before_response`: answer
+    nothing at all; `stall_after`: after that many content chunks, send nothing more. A stall
+    lasts until the client gives up (or the server stops).
     """
 
     status: int | None = None
@@ -50,6 +51,7 @@ class Behaviour:
     finish: str | None = "stop"
     usage: bool = True
     reply: str | None = None
+    stall_before_response: bool = False
     stall_after: int | None = None
 
 
@@ -98,7 +100,7 @@ class OpenAICompatibleServer:
             body = await request.json()
             self.received.append(Received(body, dict(request.headers)))
             behaviour = self.script.popleft() if self.script else self.default
-            if behaviour.stall_after == 0:
+            if behaviour.stall_before_response:
                 await self._stopping.wait()
             if behaviour.status is not None:
                 return Response(
