@@ -3,10 +3,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser
+from playwright.async_api import Browser, expect
 
 from support.browser import chromium, missing_chromium
 from support.http import LiveApiFactory, live_api_factory
+from support.waiting import GENEROUS_SECONDS
+
+# Playwright's assertions wait for what they expect up to this long (5 s by default, which a
+# page on a busy machine can miss).
+expect.set_options(timeout=GENEROUS_SECONDS * 1000)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ labels `Token`, `User id`, `Message`, `Send` and `New chat`."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -131,7 +130,7 @@ async def test_a_person_chats_with_replies_streaming_in_and_finds_the_chat_after
     open_live_api: LiveApiFactory, open_page: OpenPage, request: pytest.FixtureRequest
 ) -> None:
     user = unique_user("web", request)
-    async with open_live_api(fake_chunk_delay_ms=40) as live:
+    async with open_live_api() as live:
         chat = await open_page(live)
         await chat.connect(user)
         await expect(chat.page.get_by_text(f"Signed in as {user}")).to_be_visible()
@@ -142,14 +141,22 @@ async def test_a_person_chats_with_replies_streaming_in_and_finds_the_chat_after
         await chat.message.press_sequentially("Answer briefly.")
         assert await chat.message.input_value() == "What is a context window?\nAnswer briefly."
         await expect(chat.messages("user")).to_have_count(0)
+        hold = gateway(live).hold(after_chunks=1)
         await chat.message.press("Enter")
 
-        # The reply grows on the page while the model streams it.
+        # The reply grows on the page while the model streams it: seen with the model held
+        # after one, two and three chunks.
         await expect(chat.conversation.locator(".streaming")).to_have_count(1)
-        seen: list[str] = []
-        while (text := await chat.streaming_text()) is not None:
-            seen.append(text)
-            await asyncio.sleep(0.02)
+        streaming = chat.conversation.locator(".msg.streaming .text")
+        seen = [""]
+        for next_stop in (2, 3, None):
+            await hold.reached()
+            await expect(streaming).not_to_have_text(seen[-1])
+            seen.append(await chat.streaming_text() or "")
+            if next_stop is None:
+                hold.release()
+            else:
+                hold.move_to(next_stop)
         await chat.reply_finished()
         first_reply = await chat.messages("assistant").last.locator(".text").inner_text()
         assert first_reply.startswith('You said: "What is a context window? Answer briefly."')
@@ -306,13 +313,16 @@ async def test_a_wrong_token_is_said_in_words_and_the_right_one_then_works(
 async def test_a_reply_failing_while_it_streams_is_discarded_and_said_in_words(
     open_sqlite_api: LiveApiFactory, open_page: OpenPage, request: pytest.FixtureRequest
 ) -> None:
-    async with open_sqlite_api(fake_chunk_delay_ms=100) as live:
+    async with open_sqlite_api() as live:
         chat = await open_page(live)
         await chat.connect(unique_user("web", request))
+        # Held on screen mid-reply until the test has seen it, then the model fails.
+        hold = gateway(live).hold(after_chunks=4)
         gateway(live).fail_next(ScriptedFailure(ProviderUnavailable("upstream broke"), 4))
         await chat.message.fill("hello there")
         await chat.message.press("Enter")
         await expect(chat.conversation.locator(".streaming .text")).to_contain_text("You said")
+        hold.release()
 
         await expect(chat.alert).to_contain_text("failed part-way and was discarded")
         await expect(chat.alert).to_contain_text("upstream broke")
@@ -331,9 +341,7 @@ async def test_a_busy_chat_a_too_long_message_and_a_lost_connection_are_said_in_
     open_sqlite_api: LiveApiFactory, open_page: OpenPage, request: pytest.FixtureRequest
 ) -> None:
     user = unique_user("web", request)
-    async with open_sqlite_api(
-        context_window=400, max_completion_tokens=100, fake_chunk_delay_ms=100
-    ) as live:
+    async with open_sqlite_api(context_window=400, max_completion_tokens=100) as live:
         chat = await open_page(live)
         await chat.connect(user)
         await chat.say("hello")
@@ -346,7 +354,8 @@ async def test_a_busy_chat_a_too_long_message_and_a_lost_connection_are_said_in_
         await expect(chat.alert).to_contain_text("HTTP 413")
         await expect(chat.message).to_have_value("word " * 500)
 
-        # 409: another client's turn holds the chat (its reply streams slowly).
+        # 409: another client's turn holds the chat (its model is held mid-reply).
+        hold = gateway(live).hold(after_chunks=1)
         async with (
             live.client() as http,
             http.stream(
@@ -365,6 +374,7 @@ async def test_a_busy_chat_a_too_long_message_and_a_lost_connection_are_said_in_
             await expect(chat.alert).to_contain_text("Another reply is still being written")
             await expect(chat.alert).to_contain_text("HTTP 409")
             await expect(chat.message).to_have_value("me too")
+        hold.release()
 
         # No answer at all: the network is down.
         async def refuse(route: Route) -> None:
