@@ -1,7 +1,8 @@
 """Processes dying and processes racing: nothing half-written, nothing lost, on both databases.
 
-Each test runs real `chatservice serve` processes against the session's SQLite file or MariaDB
-database (tests/conftest.py).
+The processes that die or race are real `chatservice serve` processes on the session's SQLite
+file or MariaDB database (tests/conftest.py). Nothing waits for time to pass: the dead process's
+claims lapse for the service that comes after it when that service's clock is moved past them.
 """
 
 from __future__ import annotations
@@ -9,16 +10,26 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from chatservice.adapters.sqlalchemy.engine import create_engine
+from chatservice.adapters.sqlalchemy.tables import chats
+from chatservice.application.clock import utc_now
+from support.clock import AdjustableClock
+from support.http import AUTH, api_factory
 from support.process import ServiceProcess, start_service
+from support.waiting import eventually
 
 TOKEN = "crash-token"
 HEADERS = {"Authorization": TOKEN}
+HOUR_S = 3600
+HOUR_MS = HOUR_S * 1000
 
 
 def serve(database_url: str, cwd: Path, **settings: str) -> ServiceProcess:
@@ -37,50 +48,83 @@ def assert_well_formed(chat: dict[str, Any]) -> None:
     assert len(roles) % 2 == 1
 
 
-async def turn(http: httpx.AsyncClient, user: str, chat_id: str, text: str) -> int:
+async def turn(
+    http: httpx.AsyncClient,
+    user: str,
+    chat_id: str,
+    text: str,
+    headers: dict[str, str] | None = None,
+) -> int:
     try:
         response = await http.post(
-            f"/v1/users/{user}/chats/{chat_id}/messages", json={"content": text}
+            f"/v1/users/{user}/chats/{chat_id}/messages", json={"content": text}, headers=headers
         )
     except httpx.TransportError:
         return 0  # the process died under the request
     return response.status_code
 
 
+async def stored_claims(database_url: str, chat_ids: list[str]) -> dict[str, datetime | None]:
+    """When each chat's claim expires, as stored (`None`: the chat is not claimed)."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(chats.c.id, chats.c.claim_expires_at).where(chats.c.id.in_(chat_ids))
+            )
+            return {row.id: row.claim_expires_at for row in rows}
+    finally:
+        await engine.dispose()
+
+
 async def test_sigkill_mid_turn_leaves_every_chat_whole_and_claims_lapse(
     database_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     users = [f"crash-{request.node.callspec.id}-{i}" for i in range(6)]
-    slow = {"fake_chunk_delay_ms": "40", "claim_ttl_seconds": "3", "openai_turn_timeout": "1"}
-    service = serve(database_url, tmp_path, **slow)
+    async with api_factory(database_url)() as before_the_crash:
+        chat_ids = [(await before_the_crash.new_chat(u))["id"] for u in users]
+        for user, chat_id in zip(users, chat_ids, strict=True):
+            await before_the_crash.say(user, chat_id, "a turn that lands")
+
+    # The model's first chunk is an hour away: every turn is mid-way when the process dies.
+    service = serve(
+        database_url, tmp_path, fake_chunk_delay_ms=str(HOUR_MS), claim_ttl_seconds=str(HOUR_S)
+    )
+    sent_at = utc_now()
     async with httpx.AsyncClient(base_url=service.http_url, headers=HEADERS, timeout=30) as http:
-        chats = [(await http.post(f"/v1/users/{u}/chats", json={})).json()["id"] for u in users]
-        for user, chat_id in zip(users, chats, strict=True):
-            assert await turn(http, user, chat_id, "a turn that lands") == 200
         in_flight = [
             asyncio.create_task(turn(http, user, chat_id, "a turn the crash interrupts"))
-            for user, chat_id in zip(users, chats, strict=True)
+            for user, chat_id in zip(users, chat_ids, strict=True)
         ]
-        await asyncio.sleep(0.3)
+
+        async def all_claimed() -> bool:
+            return None not in (await stored_claims(database_url, chat_ids)).values()
+
+        await eventually(all_claimed, "every chat was claimed")
         service.stop(signal.SIGKILL)
+        killed_at = utc_now()
         assert await asyncio.gather(*in_flight) == [0] * len(users)
 
-    restarted = serve(database_url, tmp_path)
-    try:
-        async with httpx.AsyncClient(
-            base_url=restarted.http_url, headers=HEADERS, timeout=30
-        ) as http:
-            for user, chat_id in zip(users, chats, strict=True):
-                chat = (await http.get(f"/v1/users/{user}/chats/{chat_id}")).json()
-                assert_well_formed(chat)
-                assert len(chat["messages"]) == 3  # the interrupted turn left nothing
-            # The dead process's claims hold until they expire, then lapse by themselves.
-            assert await turn(http, users[0], chats[0], "too soon") == 409
-            await asyncio.sleep(3)
-            for user, chat_id in zip(users, chats, strict=True):
-                assert await turn(http, user, chat_id, "after the claims lapsed") == 200
-    finally:
-        assert restarted.stop() == 0
+    # The dead process's claims hold for its claim TTL from the moment each was taken.
+    ttl = timedelta(seconds=HOUR_S)
+    for expires_at in (await stored_claims(database_url, chat_ids)).values():
+        assert expires_at is not None and sent_at + ttl <= expires_at <= killed_at + ttl
+
+    clock = AdjustableClock()
+    async with api_factory(database_url)(clock=clock) as restarted:
+        for user, chat_id in zip(users, chat_ids, strict=True):
+            chat = await restarted.client.get(f"/v1/users/{user}/chats/{chat_id}", headers=AUTH)
+            assert_well_formed(chat.json())
+            assert len(chat.json()["messages"]) == 3  # the interrupted turn left nothing
+        # Until they expire: the chats stay busy.
+        for user, chat_id in zip(users, chat_ids, strict=True):
+            assert await turn(restarted.client, user, chat_id, "too soon", AUTH) == 409
+        # Then they lapse by themselves.
+        clock.advance(HOUR_S)
+        for user, chat_id in zip(users, chat_ids, strict=True):
+            assert (
+                await turn(restarted.client, user, chat_id, "after the claims lapsed", AUTH) == 200
+            )
 
 
 async def test_two_replicas_racing_on_the_same_chats_lose_nothing(
