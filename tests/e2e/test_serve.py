@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from support.databases import MYSQL_URL, execute_on_server
 from support.process import CHATSERVICE, start_service
+from support.waiting import GENEROUS_SECONDS
 
 
 def test_serve_on_defaults_chats_and_keeps_chats_across_a_restart(tmp_path: Path) -> None:
@@ -20,7 +21,9 @@ def test_serve_on_defaults_chats_and_keeps_chats_across_a_restart(tmp_path: Path
     token = service.token()
     assert token, service.printed
     try:
-        with httpx.Client(base_url=service.http_url, headers={"Authorization": token}) as http:
+        with httpx.Client(
+            base_url=service.http_url, headers={"Authorization": token}, timeout=GENEROUS_SECONDS
+        ) as http:
             first = http.post("/chat", json={"user_id": "u1", "user_message": "hi"})
             assert first.status_code == 200, first.text
             chat_id = first.json()["chat_id"]
@@ -35,7 +38,9 @@ def test_serve_on_defaults_chats_and_keeps_chats_across_a_restart(tmp_path: Path
     restarted = start_service({"CHATSERVICE_AUTH_TOKENS": "fixed-token"}, cwd=tmp_path)
     try:
         with httpx.Client(
-            base_url=restarted.http_url, headers={"Authorization": "Bearer fixed-token"}
+            base_url=restarted.http_url,
+            headers={"Authorization": "Bearer fixed-token"},
+            timeout=GENEROUS_SECONDS,
         ) as http:
             chat = http.get(f"/v1/users/u1/chats/{chat_id}").json()
             roles = [m["role"] for m in chat["messages"]]
@@ -111,7 +116,9 @@ def test_serve_on_mysql_refuses_an_old_schema_until_migrated(tmp_path: Path) -> 
         assert migrated.returncode == 0, migrated.stderr
         service = start_service({**env, "CHATSERVICE_AUTH_TOKENS": "t"}, cwd=tmp_path)
         try:
-            with httpx.Client(base_url=service.http_url, headers={"Authorization": "t"}) as http:
+            with httpx.Client(
+                base_url=service.http_url, headers={"Authorization": "t"}, timeout=GENEROUS_SECONDS
+            ) as http:
                 reply = http.post("/chat", json={"user_id": "u1", "user_message": "Olá 🙂 𝄞"})
                 assert reply.status_code == 200, reply.text
                 assert "Olá 🙂 𝄞" in reply.json()["content"]

@@ -14,6 +14,7 @@ from grpclib.events import SendRequest, listen
 from chatservice.entrypoints.grpc.generated import chatservice_v1_grpc
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
 from support.process import ServiceProcess, start_service
+from support.waiting import GENEROUS_SECONDS
 
 TOKEN = "shutdown-token"
 
@@ -115,6 +116,7 @@ async def test_sigterm_during_a_grpc_stream_lets_the_turn_finish_and_land(tmp_pa
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_an_idle_service_stops_at_once_on_either_signal(tmp_path: Path, sig: int) -> None:
-    service = serve(tmp_path, chunk_delay_ms=0)
+    # "At once": well within a generous wait, and nowhere near the grace period.
+    service = serve(tmp_path, chunk_delay_ms=0, grace_seconds=3600)
     assert any("gRPC on" in line for line in service.printed)
-    assert service.stop(sig, timeout=10) == 0
+    assert service.stop(sig, timeout=GENEROUS_SECONDS) == 0

@@ -12,6 +12,7 @@ import httpx
 
 from support.process import ServiceProcess, start_service
 from support.twilio_server import FakeTwilioMessages, running_twilio_messages
+from support.waiting import GENEROUS_SECONDS
 from support.whatsapp import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -47,7 +48,7 @@ async def acknowledged_then_sigterm(service: ServiceProcess) -> int:
     """Send a message that outlasts the reply timeout, SIGTERM the service as soon as it is
     acknowledged, and return the exit status (waiting without blocking the fake Twilio)."""
     fields = inbound(SENDER, "are you still there?")
-    async with httpx.AsyncClient(base_url=service.http_url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=service.http_url, timeout=GENEROUS_SECONDS) as http:
         response = await http.post(
             "/v1/twilio/whatsapp", data=fields, headers={"X-Twilio-Signature": signature(fields)}
         )

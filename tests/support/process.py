@@ -39,7 +39,9 @@ class ServiceProcess:
         return self.process.wait(timeout)
 
 
-def start_service(env: dict[str, str], cwd: Path, timeout: float = 30) -> ServiceProcess:
+def start_service(env: dict[str, str], cwd: Path, timeout: float = 120) -> ServiceProcess:
+    """`chatservice serve` on free ports, once it says it listens (`timeout`: generous, for a
+    start-up on a busy machine)."""
     port, grpc_port = free_port(), free_port()
     while grpc_port == port:  # the kernel may hand the same free port out twice
         grpc_port = free_port()
