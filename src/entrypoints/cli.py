@@ -7,7 +7,6 @@ import json
 import secrets
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
@@ -41,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def count_tokens(settings: Settings, model_name: str, source: str) -> int:
-    model = ModelRegistry(custom=settings.models).lookup(model_name)
+    model = ModelRegistry(custom=settings.custom_models).lookup(model_name)
     text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     try:
         messages = json.loads(text)
@@ -81,7 +80,7 @@ def serve(settings: Settings) -> int:
     generated_token = None
     if not settings.auth_tokens:
         generated_token = secrets.token_urlsafe(24)
-        settings = replace(settings, auth_tokens=(generated_token,))
+        settings = settings.model_copy(update={"auth_tokens": (generated_token,)})
     container = build_container(settings)  # checks the configuration before touching the database
     if settings.database_url.startswith("sqlite"):
         upgrade_to_head(settings.database_url)

@@ -91,7 +91,7 @@ class Container(containers.DeclarativeContainer):
     counter = providers.Singleton(TiktokenTokenCounter)
     registry = providers.Singleton(
         ModelRegistry,
-        custom=settings.provided.models,
+        custom=settings.provided.custom_models,
         context_window_override=settings.provided.context_window,
     )
     gateway = providers.Selector(

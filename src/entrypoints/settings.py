@@ -1,101 +1,173 @@
 """Settings: defaults, then an optional TOML file, then `CHATSERVICE_*` environment variables.
 
-A bad setting raises `SettingsError` with one line that names it; `chatservice serve` prints that
-line and exits.
+`Settings` (a pydantic model) is the one place every setting and its default is stated; the
+adapters and the use cases take their values from it, through the container. A bad setting raises
+`SettingsError` with one line that names it; `chatservice serve` prints that line and exits.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
+import re
 import tomllib
-import types
-import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 
 from chatservice.domain.errors import InvalidInput
 from chatservice.domain.models import SAMPLING_PARAMS, ModelSpec
 from chatservice.domain.providers import is_openai_endpoint
 
 ENV_PREFIX = "CHATSERVICE_"
-GATEWAYS = ("fake", "openai")
+#: The variable that names the TOML file when `--config` does not.
+CONFIG_VARIABLE = f"{ENV_PREFIX}CONFIG"
+#: Settings that are tables, so only the TOML file can give them.
+TOML_ONLY = frozenset({"models"})
 
 
 class SettingsError(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class Settings:
+def _empty_is_unset(value: object) -> object:
+    # An empty variable (`CHATSERVICE_OPENAI_BASE_URL=`) leaves an optional setting unset.
+    return None if value == "" else value
+
+
+def _comma_separated(value: object) -> object:
+    """A list from the environment's `a,b` or TOML's `["a", "b"]`; blanks around and between
+    the commas are dropped."""
+    items = value.split(",") if isinstance(value, str) else value
+    if isinstance(items, list | tuple):
+        return tuple(item.strip() for item in items if isinstance(item, str) and item.strip())
+    return value
+
+
+Unset = BeforeValidator(_empty_is_unset)
+OptionalText = Annotated[str | None, Unset]
+OptionalCount = Annotated[PositiveInt | None, Unset]
+Port = Annotated[int, Field(ge=0, le=65535)]
+
+
+class ModelTable(BaseModel):
+    """A `[models.NAME]` table of the TOML file: a model beyond the built-in registry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    context_window: int
+    max_output: int
+    encoding: str = "o200k_base"
+    #: The room kept for the reply by default; min(4096, max_output) when not given.
+    default_reserve: int | None = None
+    #: Compatible servers (vLLM, Ollama, …) mostly take the older name.
+    max_tokens_param: str = "max_tokens"
+    sampling_params: frozenset[str] = SAMPLING_PARAMS
+
+    def spec(self, name: str) -> ModelSpec:
+        """The model as the registry knows it; `InvalidInput` when the table cannot be one."""
+        return ModelSpec(
+            name=name,
+            context_window=self.context_window,
+            max_output=self.max_output,
+            encoding=self.encoding,
+            default_reserve=(
+                min(4096, self.max_output) if self.default_reserve is None else self.default_reserve
+            ),
+            max_tokens_param=self.max_tokens_param,
+            sampling_params=self.sampling_params,
+        )
+
+
+class Settings(BaseModel):
+    """Every setting of the service, with its default (docs/configuration.md lists them)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     database_url: str = "sqlite+aiosqlite:///./chatservice.db"
     #: Memory for this replica's copy of recently used chats' windows (0: read them every turn).
-    window_cache_mb: int = 64
-    auth_tokens: tuple[str, ...] = ()
-    gateway: str = "fake"
-    openai_api_key: str | None = None
-    openai_base_url: str | None = None
-    openai_organization: str | None = None
-    openai_project: str | None = None
-    openai_connect_timeout: float = 5.0
-    openai_idle_timeout: float = 60.0
-    openai_turn_timeout: float = 110.0
-    openai_max_retries: int = 2
+    window_cache_mb: NonNegativeInt = 64
+    auth_tokens: Annotated[tuple[str, ...], BeforeValidator(_comma_separated)] = ()
+    gateway: Literal["fake", "openai"] = "fake"
+    openai_api_key: OptionalText = None
+    openai_base_url: OptionalText = None
+    openai_organization: OptionalText = None
+    openai_project: OptionalText = None
+    openai_connect_timeout: PositiveFloat = 5.0
+    #: The longest pause allowed between two chunks of a stream (and before the first).
+    openai_idle_timeout: PositiveFloat = 60.0
+    #: The longest a whole turn may take, first byte to last.
+    openai_turn_timeout: PositiveFloat = 110.0
+    #: Retries of a request that got no response yet (connection errors, 408, 429, 5xx).
+    openai_max_retries: Annotated[int, Field(ge=0, le=10)] = 2
     model: str = "gpt-4o-mini"
     system_message: str = "You are a helpful assistant."
-    max_completion_tokens: int | None = None
-    context_window: int | None = None
-    window_margin: int = 0
-    max_message_chars: int = 100_000
-    max_body_bytes: int = 1_048_576
-    claim_ttl_seconds: float = 120.0
+    max_completion_tokens: OptionalCount = None
+    context_window: OptionalCount = None
+    window_margin: NonNegativeInt = 0
+    max_message_chars: PositiveInt = 100_000
+    max_body_bytes: PositiveInt = 1_048_576
+    #: How long a turn's claim holds before another turn may take the chat (a crashed replica).
+    claim_ttl_seconds: PositiveFloat = 120.0
     #: Turns a user may start per minute, counted per process (0: no limit).
-    turns_per_minute_per_user: int = 0
-    shutdown_grace_seconds: float = 20.0
+    turns_per_minute_per_user: NonNegativeInt = 0
+    shutdown_grace_seconds: NonNegativeFloat = 20.0
     #: How often an idle SSE stream gets a `: ping` comment, so proxies keep it open.
-    sse_ping_seconds: float = 15.0
+    sse_ping_seconds: PositiveFloat = 15.0
     host: str = "127.0.0.1"
-    http_port: int = 8080
-    grpc_port: int = 50051
+    http_port: Port = 8080
+    grpc_port: Port = 50051
     public_base_url: str = "http://localhost:8080"
-    twilio_account_sid: str | None = None
-    twilio_auth_token: str | None = None
+    twilio_account_sid: OptionalText = None
+    twilio_auth_token: OptionalText = None
     twilio_api_base_url: str = "https://api.twilio.com"
-    twilio_reply_timeout: float = 10.0
-    fake_chunk_delay_ms: int = 0
-    log_level: str = "INFO"
+    # Twilio gives up on a webhook after 15 s; the TwiML reply must come well before.
+    twilio_reply_timeout: Annotated[float, Field(gt=0, lt=15)] = 10.0
+    fake_chunk_delay_ms: NonNegativeInt = 0
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     #: `text` for people, `json` (one object a line) for log collectors.
-    log_format: str = "text"
+    log_format: Literal["text", "json"] = "text"
     #: Models beyond the built-in registry, declared as `[models.NAME]` tables in the TOML file.
-    models: tuple[ModelSpec, ...] = field(default=())
+    models: dict[str, ModelTable] = Field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        _check(self.gateway in GATEWAYS, "gateway", f"must be one of {', '.join(GATEWAYS)}")
-        _check(self.log_format in ("text", "json"), "log_format", "must be text or json")
-        _check(
-            self.log_level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
-            "log_level",
-            "must be DEBUG, INFO, WARNING, ERROR or CRITICAL",
-        )
-        for name in ("http_port", "grpc_port"):
-            _check(0 <= getattr(self, name) <= 65535, name, "must be a port number")
-        for name in ("max_completion_tokens", "context_window"):
-            value = getattr(self, name)
-            _check(value is None or value > 0, name, "must be positive")
-        for name in (
-            "max_message_chars",
-            "max_body_bytes",
-            "claim_ttl_seconds",
-            "twilio_reply_timeout",
-            "sse_ping_seconds",
-            "openai_connect_timeout",
-            "openai_idle_timeout",
-            "openai_turn_timeout",
-        ):
-            _check(getattr(self, name) > 0, name, "must be positive")
-        _check(0 <= self.openai_max_retries <= 10, "openai_max_retries", "must be 0 to 10")
+    def __init__(self, **values: Any) -> None:  # Any: each setting has a type of its own
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            raise SettingsError(_problem(error.errors()[0])) from None
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_url(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(
+                "must be the service's public http:// or https:// URL, as Twilio calls it"
+            )
+        return url
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_file_or_server(cls, url: str) -> str:
+        if "://" not in url or ":memory:" in url:
+            raise ValueError("must be a database URL to a file or server, not :memory:")
+        return url
+
+    @model_validator(mode="after")
+    def _settings_that_work_together(self) -> Settings:
         # A turn outliving its claim could be overtaken by another turn on the same chat.
         _check(
             self.openai_turn_timeout < self.claim_ttl_seconds,
@@ -109,32 +181,22 @@ class Settings:
             "openai_api_key",
             "is required for OpenAI's own endpoint (set it, or OPENAI_API_KEY, or a base URL)",
         )
-        for name in (
-            "window_margin",
-            "fake_chunk_delay_ms",
-            "shutdown_grace_seconds",
-            "turns_per_minute_per_user",
-            "window_cache_mb",
-        ):
-            _check(getattr(self, name) >= 0, name, "must not be negative")
-        _check(all(self.auth_tokens), "auth_tokens", "must not contain an empty token")
         _check(
             bool(self.twilio_account_sid) == bool(self.twilio_auth_token),
             "twilio_account_sid",
             "and twilio_auth_token must be set together (or neither, to leave WhatsApp off)",
         )
-        # Twilio gives up on a webhook after 15 s; the TwiML reply must come well before.
-        _check(self.twilio_reply_timeout < 15, "twilio_reply_timeout", "must be under 15 seconds")
-        _check(
-            self.public_base_url.startswith(("http://", "https://")),
-            "public_base_url",
-            "must be the service's public http:// or https:// URL, as Twilio calls it",
-        )
-        _check(
-            "://" in self.database_url and ":memory:" not in self.database_url,
-            "database_url",
-            "must be a database URL to a file or server, not :memory:",
-        )
+        for name, table in self.models.items():
+            try:
+                table.spec(name)
+            except InvalidInput as error:
+                raise SettingsError(str(error)) from None
+        return self
+
+    @property
+    def custom_models(self) -> tuple[ModelSpec, ...]:
+        """The `[models.NAME]` tables, as the model registry takes them."""
+        return tuple(table.spec(name) for name, table in self.models.items())
 
     @property
     def twilio_configured(self) -> bool:
@@ -151,26 +213,46 @@ def _check(ok: bool, name: str, problem: str) -> None:
         raise SettingsError(f"setting {name} (env {ENV_PREFIX}{name.upper()}) {problem}")
 
 
+_EXPLANATION = re.compile(r", (?:unable to|got) ")
+
+
+def _problem(error: ErrorDetails) -> str:
+    """One line naming the setting (or the model's table) and what is wrong with it."""
+    where = [str(part) for part in error["loc"]]
+    if error["type"] == "missing":
+        problem = "is required"
+    elif error["type"] == "extra_forbidden":
+        problem = "is not a setting"
+    elif error["type"] == "value_error":
+        problem = str(error["ctx"]["error"])
+    else:  # pydantic's "Input should be …" without its explanation, and what was given
+        problem = _EXPLANATION.split(error["msg"].replace("Input should be", "must be", 1))[0]
+        problem += f", got {error['input']!r}"
+    if where[0] == "models" and len(where) > 1:
+        return " ".join([f"model {where[1]!r}:", *where[2:], problem])
+    name = where[0]
+    return f"setting {name} (env {ENV_PREFIX}{name.upper()}) {problem}"
+
+
 def load_settings(
     config_file: str | Path | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
+    """The settings from `config_file` (else the one `CHATSERVICE_CONFIG` names) and `environ`
+    (the process's own by default); `SettingsError` names the first bad one."""
     environ = os.environ if environ is None else environ
+    config_file = config_file or environ.get(CONFIG_VARIABLE)
+    # Lowest first: the plain OpenAI variable other tools read, the file, our own variables.
     values: dict[str, Any] = {}
-    config_file = config_file or environ.get(f"{ENV_PREFIX}CONFIG")
+    if environ.get("OPENAI_API_KEY"):
+        values["openai_api_key"] = environ["OPENAI_API_KEY"]
     if config_file:
         values.update(_from_toml(Path(config_file)))
-    for name in _scalar_fields():
-        raw = environ.get(ENV_PREFIX + name.upper())
-        if raw is not None:
-            values[name] = _coerce(name, raw)
-    if "openai_api_key" not in values and environ.get("OPENAI_API_KEY"):
-        values["openai_api_key"] = environ["OPENAI_API_KEY"]
+    values.update(
+        (name, environ[variable])
+        for name in Settings.model_fields.keys() - TOML_ONLY
+        if (variable := f"{ENV_PREFIX}{name.upper()}") in environ
+    )
     return Settings(**values)
-
-
-def _scalar_fields() -> dict[str, Any]:
-    hints = typing.get_type_hints(Settings)
-    return {f.name: hints[f.name] for f in dataclasses.fields(Settings) if f.name != "models"}
 
 
 def _from_toml(path: Path) -> dict[str, Any]:
@@ -178,70 +260,6 @@ def _from_toml(path: Path) -> dict[str, Any]:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"configuration file {path}: {exc}") from exc
-    values: dict[str, Any] = {}
-    fields = _scalar_fields()
-    for key, value in document.items():
-        if key == "models":
-            values["models"] = _models(value)
-        elif key in fields:
-            values[key] = _coerce(key, value)
-        else:
-            raise SettingsError(f"configuration file {path}: unknown setting {key!r}")
-    return values
-
-
-def _coerce(name: str, raw: Any) -> Any:
-    kind = _scalar_fields()[name]
-    optional = isinstance(kind, types.UnionType) and type(None) in typing.get_args(kind)
-    if optional:
-        kind = next(a for a in typing.get_args(kind) if a is not type(None))
-        if raw == "":
-            return None
-    try:
-        if kind == tuple[str, ...]:
-            items = raw.split(",") if isinstance(raw, str) else list(raw)
-            return tuple(str(item).strip() for item in items if str(item).strip())
-        if kind is int and not isinstance(raw, bool):
-            return int(raw)
-        if kind is float and not isinstance(raw, bool):
-            return float(raw)
-        if kind is str and isinstance(raw, str):
-            return raw
-    except (ValueError, TypeError):
-        pass
-    raise SettingsError(
-        f"setting {name} (env {ENV_PREFIX}{name.upper()}) must be {_describe(kind)}, got {raw!r}"
-    )
-
-
-def _describe(kind: Any) -> str:
-    return {int: "a whole number", float: "a number", str: "text"}.get(
-        kind, "a comma-separated list"
-    )
-
-
-def _models(tables: Any) -> tuple[ModelSpec, ...]:
-    if not isinstance(tables, dict):
-        raise SettingsError("configuration file: [models] must hold one table per model")
-    specs = []
-    for name, table in tables.items():
-        try:
-            sampling = table.get("sampling_params", sorted(SAMPLING_PARAMS))
-            specs.append(
-                ModelSpec(
-                    name=name,
-                    context_window=int(table["context_window"]),
-                    max_output=int(table["max_output"]),
-                    encoding=str(table.get("encoding", "o200k_base")),
-                    default_reserve=int(
-                        table.get("default_reserve", min(4096, int(table["max_output"])))
-                    ),
-                    max_tokens_param=str(table.get("max_tokens_param", "max_tokens")),
-                    sampling_params=frozenset(sampling),
-                )
-            )
-        except KeyError as missing:
-            raise SettingsError(f"model {name!r}: {missing.args[0]} is required") from None
-        except (TypeError, ValueError, AttributeError, InvalidInput) as exc:
-            raise SettingsError(f"model {name!r}: {exc}") from None
-    return tuple(specs)
+    if unknown := sorted(document.keys() - Settings.model_fields.keys()):
+        raise SettingsError(f"configuration file {path}: unknown setting {unknown[0]!r}")
+    return document

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
@@ -20,7 +19,10 @@ TOML_ONLY = "none: TOML only"
 
 def setting_defaults() -> dict[str, object]:
     """Every setting of the settings model, with its default."""
-    return {field.name: field.default for field in dataclasses.fields(Settings)}
+    return {
+        name: field.get_default(call_default_factory=True)
+        for name, field in Settings.model_fields.items()
+    }
 
 
 def documented_settings() -> dict[str, tuple[str, str]]:

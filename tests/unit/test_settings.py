@@ -38,6 +38,17 @@ def test_the_plain_openai_key_is_a_fallback() -> None:
     assert load_settings(environ=both).openai_api_key == "k2"
 
 
+def test_the_file_outranks_the_plain_openai_key(tmp_path: Path) -> None:
+    config = tmp_path / "chat.toml"
+    config.write_text('openai_api_key = "from-file"\n')
+    assert load_settings(config, {"OPENAI_API_KEY": "k1"}).openai_api_key == "from-file"
+
+
+def test_an_empty_variable_leaves_an_optional_setting_unset() -> None:
+    empty = {"CHATSERVICE_OPENAI_BASE_URL": "", "CHATSERVICE_CONTEXT_WINDOW": ""}
+    assert load_settings(environ=empty) == Settings()
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "named"),
     [
@@ -62,7 +73,7 @@ def test_custom_models_are_declared_in_the_file(tmp_path: Path) -> None:
         '[models."llama3.1:8b"]\ncontext_window = 8192\nmax_output = 2048\n'
         'encoding = "cl100k_base"\n'
     )
-    (model,) = load_settings(config, {}).models
+    (model,) = load_settings(config, {}).custom_models
     assert (model.name, model.context_window, model.max_output) == ("llama3.1:8b", 8192, 2048)
     assert model.max_tokens_param == "max_tokens"
 
@@ -73,6 +84,7 @@ def test_custom_models_are_declared_in_the_file(tmp_path: Path) -> None:
         ("[models.x]\nmax_output = 10\n", "context_window is required"),
         ('[models.x]\ncontext_window = 100\nmax_output = 10\nencoding = "gpt2"\n', "encoding"),
         ("unknown_key = 1\n", "unknown setting"),
+        ("[models.x]\ncontext_window = 1\nmax_output = 1\nmax_outputs = 1\n", "max_outputs"),
         ("http_port = [1]\n", "http_port"),
         ("this is not toml", "chat.toml"),
     ],
