@@ -33,10 +33,14 @@ class TextDelta:
 
 @dataclass(frozen=True)
 class CompletionEnd:
-    """The last event of a completion. `usage` is `None` when the provider reported none."""
+    """The last event of a completion. `usage` is `None` when the provider reported none.
+
+    `cached_prompt_tokens`: how many of `usage.prompt_tokens` the provider read from its prompt
+    cache (priced lower than the rest); 0 when none were, or the provider does not say."""
 
     finish_reason: str
     usage: Usage | None
+    cached_prompt_tokens: int = 0
 
 
 class ChatGateway(Protocol):
