@@ -1,6 +1,7 @@
 """The `ChatGateway` contract, for every adapter of the port.
 
-The OpenAI gateway runs against a local OpenAI-compatible server over real HTTP; the failures are
+The OpenAI and Anthropic gateways run against local servers over real HTTP and SSE (an
+OpenAI-compatible one, and one speaking Anthropic's Messages event protocol); the failures are
 scripted there, at the HTTP level, and must come out as the same domain errors the fake raises.
 """
 
@@ -8,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
 
+from chatservice.adapters.anthropic_gateway import AnthropicChatGateway, AnthropicConfig
 from chatservice.adapters.fake_gateway import FakeChatGateway, ScriptedFailure, StreamHold
 from chatservice.adapters.openai_gateway import OpenAIChatGateway, OpenAIConfig
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
@@ -25,6 +28,8 @@ from chatservice.application.ports import (
 from chatservice.domain.chat import ChatParams
 from chatservice.domain.errors import ProviderTimeout, ProviderUnavailable
 from chatservice.domain.models import ModelRegistry
+from support.anthropic_server import Behaviour as Anthropic
+from support.anthropic_server import running_anthropic_server
 from support.openai_server import Behaviour, running_openai_server
 from support.waiting import eventually
 
@@ -57,11 +62,8 @@ def _fake() -> GatewayUnderTest:
     )
 
 
-@pytest.fixture(params=["fake", "openai"])
-async def under_test(request: pytest.FixtureRequest) -> AsyncIterator[GatewayUnderTest]:
-    if request.param == "fake":
-        yield _fake()
-        return
+@asynccontextmanager
+async def _openai() -> AsyncIterator[GatewayUnderTest]:
     async with running_openai_server() as server:
         # The timeout case waits this out; every other call must never come near it.
         gateway = OpenAIChatGateway(
@@ -79,6 +81,40 @@ async def under_test(request: pytest.FixtureRequest) -> AsyncIterator[GatewayUnd
             server.hold,
         )
         await gateway.aclose()
+
+
+@asynccontextmanager
+async def _anthropic() -> AsyncIterator[GatewayUnderTest]:
+    async with running_anthropic_server() as server:
+        # The timeout case waits this out; every other call must never come near it.
+        gateway = AnthropicChatGateway(
+            AnthropicConfig(
+                api_key="test-key", base_url=server.base_url, idle_timeout=2.0, max_retries=0
+            )
+        )
+        failures = {
+            "unavailable": Anthropic(status=529),
+            # Stalled until the server stops: the gateway's idle timeout decides.
+            "timeout": Anthropic(stall_after=0),
+            "cut": Anthropic(cut_after=2),
+        }
+        yield GatewayUnderTest(
+            gateway,
+            lambda kind: server.then(failures[kind]),
+            lambda: server.abandoned,
+            server.hold,
+        )
+        await gateway.aclose()
+
+
+@pytest.fixture(params=["fake", "openai", "anthropic"])
+async def under_test(request: pytest.FixtureRequest) -> AsyncIterator[GatewayUnderTest]:
+    if request.param == "fake":
+        yield _fake()
+        return
+    adapter = _openai() if request.param == "openai" else _anthropic()
+    async with adapter as opened:
+        yield opened
 
 
 @pytest.fixture
