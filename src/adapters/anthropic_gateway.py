@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import re
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,9 +39,11 @@ from chatservice.domain.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-
-ANTHROPIC_API_URL = "https://api.anthropic.com"
-ANTHROPIC_HOST = "api.anthropic.com"
+from chatservice.domain.providers import (
+    ANTHROPIC_API_URL,
+    is_anthropic_endpoint,
+    retry_after_seconds,
+)
 
 # Anthropic-compatible servers that need no key still get an Authorization header from the SDK,
 # and an explicit key stops the SDK from looking for credentials in the environment or on disk.
@@ -74,12 +75,6 @@ _STATUS_OF_ERROR_TYPE = {
 # "prompt is too long: 208656 tokens > 200000 maximum", or, for the prompt and `max_tokens`
 # together, "input length and `max_tokens` exceed context limit: 197626 + 8192 > 200000".
 _CONTEXT_OVERFLOW = re.compile(r"prompt is too long|exceeds? context limit", re.IGNORECASE)
-
-
-def is_anthropic_endpoint(base_url: str) -> bool:
-    """Whether calls go to Anthropic's own endpoint, which needs a key; compatible servers (a
-    proxy, a local stand-in) may not."""
-    return ANTHROPIC_HOST in base_url
 
 
 @dataclass(frozen=True)
@@ -278,8 +273,12 @@ def _status_error(error: anthropic.APIStatusError) -> ChatServiceError:
     if status in (401, 403):
         return ProviderRejected("the model provider refused this service's credentials")
     if status == 429:
+        # An error event mid-stream came with the stream's 200, whose headers say nothing of it.
+        retry_after = (
+            error.response.headers.get("retry-after") if error.status_code == 429 else None
+        )
         return ProviderRateLimited(
-            "the model provider is rate limiting this service", _retry_after(error)
+            "the model provider is rate limiting this service", retry_after_seconds(retry_after)
         )
     if status == 400 and _CONTEXT_OVERFLOW.search(message):
         return MessageTooLong("the model provider found the conversation longer than its window")
@@ -300,12 +299,3 @@ def _error_of(body: object) -> tuple[str | None, str]:
         error_type if isinstance(error_type, str) else None,
         message if isinstance(message, str) else "",
     )
-
-
-def _retry_after(error: anthropic.APIStatusError) -> float | None:
-    """The provider's Retry-After in seconds; None when it is absent or no delay in seconds."""
-    try:
-        seconds = float(error.response.headers.get("retry-after", ""))
-    except ValueError:
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from chatservice.domain.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from chatservice.domain.providers import is_openai_endpoint
+from chatservice.domain.providers import is_openai_endpoint, retry_after_seconds
 
 # Compatible servers that need no key still get an Authorization header from the SDK.
 _NO_KEY = "no-key-configured"
@@ -144,7 +143,8 @@ def _domain_error(error: Exception) -> ChatServiceError:
         return ProviderTimeout("the model provider did not answer in time")
     if isinstance(error, openai.RateLimitError):
         return ProviderRateLimited(
-            "the model provider is rate limiting this service", _retry_after(error)
+            "the model provider is rate limiting this service",
+            retry_after_seconds(error.response.headers.get("retry-after")),
         )
     if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
         return ProviderRejected("the model provider refused this service's credentials")
@@ -169,12 +169,3 @@ def _code(error: openai.APIStatusError) -> str | None:
             code = inner.get("code")
             return code if isinstance(code, str) else None
     return getattr(error, "code", None)
-
-
-def _retry_after(error: openai.APIStatusError) -> float | None:
-    """The provider's Retry-After in seconds; None when it is absent or no delay in seconds."""
-    try:
-        seconds = float(error.response.headers.get("retry-after", ""))
-    except ValueError:
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
