@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-dev lint typecheck mariadb chromium proto proto-check \
+.PHONY: run test install install-dev lint typecheck mariadb redis chromium proto proto-check \
 	web-chat-screenshot bench bench-startup
 
 $(BIN)/python:
@@ -23,6 +23,9 @@ run: install
 
 mariadb:
 	scripts/ensure-mariadb
+
+redis:
+	scripts/ensure-redis
 
 # Debian's Chromium for the web chat's browser tests (installed with apt when missing).
 chromium:
@@ -50,7 +53,7 @@ proto-check: proto
 	git diff --exit-code -- src/entrypoints/grpc/generated
 	test -z "$$(git status --porcelain -- src/entrypoints/grpc/generated)"
 
-test: install-dev mariadb chromium lint typecheck proto-check
+test: install-dev mariadb redis chromium lint typecheck proto-check
 	$(BIN)/pytest -q
 
 # Every benchmark of docs/benchmarks.md, against the real service on SQLite and MariaDB (about
