@@ -1,4 +1,5 @@
-"""Shared fixtures: a freshly migrated SQLite file and MariaDB database per test run.
+"""Shared fixtures: a freshly migrated SQLite file and MariaDB database per test run, and a
+three-node MariaDB Galera cluster for the tests that ask for one.
 
 Tests isolate themselves with fresh uuid user ids, so the databases are never truncated. The
 MariaDB tests are never skipped: an unreachable server fails them, saying how to point them
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.migrations import upgrade_to_head
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from support.databases import MYSQL_URL, execute_on_server
+from support.galera import GaleraCluster, GaleraClusterError, running_galera_cluster
 
 #: The database engines every SQL test runs on; the MariaDB one is marked `mariadb`.
 DATABASES = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
@@ -70,3 +73,18 @@ async def sql_repository(database_url: str) -> AsyncIterator[SqlAlchemyChatRepos
         yield SqlAlchemyChatRepository(engine)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def galera_cluster() -> Iterator[GaleraCluster]:
+    """Three MariaDB Galera nodes on loopback with a fresh database, for the whole session.
+
+    Started on first use by scripts/galera-cluster (which installs what is missing) and stopped
+    at the end; never skipped: a cluster that cannot start fails the test, saying why.
+    """
+    with ExitStack() as stack:
+        try:
+            cluster = stack.enter_context(running_galera_cluster())
+        except GaleraClusterError as error:
+            pytest.fail(f"the Galera test cluster did not start: {error}", pytrace=False)
+        yield cluster
