@@ -22,6 +22,8 @@ from support.http import TOKEN, unique_user
 
 DOC = Path(__file__).parents[2] / "docs" / "reliability.md"
 UNKNOWN_CHAT = "00000000-0000-4000-8000-000000000000"
+#: The malformed user ids the cases send: nothing may be stored under them either.
+BAD_USER_IDS = ("bad user", "u" * 129, "é")
 
 
 @dataclass(frozen=True)
@@ -348,7 +350,8 @@ async def test_every_bad_input_gets_its_answer_and_changes_nothing(
         ended = await live.v1.CreateChat(pb.CreateChatRequest(user_id=user))
         await live.v1.EndChat(pb.EndChatRequest(user_id=user, chat_id=ended.id))
         ids = Ids(user, chat.id, other.id, ended.id)
-        before = await live.snapshot()
+        users = (user, f"{user}-other", *BAD_USER_IDS)
+        before = await live.snapshot(*users)
         for case in HTTP_CASES:
             headers = {"Authorization": TOKEN} | (case.headers or {})
             sent = live.http.build_request(
@@ -363,13 +366,13 @@ async def test_every_bad_input_gets_its_answer_and_changes_nothing(
             assert response.status_code == case.status, (case.name, response.text[:200])
             assert response.json()["error"]["code"] == case.code, case.name
             assert response.json()["error"]["message"], case.name
-            assert await live.snapshot() == before, case.name
+            assert await live.snapshot(*users) == before, case.name
         for name, call, status in GRPC_CASES:
             with pytest.raises(GRPCError) as failure:
                 await call(live, ids)
             assert failure.value.status.name == status, (name, failure.value)
             assert failure.value.message, name
-            assert await live.snapshot() == before, name
+            assert await live.snapshot(*users) == before, name
         unauthenticated = channel_with(live.port, {"authorization": "Bearer wrong"})
         try:
             with pytest.raises(GRPCError) as failure:

@@ -199,7 +199,7 @@ async def test_a_cancelled_call_stores_nothing_and_frees_the_chat(
     u = unique_user("u", request)
     async with open_live_grpc() as live:
         chat = await create_chat(live, u)
-        before = await live.snapshot()
+        before = await live.snapshot(u)
         hold = fake(live).hold(after_chunks=1)
         async with live.v1.SendMessage.open() as stream:
             await stream.send_message(
@@ -208,7 +208,7 @@ async def test_a_cancelled_call_stores_nothing_and_frees_the_chat(
             first = await stream.recv_message()
             assert first is not None and first.WhichOneof("event") == "delta"
             await stream.cancel()
-        await model_call_cancelled_and_nothing_stored(live, before)
+        await model_call_cancelled_and_nothing_stored(live, u, before)
         hold.release()
         done = await live.v1.SendMessage(
             pb.SendMessageRequest(user_id=u, chat_id=chat.id, content="again")
@@ -222,7 +222,7 @@ async def test_a_passed_deadline_cancels_the_model_and_stores_nothing(
     u = unique_user("u", request)
     async with open_live_grpc() as live:
         chat = await create_chat(live, u)
-        before = await live.snapshot()
+        before = await live.snapshot(u)
         # The model never gets past its first chunk: only the deadline ends the call. The
         # deadline is far beyond the time the call needs to reach the model.
         hold = fake(live).hold(after_chunks=1)
@@ -230,7 +230,7 @@ async def test_a_passed_deadline_cancels_the_model_and_stores_nothing(
             await live.v1.SendMessage(
                 pb.SendMessageRequest(user_id=u, chat_id=chat.id, content="hi"), timeout=3
             )
-        await model_call_cancelled_and_nothing_stored(live, before)
+        await model_call_cancelled_and_nothing_stored(live, u, before)
         hold.release()
         done = await live.v1.SendMessage(
             pb.SendMessageRequest(user_id=u, chat_id=chat.id, content="again")
@@ -238,9 +238,11 @@ async def test_a_passed_deadline_cancels_the_model_and_stores_nothing(
         assert done[-1].WhichOneof("event") == "completed"
 
 
-async def model_call_cancelled_and_nothing_stored(live: LiveGrpc, before: object) -> None:
+async def model_call_cancelled_and_nothing_stored(
+    live: LiveGrpc, user: str, before: object
+) -> None:
     async def unchanged() -> bool:
-        return bool(await live.snapshot() == before)
+        return bool(await live.snapshot(user) == before)
 
     await eventually(lambda: fake(live).abandoned == 1, "the model call was cancelled")
     await eventually(unchanged, "the chat is as it was")

@@ -44,7 +44,7 @@ async def test_the_compat_route_never_starts_a_chat_for_an_unknown_chat_id(
     api: Api, request: pytest.FixtureRequest
 ) -> None:
     u = user("u1", request)
-    before = await api.snapshot()
+    before = await api.snapshot(u)
     response = await api.client.post(
         "/chat",
         json={
@@ -56,21 +56,22 @@ async def test_the_compat_route_never_starts_a_chat_for_an_unknown_chat_id(
     )
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "chat_not_found"
-    assert await api.snapshot() == before
+    assert await api.snapshot(u) == before
 
 
 async def test_the_compat_route_stores_nothing_when_its_first_message_is_refused(
     open_api: ApiFactory, request: pytest.FixtureRequest
 ) -> None:
+    u = user("u", request)
     async with open_api(context_window=400, max_completion_tokens=100) as api:
-        before = await api.snapshot()
+        before = await api.snapshot(u)
         response = await api.client.post(
             "/chat",
-            json={"user_id": user("u", request), "user_message": "word " * 500},
+            json={"user_id": u, "user_message": "word " * 500},
             headers=AUTH,
         )
         assert response.status_code == 413
-        assert await api.snapshot() == before
+        assert await api.snapshot(u) == before
 
 
 async def test_chats_survive_a_restart(
@@ -121,7 +122,7 @@ async def test_older_exchanges_are_erased_and_shown(
         assert flags[-2:] == [False, False]
         assert flags[1:] == sorted(flags[1:], reverse=True)
 
-        before = await api.snapshot()
+        before = await api.snapshot(u)
         too_long = await api.client.post(
             f"/v1/users/{u}/chats/{chat['id']}/messages",
             json={"content": "lorem " * 400},
@@ -130,7 +131,7 @@ async def test_older_exchanges_are_erased_and_shown(
         assert too_long.status_code == 413
         assert too_long.json()["error"]["code"] == "message_too_long"
         assert "at most" in too_long.json()["error"]["message"]
-        assert await api.snapshot() == before
+        assert await api.snapshot(u) == before
 
 
 async def test_listing_pages_newest_first(api: Api, request: pytest.FixtureRequest) -> None:
@@ -157,12 +158,12 @@ async def test_an_ended_chat_refuses_messages_and_a_deleted_one_is_gone(
     chat = await api.new_chat(u)
     ended = await api.client.post(f"/v1/users/{u}/chats/{chat['id']}/end", headers=AUTH)
     assert ended.status_code == 200 and ended.json()["status"] == "ended"
-    before = await api.snapshot()
+    before = await api.snapshot(u)
     refused = await api.client.post(
         f"/v1/users/{u}/chats/{chat['id']}/messages", json={"content": "hi"}, headers=AUTH
     )
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "chat_ended"
-    assert await api.snapshot() == before
+    assert await api.snapshot(u) == before
     deleted = await api.client.delete(f"/v1/users/{u}/chats/{chat['id']}", headers=AUTH)
     assert deleted.status_code == 204
     gone = await api.client.get(f"/v1/users/{u}/chats/{chat['id']}", headers=AUTH)
@@ -240,14 +241,14 @@ async def test_a_user_over_the_turn_rate_limit_gets_429_and_nothing_stored(
         chat = await api.new_chat(u)
         await api.say(u, chat["id"], "one")
         await api.say(u, chat["id"], "two")
-        before = await api.snapshot()
+        before = await api.snapshot(u)
         refused = await api.client.post(
             f"/v1/users/{u}/chats/{chat['id']}/messages", json={"content": "3"}, headers=AUTH
         )
         assert refused.status_code == 429
         assert refused.json()["error"]["code"] == "rate_limited"
         assert 0 < int(refused.headers["retry-after"]) <= 60
-        assert await api.snapshot() == before
+        assert await api.snapshot(u) == before
         other = user("other", request)
         other_chat = await api.new_chat(other)
         await api.say(other, other_chat["id"], "unaffected")

@@ -94,14 +94,14 @@ async def test_a_model_failure_after_the_first_delta_is_an_error_event_and_store
     u = unique_user("u", request)
     async with open_live_api() as live, live.client() as http:
         chat_id = await new_chat(http, u)
-        before = await live.snapshot()
+        before = await live.snapshot(u)
         gateway(live).fail_next(ScriptedFailure(ProviderUnavailable("upstream broke"), 3))
         events = await stream(http, messages_path(u, chat_id), "hi")
         assert [e.event for e in events if isinstance(e, SseEvent)] == ["delta"] * 3 + ["error"]
         error = events[-1]
         assert isinstance(error, SseEvent)
         assert error.data == {"code": "provider_unavailable", "message": "upstream broke"}
-        assert await live.snapshot() == before
+        assert await live.snapshot(u) == before
         await stream(http, messages_path(u, chat_id), "the next turn works")
 
 
@@ -165,7 +165,7 @@ async def test_hanging_up_mid_reply_cancels_the_model_and_leaves_the_chat_as_it_
     u = unique_user("u", request)
     async with open_live_api() as live, live.client() as http:
         chat_id = await new_chat(http, u)
-        before = await live.snapshot()
+        before = await live.snapshot(u)
         fake = gateway(live)
         # Held until the end: only the service cancelling the turn ends the model's call.
         hold = fake.hold(after_chunks=1)
@@ -175,7 +175,7 @@ async def test_hanging_up_mid_reply_cancels_the_model_and_leaves_the_chat_as_it_
         # The claim is released as the turn is cancelled, long before it would lapse: the next
         # turn goes through.
         async def unchanged() -> bool:
-            return bool(await live.snapshot() == before)
+            return bool(await live.snapshot(u) == before)
 
         await eventually(unchanged, "the chat is as it was")
         hold.release()
@@ -227,11 +227,11 @@ async def test_a_retried_idempotency_key_returns_the_stored_reply_without_a_mode
         streamed = await stream(http, path, "hi", headers=key)
         assert isinstance(streamed[-1], SseEvent)
         assert streamed[-1].data == first.json()
-        before = await live.snapshot()
+        before = await live.snapshot(u)
         reused = await http.post(path, json={"content": "another"}, headers=key)
         assert reused.status_code == 422
         assert reused.json()["error"]["code"] == "idempotency_key_reused"
-        assert await live.snapshot() == before
+        assert await live.snapshot(u) == before
 
 
 async def test_a_retry_while_the_first_attempt_runs_waits_and_gets_the_same_reply(

@@ -236,7 +236,7 @@ async def test_each_upstream_failure_gets_its_status_and_stores_nothing(
     )
     async with open_api(**settings) as api:
         chat = await api.new_chat(u)
-        before = await api.snapshot()
+        before = await api.snapshot(u)
         upstream.then(behaviour)
         response = await api.client.post(
             f"/v1/users/{u}/chats/{chat['id']}/messages", json={"content": "hi"}, headers=AUTH
@@ -245,7 +245,7 @@ async def test_each_upstream_failure_gets_its_status_and_stores_nothing(
         assert response.json()["error"]["code"] == code
         if status == 429:
             assert response.headers["retry-after"] == "7"
-        assert await api.snapshot() == before
+        assert await api.snapshot(u) == before
     async with open_live_grpc(**settings) as live:
         upstream.then(behaviour)
         with pytest.raises(GRPCError) as failure:
@@ -255,7 +255,7 @@ async def test_each_upstream_failure_gets_its_status_and_stores_nothing(
         assert failure.value.status == grpc_status
         if status == 429:
             assert failure.value.details == [RetryInfo(retry_delay=Duration(seconds=7))]
-        assert await live.snapshot() == before
+        assert await live.snapshot(u) == before
 
 
 @pytest.mark.parametrize("retry_after", ["inf", "nan", "-5", "Wed, 21 Oct 2015 07:28:00 GMT"])
@@ -292,7 +292,7 @@ async def test_a_failure_mid_stream_is_an_sse_error_event(
     u = unique_user("u", request)
     async with open_live_api(**provider(upstream)) as live, live.client() as http:
         chat_id = (await http.post(f"/v1/users/{u}/chats", json={})).json()["id"]
-        before = await live.snapshot()
+        before = await live.snapshot(u)
         upstream.then(Behaviour(reply="one two three four five six", cut_after=3))
         async with http.stream(
             "POST",
@@ -303,7 +303,7 @@ async def test_a_failure_mid_stream_is_an_sse_error_event(
             events = [e async for e in read_sse(response) if isinstance(e, SseEvent)]
         assert [e.event for e in events] == ["delta", "delta", "delta", "error"]
         assert events[-1].data["code"] == "provider_unavailable"
-        assert await live.snapshot() == before
+        assert await live.snapshot(u) == before
 
 
 async def test_an_unreachable_provider_is_a_502(

@@ -77,13 +77,13 @@ async def test_a_forged_or_missing_signature_is_403_and_stores_nothing(
         "tampered body": {"X-Twilio-Signature": signature({**fields, "Body": "hello"})},
         "a bearer token instead": {"Authorization": f"Bearer {TOKEN}"},
     }[forgery]
-    before = await whatsapp.snapshot()
+    before = await whatsapp.snapshot(sender)
 
     response = await whatsapp.post(fields, headers)
 
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "invalid_signature"
-    assert await whatsapp.snapshot() == before
+    assert await whatsapp.snapshot(sender) == before
     assert len(whatsapp.gateway.requests) == 0
 
 
@@ -230,10 +230,10 @@ async def test_a_signed_form_without_a_valid_sender_or_sid_is_400_and_stores_not
     whatsapp: WhatsApp, sender: str, field: str, value: str
 ) -> None:
     fields = {**inbound(sender, "hello"), field: value}
-    before = await whatsapp.snapshot()
+    before = await whatsapp.snapshot(sender, fields["From"])
 
     response = await whatsapp.post(fields, {"X-Twilio-Signature": signature(fields)})
 
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "invalid_input"
-    assert await whatsapp.snapshot() == before
+    assert await whatsapp.snapshot(sender, fields["From"]) == before

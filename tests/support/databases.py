@@ -1,11 +1,20 @@
-"""The test MariaDB/MySQL server."""
+"""The test MariaDB/MySQL server, and what a test reads back from a database."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from chatservice.adapters.sqlalchemy.tables import (
+    chats,
+    messages,
+    whatsapp_messages,
+    whatsapp_senders,
+)
 
 MYSQL_URL = os.environ.get("CHATSERVICE_TEST_MYSQL_URL", "mysql+asyncmy://root@127.0.0.1:3306")
 
@@ -17,3 +26,33 @@ async def execute_on_server(statement: str, url: str = MYSQL_URL) -> None:
             await connection.execute(text(statement))
     finally:
         await engine.dispose()
+
+
+#: A user's stored rows, by table: what a refused request must leave as it was.
+StoredRows = dict[str, list[tuple[Any, ...]]]
+
+
+async def rows_of(engine: AsyncEngine, user_ids: Sequence[str]) -> StoredRows:
+    """Every stored row that belongs to these users (or WhatsApp senders): their chats, those
+    chats' messages, their WhatsApp sender and inbound-message rows. Scoped to the test's own
+    users, so that what other tests store meanwhile never shows up as a change."""
+    assert user_ids, "name the users whose rows to compare"
+    own_chats = chats.c.user_id.in_(user_ids)
+    statements = {
+        "chats": select(chats).where(own_chats).order_by(chats.c.id),
+        "messages": select(messages)
+        .join(chats, messages.c.chat_id == chats.c.id)
+        .where(own_chats)
+        .order_by(messages.c.chat_id, messages.c.position),
+        "whatsapp_senders": select(whatsapp_senders)
+        .where(whatsapp_senders.c.sender.in_(user_ids))
+        .order_by(whatsapp_senders.c.sender),
+        "whatsapp_messages": select(whatsapp_messages)
+        .where(whatsapp_messages.c.sender.in_(user_ids))
+        .order_by(whatsapp_messages.c.message_sid),
+    }
+    async with engine.connect() as connection:
+        return {
+            table: [tuple(row) for row in await connection.execute(statement)]
+            for table, statement in statements.items()
+        }

@@ -16,6 +16,7 @@ from chatservice.entrypoints.grpc.generated import chat_grpc, chatservice_v1_grp
 from chatservice.entrypoints.grpc.server import create_grpc_server
 from chatservice.entrypoints.http.app import create_app
 from chatservice.entrypoints.settings import Settings
+from support.databases import StoredRows
 from support.http import ROTATED_TOKEN, TOKEN, Api
 from support.process import free_port
 
@@ -47,8 +48,8 @@ class LiveGrpc:
     def compat(self) -> chat_grpc.ChatServiceStub:
         return chat_grpc.ChatServiceStub(self.channel)
 
-    async def snapshot(self) -> Any:
-        return await self.api.snapshot()
+    async def snapshot(self, *user_ids: str) -> StoredRows:
+        return await self.api.snapshot(*user_ids)
 
 
 LiveGrpcFactory = Callable[..., AbstractAsyncContextManager[LiveGrpc]]

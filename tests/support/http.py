@@ -7,14 +7,13 @@ import json
 import threading
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 import uvicorn
 from dependency_injector import providers
 
@@ -22,6 +21,7 @@ from chatservice.application.clock import Clock, utc_now
 from chatservice.entrypoints.container import Container, build_container
 from chatservice.entrypoints.http.app import create_app
 from chatservice.entrypoints.settings import Settings
+from support.databases import StoredRows, rows_of
 from support.process import free_port
 from support.serving import serving
 
@@ -35,16 +35,9 @@ class Api:
     client: httpx.AsyncClient
     container: Container
 
-    async def snapshot(self) -> tuple[list[Any], list[Any]]:
-        """Every stored row, to show that a refused request changed nothing."""
-        async with self.container.engine().connect() as connection:
-            chats = (await connection.execute(sa.text("SELECT * FROM chats ORDER BY id"))).all()
-            messages = (
-                await connection.execute(
-                    sa.text("SELECT * FROM messages ORDER BY chat_id, position")
-                )
-            ).all()
-        return [tuple(r) for r in chats], [tuple(r) for r in messages]
+    async def snapshot(self, *user_ids: str) -> StoredRows:
+        """These users' stored rows, to show that a refused request changed nothing."""
+        return await rows_of(self.container.engine(), user_ids)
 
     async def new_chat(self, user_id: str, **body: Any) -> dict[str, Any]:
         response = await self.client.post(f"/v1/users/{user_id}/chats", json=body, headers=AUTH)
@@ -88,7 +81,7 @@ class LiveApi:
 
     url: str
     container: Container
-    snapshot: Callable[[], Any]
+    snapshot: Callable[..., Awaitable[StoredRows]]
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, headers=AUTH, timeout=30, **kwargs)

@@ -13,7 +13,6 @@ from xml.etree import ElementTree
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from dependency_injector import providers
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
@@ -23,6 +22,7 @@ from chatservice.domain.chat import Chat
 from chatservice.entrypoints.container import Container, build_container, close_resources
 from chatservice.entrypoints.http.app import create_app
 from chatservice.entrypoints.settings import Settings
+from support.databases import StoredRows, rows_of
 from support.http import TOKEN
 from support.twilio_server import FakeTwilioMessages, running_twilio_messages
 from support.waiting import GENEROUS_SECONDS
@@ -118,17 +118,9 @@ class WhatsApp:
             for chat in sorted(listed, key=lambda c: (c.created_at, c.id))
         ]
 
-    async def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Every stored row, to show that a refused request changed nothing."""
-        tables = ("chats", "messages", "whatsapp_senders", "whatsapp_messages")
-        async with self.container.engine().connect() as connection:
-            return {
-                table: [
-                    tuple(row)
-                    for row in await connection.execute(sa.text(f"SELECT * FROM {table}"))
-                ]
-                for table in tables
-            }
+    async def snapshot(self, *senders: str) -> StoredRows:
+        """These senders' stored rows, to show that a refused request changed nothing."""
+        return await rows_of(self.container.engine(), senders)
 
 
 WhatsAppFactory = Callable[..., AbstractAsyncContextManager[WhatsApp]]
