@@ -73,7 +73,12 @@ class FakeTwilioMessages:
             async with self._arrived:
                 self._arrived.notify_all()
             if status != 201:
-                return Response({"code": 20500, "message": "scripted", "status": status}, status)
+                # As Twilio's own errors may, the message names what was sent: an adapter must
+                # not pass it on.
+                message = f"scripted failure for {form.get('Body')!r}"
+                return Response(
+                    {"code": 20500, "message": message, "status": status}, status_code=status
+                )
             return Response(
                 {
                     "sid": "SM" + uuid.uuid4().hex,

@@ -1,14 +1,13 @@
-"""WhatsApp use cases wired over the in-memory stores, the fake model and a fake messenger."""
+"""WhatsApp use cases wired over the in-memory stores and messenger and the fake model."""
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from chatservice.adapters.memory_messenger import InMemoryOutboundMessenger
 from chatservice.adapters.memory_whatsapp_directory import InMemoryWhatsAppDirectory
 from chatservice.application.background import BackgroundWork
 from chatservice.application.chats import DeleteChat, EndChat
-from chatservice.application.ports import MessageNotSent
 from chatservice.application.whatsapp import AnswerWhatsAppMessage, InboundMessage
 from chatservice.application.whatsapp_replies import DeliverReply, ReplyToWhatsApp
 from chatservice.domain.chat import ChatStatus
@@ -19,26 +18,11 @@ OURS = "whatsapp:+14155238886"
 
 
 @dataclass
-class FakeMessenger:
-    """Records what it sends; fails as scripted (`MessageNotSent`, retryable or not)."""
-
-    sent: list[tuple[str, str, str]] = field(default_factory=list)
-    failures: deque[bool] = field(default_factory=deque)
-    attempts: int = 0
-
-    async def send(self, sender: str, recipient: str, body: str) -> None:
-        self.attempts += 1
-        if self.failures:
-            raise MessageNotSent("scripted", retryable=self.failures.popleft())
-        self.sent.append((sender, recipient, body))
-
-
-@dataclass
 class WhatsAppService:
     service: Service
     directory: InMemoryWhatsAppDirectory
     answer: AnswerWhatsAppMessage
-    messenger: FakeMessenger
+    messenger: InMemoryOutboundMessenger
     work: BackgroundWork
 
     def reply(self, timeout: float) -> ReplyToWhatsApp:
@@ -60,7 +44,9 @@ def build_whatsapp() -> WhatsAppService:
         EndChat(service.repository),
         DeleteChat(service.repository),
     )
-    return WhatsAppService(service, directory, answer, FakeMessenger(), BackgroundWork())
+    return WhatsAppService(
+        service, directory, answer, InMemoryOutboundMessenger(), BackgroundWork()
+    )
 
 
 def message(body: str, sid: str = "SM1", media: int = 0, sender: str = SENDER) -> InboundMessage:

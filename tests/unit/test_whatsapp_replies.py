@@ -91,7 +91,7 @@ async def test_a_message_without_a_valid_sender_is_refused_before_any_work_start
 
 
 async def test_a_send_that_may_succeed_later_is_retried(whatsapp: WhatsAppService) -> None:
-    whatsapp.messenger.failures.extend([True, True])
+    whatsapp.messenger.fail_next(True, True)
 
     assert await DeliverReply(whatsapp.messenger, retry_delays=(0, 0, 0))(OURS, SENDER, "hi")
 
@@ -102,7 +102,7 @@ async def test_a_send_that_may_succeed_later_is_retried(whatsapp: WhatsAppServic
 async def test_a_send_refused_for_good_is_not_retried_and_stops_the_later_parts(
     whatsapp: WhatsAppService,
 ) -> None:
-    whatsapp.messenger.failures.append(False)
+    whatsapp.messenger.fail_next(False)
 
     delivered = await DeliverReply(whatsapp.messenger, retry_delays=(0, 0))(
         OURS, SENDER, "x" * 1600 + " y"
@@ -113,7 +113,7 @@ async def test_a_send_refused_for_good_is_not_retried_and_stops_the_later_parts(
 
 
 async def test_a_send_gives_up_after_its_retries(whatsapp: WhatsAppService) -> None:
-    whatsapp.messenger.failures.extend([True] * 10)
+    whatsapp.messenger.fail_next(*[True] * 10)
     pauses: list[float] = []
 
     async def record(seconds: float) -> None:
