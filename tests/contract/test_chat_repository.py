@@ -25,6 +25,7 @@ from chatservice.domain.errors import (
     TurnInProgress,
 )
 from chatservice.domain.turn import TurnRecord
+from support.waiting import eventually
 
 T0 = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 UNICODE = "Olá 🙂 𝄞 — ação, 中文, emoji 👩‍👩‍👧"
@@ -69,10 +70,12 @@ async def repository(
 async def _connection_threads_finished() -> None:
     """Wait for aiosqlite's threads: after a failed connect, one still completes a future on the
     event loop, which must stay open until it has."""
-    for _ in range(200):
-        if not any(t.name.endswith("(_connection_worker_thread)") for t in threading.enumerate()):
-            return
-        await asyncio.sleep(0.01)
+    await eventually(
+        lambda: (
+            not any(t.name.endswith("(_connection_worker_thread)") for t in threading.enumerate())
+        ),
+        "aiosqlite's connection threads ended",
+    )
 
 
 def new_id() -> str:

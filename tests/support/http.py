@@ -24,6 +24,7 @@ from chatservice.entrypoints.settings import Settings
 from support.databases import StoredRows, rows_of
 from support.process import free_port
 from support.serving import serving
+from support.waiting import GENEROUS_SECONDS
 
 TOKEN = "test-token-1"
 ROTATED_TOKEN = "test-token-2"
@@ -146,7 +147,7 @@ def served_in_a_thread(database_url: str, **overrides: Any) -> Iterator[str]:
 
     thread = threading.Thread(target=run, name="uvicorn", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + GENEROUS_SECONDS
     while not server.started:
         if failure or not thread.is_alive() or time.monotonic() > deadline:
             raise AssertionError(f"uvicorn did not start: {failure!r}")
@@ -155,7 +156,7 @@ def served_in_a_thread(database_url: str, **overrides: Any) -> Iterator[str]:
         yield f"http://127.0.0.1:{settings.http_port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=30)
+        thread.join(timeout=GENEROUS_SECONDS)
         assert not failure, failure
 
 

@@ -53,7 +53,7 @@ def test_a_part_of_exactly_the_limit_is_not_cut() -> None:
 
 
 async def test_a_reply_ready_in_time_comes_back_in_parts(whatsapp: WhatsAppService) -> None:
-    parts = await whatsapp.reply(timeout=5)(message("hello"))
+    parts = await whatsapp.reply(timeout=GENEROUS_SECONDS)(message("hello"))
 
     assert len(parts) == 1 and parts[0].startswith('You said: "hello"')
     assert whatsapp.messenger.sent == []
@@ -76,7 +76,7 @@ async def test_a_late_reply_is_sent_by_the_messenger_from_our_number_to_the_send
 
 
 async def test_a_redelivery_is_acknowledged_with_nothing(whatsapp: WhatsAppService) -> None:
-    reply = whatsapp.reply(timeout=5)
+    reply = whatsapp.reply(timeout=GENEROUS_SECONDS)
     await reply(message("hello", "SM1"))
 
     assert await reply(message("hello", "SM1")) == []
@@ -86,7 +86,7 @@ async def test_a_message_without_a_valid_sender_is_refused_before_any_work_start
     whatsapp: WhatsAppService,
 ) -> None:
     with pytest.raises(InvalidInput):
-        await whatsapp.reply(timeout=5)(message("hello", sender="bad sender"))
+        await whatsapp.reply(timeout=GENEROUS_SECONDS)(message("hello", sender="bad sender"))
     assert whatsapp.work.running == 0
 
 
