@@ -21,16 +21,16 @@ REQUEST = CompletionRequest(
 )
 
 
+async def consume(fake: FakeChatGateway, received: list[object]) -> None:
+    async for event in fake.stream(REQUEST):
+        received.append(event)
+
+
 async def test_a_held_stream_stops_after_its_chunks_until_the_hold_moves_or_is_released() -> None:
     fake = FakeChatGateway(COUNTER)
     hold = fake.hold(after_chunks=2)
     received: list[object] = []
-
-    async def consume() -> None:
-        async for event in fake.stream(REQUEST):
-            received.append(event)
-
-    consumer = asyncio.create_task(consume())
+    consumer = asyncio.create_task(consume(fake, received))
     await hold.reached()
     assert len(received) == 2
     hold.move_to(4)
@@ -72,12 +72,7 @@ async def test_a_failure_scripted_at_the_hold_comes_once_the_hold_is_released() 
     hold = fake.hold(after_chunks=2)
     fake.fail_next(ScriptedFailure(ProviderUnavailable("scripted"), after_chunks=2))
     received: list[object] = []
-
-    async def consume() -> None:
-        async for event in fake.stream(REQUEST):
-            received.append(event)
-
-    consumer = asyncio.create_task(consume())
+    consumer = asyncio.create_task(consume(fake, received))
     await hold.reached()
     hold.release()
     with pytest.raises(ProviderUnavailable):
