@@ -53,7 +53,9 @@ INSERT = (
 
 async def direct_sql_load(url: str, connections: int, per_connection: int) -> Latencies:
     engine = create_engine(url)
-    chats = await add_chats(SqlAlchemyChatRepository(engine), connections, "direct")
+    chats = await add_chats(
+        SqlAlchemyChatRepository(engine, window_cache_bytes=0), connections, "direct"
+    )
     await engine.dispose()
     parsed = make_url(url)
     clients = [

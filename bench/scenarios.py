@@ -28,6 +28,7 @@ from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.ports import TurnClaim
 from chatservice.domain.chat import Message, Role, Usage
 from chatservice.domain.turn import TurnRecord
+from chatservice.entrypoints.settings import Settings
 
 WINDOW_OF_FIVE_EXCHANGES = {"context_window": 520, "max_completion_tokens": 100}
 Progress = Callable[[str], None]
@@ -84,7 +85,7 @@ async def grpc_load(port: int, connections: int, per_connection: int) -> Latenci
 async def repository_load(url: str, connections: int, per_connection: int) -> Latencies:
     """The turn's SQL through the repository alone: claim, then commit two messages."""
     engine = create_engine(url)
-    repository = SqlAlchemyChatRepository(engine)
+    repository = SqlAlchemyChatRepository(engine, Settings().window_cache_bytes)
     counter_tokens = 12
     chats = await add_chats(repository, connections, "repo")
 
@@ -323,7 +324,6 @@ async def cumulative_vs_deltas(progress: Progress) -> dict[str, Any]:
     from chatservice.entrypoints.container import build_container
     from chatservice.entrypoints.grpc.generated import chat_grpc, chat_pb2, chatservice_v1_pb2
     from chatservice.entrypoints.grpc.server import create_grpc_server
-    from chatservice.entrypoints.settings import Settings
 
     counter = TiktokenTokenCounter()
     words = ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed", "do", "eiusmod", "tempor", "incididunt", "ut", "labore", "et", "dolore", "magna", "aliqua"]  # fmt: skip

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.migrations import upgrade_to_head
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
+from chatservice.entrypoints.settings import Settings
 from support.databases import MYSQL_URL, execute_on_server
 from support.galera import GaleraCluster, GaleraClusterError, running_galera_cluster
 
@@ -70,7 +71,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 async def sql_repository(database_url: str) -> AsyncIterator[SqlAlchemyChatRepository]:
     engine = create_engine(database_url)
     try:
-        yield SqlAlchemyChatRepository(engine)
+        yield SqlAlchemyChatRepository(engine, Settings().window_cache_bytes)
     finally:
         await engine.dispose()
 

@@ -103,7 +103,7 @@ class FakeChatGateway:
     stream after a number of chunks until released).
     """
 
-    def __init__(self, counter: TokenCounter, chunk_delay_seconds: float = 0.0) -> None:
+    def __init__(self, counter: TokenCounter, *, chunk_delay_seconds: float) -> None:
         self._counter = counter
         #: The pause before each chunk.
         self.chunk_delay_seconds = chunk_delay_seconds

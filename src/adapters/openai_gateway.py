@@ -37,17 +37,19 @@ _NO_KEY = "no-key-configured"
 
 @dataclass(frozen=True)
 class OpenAIConfig:
-    api_key: str | None = None
-    base_url: str | None = None
-    organization: str | None = None
-    project: str | None = None
-    connect_timeout: float = 5.0
+    """The `openai_*` settings, which own the defaults (src/entrypoints/settings.py)."""
+
+    api_key: str | None
+    base_url: str | None
+    organization: str | None
+    project: str | None
+    connect_timeout: float
     #: The longest pause allowed between two chunks of a stream (and before the first).
-    idle_timeout: float = 60.0
+    idle_timeout: float
     #: The longest a whole turn may take, first byte to last.
-    turn_timeout: float = 110.0
+    turn_timeout: float
     #: Retries of a request that got no response yet (connection errors, 408, 429, 5xx).
-    max_retries: int = 2
+    max_retries: int
 
 
 class OpenAIChatGateway:

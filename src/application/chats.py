@@ -25,6 +25,8 @@ from chatservice.domain.errors import InvalidInput
 from chatservice.domain.models import ModelRegistry
 from chatservice.domain.params import RequestedParams, resolve_params
 
+#: A page of the chat list, when the caller does not say, and at the most.
+DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 #: Longer than any cursor `encode_cursor` makes (a timestamp and a chat id, about 100 characters).
 MAX_CURSOR_CHARS = 512
@@ -132,7 +134,9 @@ class ListChats:
     def __init__(self, repository: ChatRepository) -> None:
         self._repository = repository
 
-    async def __call__(self, user_id: str, limit: int = 20, cursor: str | None = None) -> ChatPage:
+    async def __call__(
+        self, user_id: str, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> ChatPage:
         validate_user_id(user_id)
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}")

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ChatPolicy:
-    """The service's rules for chats: defaults for new chats and limits for every turn."""
+    """The service's rules for chats: defaults for new chats and limits for every turn.
 
-    model: str = "gpt-4o-mini"
-    system_message: str = "You are a helpful assistant."
-    max_completion_tokens: int | None = None
-    window_margin: int = 0
-    max_message_chars: int = 100_000
+    The values come from the settings (`model`, `system_message`, …), which own their defaults."""
+
+    model: str
+    system_message: str
+    max_completion_tokens: int | None
+    window_margin: int
+    max_message_chars: int
     #: How long a turn's claim holds before another turn may take the chat (a crashed replica).
-    claim_ttl_seconds: float = 120.0
+    claim_ttl_seconds: float

@@ -16,7 +16,6 @@ import pytest
 
 from chatservice.adapters.anthropic_gateway import AnthropicChatGateway, AnthropicConfig
 from chatservice.adapters.fake_gateway import FakeChatGateway, ScriptedFailure, StreamHold
-from chatservice.adapters.openai_gateway import OpenAIChatGateway, OpenAIConfig
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.ports import (
     ChatGateway,
@@ -28,6 +27,8 @@ from chatservice.application.ports import (
 from chatservice.domain.chat import ChatParams
 from chatservice.domain.errors import ProviderTimeout, ProviderUnavailable
 from chatservice.domain.models import ModelRegistry
+from chatservice.entrypoints.container import Container
+from chatservice.entrypoints.settings import Settings
 from support.anthropic_server import Behaviour as Anthropic
 from support.anthropic_server import running_anthropic_server
 from support.openai_server import Behaviour, running_openai_server
@@ -48,7 +49,7 @@ class GatewayUnderTest:
 
 
 def _fake() -> GatewayUnderTest:
-    fake = FakeChatGateway(COUNTER)
+    fake = FakeChatGateway(COUNTER, chunk_delay_seconds=0)
     failures = {
         "unavailable": ScriptedFailure(ProviderUnavailable("scripted"), 0),
         "timeout": ScriptedFailure(ProviderTimeout("scripted"), 0),
@@ -65,10 +66,14 @@ def _fake() -> GatewayUnderTest:
 @asynccontextmanager
 async def _openai() -> AsyncIterator[GatewayUnderTest]:
     async with running_openai_server() as server:
-        # The timeout case waits this out; every other call must never come near it.
-        gateway = OpenAIChatGateway(
-            OpenAIConfig(base_url=server.base_url, idle_timeout=2.0, max_retries=0)
+        settings = Settings(
+            gateway="openai",
+            openai_base_url=server.base_url,
+            # The timeout case waits this out; every other call must never come near it.
+            openai_idle_timeout=2.0,
+            openai_max_retries=0,
         )
+        gateway = Container(settings=settings).gateway()
         failures = {
             "unavailable": Behaviour(status=503),
             "timeout": Behaviour(stall_before_response=True),

@@ -472,7 +472,7 @@ async def test_an_unreachable_database_is_storage_unavailable_without_parameters
         "mariadb": "mysql+asyncmy://root@127.0.0.1:1/nowhere",  # nothing listens on port 1
     }[kind]
     engine = create_engine(url)
-    repository = SqlAlchemyChatRepository(engine)
+    repository = SqlAlchemyChatRepository(engine, window_cache_bytes=0)
     try:
         with pytest.raises(StorageUnavailable) as failure:
             await repository.get_chat("secret-user", "secret-chat")

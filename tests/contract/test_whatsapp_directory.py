@@ -22,8 +22,11 @@ from chatservice.adapters.sqlalchemy.whatsapp_directory import SqlAlchemyWhatsAp
 from chatservice.application.ids import new_id
 from chatservice.application.ports import ChatRepository, WhatsAppDirectory
 from chatservice.domain.chat import Chat, ChatParams
+from chatservice.entrypoints.settings import Settings
 
 T0 = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+#: The chats' repository holds the chats the directory refers to, as the service runs it.
+CACHE_BYTES = Settings().window_cache_bytes
 
 
 @dataclass
@@ -55,7 +58,11 @@ async def store(store_url: str | None) -> AsyncIterator[Store]:
         return
     engine = create_engine(store_url)
     try:
-        yield Store(SqlAlchemyWhatsAppDirectory(engine), SqlAlchemyChatRepository(engine), engine)
+        yield Store(
+            SqlAlchemyWhatsAppDirectory(engine),
+            SqlAlchemyChatRepository(engine, CACHE_BYTES),
+            engine,
+        )
     finally:
         await engine.dispose()
 
@@ -64,7 +71,11 @@ async def store(store_url: str | None) -> AsyncIterator[Store]:
 async def sql_store(database_url: str) -> AsyncIterator[Store]:
     engine = create_engine(database_url)
     try:
-        yield Store(SqlAlchemyWhatsAppDirectory(engine), SqlAlchemyChatRepository(engine), engine)
+        yield Store(
+            SqlAlchemyWhatsAppDirectory(engine),
+            SqlAlchemyChatRepository(engine, CACHE_BYTES),
+            engine,
+        )
     finally:
         await engine.dispose()
 

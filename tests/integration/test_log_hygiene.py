@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from chatservice.entrypoints.logs import configure_logging
+from chatservice.entrypoints.settings import Settings
 from support.http import AUTH, ROTATED_TOKEN, TOKEN, ApiFactory, unique_user
 from support.openai_server import Behaviour, running_openai_server
 
@@ -32,7 +33,9 @@ class Collector(logging.Handler):
 def collected() -> Iterator[Collector]:
     root = logging.getLogger()
     saved = root.level, {n: logging.getLogger(n).level for n in logging.root.manager.loggerDict}
-    configure_logging("DEBUG")  # as `chatservice serve` does with log_level = DEBUG
+    # As `chatservice serve` does with log_level = DEBUG.
+    settings = Settings(log_level="DEBUG")
+    configure_logging(settings.log_level, settings.log_format)
     collector = Collector()
     root.addHandler(collector)
     yield collector

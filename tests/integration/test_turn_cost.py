@@ -27,11 +27,12 @@ from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.chats import StartChat
-from chatservice.application.policy import ChatPolicy
 from chatservice.application.turn_events import Completed
 from chatservice.application.turns import SendMessage
 from chatservice.domain.chat import Chat, Message
 from chatservice.domain.models import ModelRegistry
+from chatservice.entrypoints.container import Container
+from chatservice.entrypoints.settings import Settings
 
 SHORT_HISTORY_EXCHANGES = 5
 LONG_HISTORY_EXCHANGES = 500
@@ -127,9 +128,13 @@ async def test_a_turn_costs_the_same_behind_10_or_1000_stored_messages(engine: A
     counter = TiktokenTokenCounter()
     # Without the window cache: every claim reads the window, the read this test is about.
     repository = SqlAlchemyChatRepository(engine, window_cache_bytes=0)
-    policy = ChatPolicy(system_message="You are terse.", max_completion_tokens=40)
+    policy = Container(
+        settings=Settings(system_message="You are terse.", max_completion_tokens=40)
+    ).policy()
     registry = ModelRegistry(context_window_override=160)
-    send = SendMessage(repository, FakeChatGateway(counter), counter, registry, policy)
+    send = SendMessage(
+        repository, FakeChatGateway(counter, chunk_delay_seconds=0), counter, registry, policy
+    )
     user = f"cost-{uuid.uuid4().hex[:12]}"
     short = await StartChat(repository, counter, registry, policy)(user)
     for index in range(SHORT_HISTORY_EXCHANGES):

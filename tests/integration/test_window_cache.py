@@ -17,13 +17,17 @@ from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.chats import StartChat
 from chatservice.application.clock import utc_now
-from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import TurnClaim
 from chatservice.application.turn_events import Completed
 from chatservice.application.turns import SendMessage
 from chatservice.domain.models import ModelRegistry
+from chatservice.entrypoints.container import Container
+from chatservice.entrypoints.settings import Settings
 
-POLICY = ChatPolicy(system_message="You are terse.", max_completion_tokens=40)
+POLICY = Container(
+    settings=Settings(system_message="You are terse.", max_completion_tokens=40)
+).policy()
+CACHE_BYTES = Settings().window_cache_bytes
 # Small enough that a few turns erase the oldest exchanges.
 REGISTRY = ModelRegistry(context_window_override=160)
 
@@ -51,10 +55,12 @@ async def test_a_warm_claim_is_one_update_and_sees_what_a_cold_one_reads(
     engines: list[AsyncEngine],
 ) -> None:
     counter = TiktokenTokenCounter()
-    warm, cold = (SqlAlchemyChatRepository(e) for e in engines[:2])
+    warm, cold = (SqlAlchemyChatRepository(e, CACHE_BYTES) for e in engines[:2])
     user = f"cache-{uuid.uuid4().hex[:12]}"
     chat = await StartChat(warm, counter, REGISTRY, POLICY)(user)
-    send = SendMessage(warm, FakeChatGateway(counter), counter, REGISTRY, POLICY)
+    send = SendMessage(
+        warm, FakeChatGateway(counter, chunk_delay_seconds=0), counter, REGISTRY, POLICY
+    )
     for index in range(6):  # enough to erase, so the cached window has lost messages too
         done = [e async for e in send(user, chat.id, f"hello {index}")][-1]
     assert isinstance(done, Completed)
@@ -81,9 +87,9 @@ async def test_replicas_on_one_database_prompt_with_each_others_latest_turns(
     engines: list[AsyncEngine],
 ) -> None:
     counter = TiktokenTokenCounter()
-    gateway = FakeChatGateway(counter)
+    gateway = FakeChatGateway(counter, chunk_delay_seconds=0)
     replicas = [
-        SendMessage(SqlAlchemyChatRepository(e), gateway, counter, REGISTRY, POLICY)
+        SendMessage(SqlAlchemyChatRepository(e, CACHE_BYTES), gateway, counter, REGISTRY, POLICY)
         for e in engines[:2]
     ]
     observer = SqlAlchemyChatRepository(engines[2], window_cache_bytes=0)

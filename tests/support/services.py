@@ -8,12 +8,13 @@ from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.memory_repository import InMemoryChatRepository
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.chats import StartChat
-from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import TurnClaim
 from chatservice.application.turns import SendMessage
 from chatservice.domain.chat import Chat
 from chatservice.domain.errors import TurnInProgress
 from chatservice.domain.models import ModelRegistry
+from chatservice.entrypoints.container import Container
+from chatservice.entrypoints.settings import Settings
 
 COUNTER = TiktokenTokenCounter()
 
@@ -44,9 +45,9 @@ class Service:
 
 def build_service(context_window: int | None = None, **policy: object) -> Service:
     repository = WatchedRepository()
-    gateway = FakeChatGateway(COUNTER)
+    gateway = FakeChatGateway(COUNTER, chunk_delay_seconds=0)
     registry = ModelRegistry(context_window_override=context_window)
-    chat_policy = ChatPolicy(**policy)  # type: ignore[arg-type]
+    chat_policy = Container(settings=Settings(**policy)).policy()
     return Service(
         repository,
         gateway,

@@ -27,7 +27,7 @@ async def consume(fake: FakeChatGateway, received: list[object]) -> None:
 
 
 async def test_a_held_stream_stops_after_its_chunks_until_the_hold_moves_or_is_released() -> None:
-    fake = FakeChatGateway(COUNTER)
+    fake = FakeChatGateway(COUNTER, chunk_delay_seconds=0)
     hold = fake.hold(after_chunks=2)
     received: list[object] = []
     consumer = asyncio.create_task(consume(fake, received))
@@ -43,7 +43,7 @@ async def test_a_held_stream_stops_after_its_chunks_until_the_hold_moves_or_is_r
 
 
 async def test_a_stream_already_past_the_hold_is_not_stopped() -> None:
-    fake = FakeChatGateway(COUNTER)
+    fake = FakeChatGateway(COUNTER, chunk_delay_seconds=0)
     stream = fake.stream(REQUEST)
     await anext(stream)
     await anext(stream)
@@ -53,7 +53,7 @@ async def test_a_stream_already_past_the_hold_is_not_stopped() -> None:
 
 
 async def test_a_stream_left_while_held_is_no_longer_counted_as_waiting() -> None:
-    fake = FakeChatGateway(COUNTER)
+    fake = FakeChatGateway(COUNTER, chunk_delay_seconds=0)
     hold = fake.hold(after_chunks=1)
     stream = fake.stream(REQUEST)
     assert isinstance(await anext(stream), TextDelta)
@@ -68,7 +68,7 @@ async def test_a_stream_left_while_held_is_no_longer_counted_as_waiting() -> Non
 
 
 async def test_a_failure_scripted_at_the_hold_comes_once_the_hold_is_released() -> None:
-    fake = FakeChatGateway(COUNTER)
+    fake = FakeChatGateway(COUNTER, chunk_delay_seconds=0)
     hold = fake.hold(after_chunks=2)
     fake.fail_next(ScriptedFailure(ProviderUnavailable("scripted"), after_chunks=2))
     received: list[object] = []

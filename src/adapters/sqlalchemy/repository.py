@@ -113,14 +113,10 @@ _RELEASE = (
 _ADD_MESSAGES = insert(messages)
 
 
-#: The memory a repository's window cache may hold by default (`window_cache_mb`).
-DEFAULT_WINDOW_CACHE_BYTES = 64 * 2**20
-
-
 class SqlAlchemyChatRepository:
-    def __init__(
-        self, engine: AsyncEngine, window_cache_bytes: int = DEFAULT_WINDOW_CACHE_BYTES
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, window_cache_bytes: int) -> None:
+        """`window_cache_bytes`: the memory its window cache may hold (the `window_cache_mb`
+        setting; 0 turns the cache off)."""
         self._transactions = Transactions(engine)
         self._windows = WindowCache(window_cache_bytes)
 

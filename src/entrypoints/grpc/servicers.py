@@ -12,7 +12,14 @@ from typing import Any
 
 from grpclib.server import Stream
 
-from chatservice.application.chats import DeleteChat, EndChat, GetChat, ListChats, StartChat
+from chatservice.application.chats import (
+    DEFAULT_PAGE_SIZE,
+    DeleteChat,
+    EndChat,
+    GetChat,
+    ListChats,
+    StartChat,
+)
 from chatservice.application.first_turn import StartChatWithMessage
 from chatservice.application.turn_events import ChatStarted, Completed, Delta
 from chatservice.application.turns import SendMessage
@@ -108,7 +115,7 @@ class ChatServiceV1(chatservice_v1_grpc.ChatServiceBase):
         request: pb.ListChatsRequest = await _request(stream)
         async with grpc_status():
             page = await self._list_chats(
-                request.user_id, request.limit or 20, request.cursor or None
+                request.user_id, request.limit or DEFAULT_PAGE_SIZE, request.cursor or None
             )
         await stream.send_message(
             pb.ListChatsResponse(

@@ -10,7 +10,15 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 
-from chatservice.application.chats import DeleteChat, EndChat, GetChat, ListChats, StartChat
+from chatservice.application.chats import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    DeleteChat,
+    EndChat,
+    GetChat,
+    ListChats,
+    StartChat,
+)
 from chatservice.application.turns import SendMessage
 from chatservice.domain.params import RequestedParams
 from chatservice.entrypoints.http.errors import error_responses
@@ -85,7 +93,7 @@ class ChatsController(Controller):
         self,
         user_id: UserId,
         list_chats: NamedDependency[ListChats],
-        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
         cursor: FromQuery[str | None] = None,
     ) -> ChatPageOut:
         page = await list_chats(user_id, limit, cursor)
