@@ -21,7 +21,7 @@ import sqlalchemy as sa
 import uvicorn
 
 from chatservice.adapters.fake_gateway import FakeChatGateway
-from chatservice.adapters.sqlalchemy.migrations import upgrade_to_head
+from chatservice.adapters.sqlalchemy.migrations import AlembicMigrations
 from chatservice.entrypoints.container import build_container
 from chatservice.entrypoints.http.app import create_app
 from chatservice.entrypoints.settings import Settings
@@ -116,14 +116,14 @@ async def main() -> None:
     parser.add_argument("--mysql-url", default="mysql+asyncmy://root@127.0.0.1:3306")
     args = parser.parse_args()
     sqlite_url = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/bench.db"
-    await asyncio.to_thread(upgrade_to_head, sqlite_url)
+    await asyncio.to_thread(AlembicMigrations(sqlite_url).upgrade_to_head)
     name = f"chatservice_bench_{secrets.token_hex(4)}"
     server = sa.ext.asyncio.create_async_engine(args.mysql_url)
     async with server.begin() as connection:
         await connection.execute(sa.text(f"CREATE DATABASE {name}"))
     mysql_url = f"{args.mysql_url}/{name}"
     try:
-        await asyncio.to_thread(upgrade_to_head, mysql_url)
+        await asyncio.to_thread(AlembicMigrations(mysql_url).upgrade_to_head)
         print("| database | what | median ms | max ms | rounds |\n|---|---|---|---|---|")
         for label, url in (("SQLite", sqlite_url), ("MariaDB", mysql_url)):
             for what, samples in (await measure(url, args.rounds)).items():

@@ -31,7 +31,7 @@ from scenarios import (
 from services import mariadb_database
 from startup import StartUp, replace_section, start_up, startup_section
 
-from chatservice.adapters.sqlalchemy.migrations import upgrade_to_head
+from chatservice.adapters.sqlalchemy.migrations import AlembicMigrations
 
 ROOT = Path(__file__).parents[1]
 REPORT = ROOT / "docs" / "benchmarks.md"
@@ -84,7 +84,7 @@ def main(quick: bool, only: str | None) -> None:
         return
     workdir = Path(tempfile.mkdtemp(prefix="chatservice-bench-"))
     sqlite_url = f"sqlite+aiosqlite:///{workdir}/bench.db"
-    upgrade_to_head(sqlite_url)
+    AlembicMigrations(sqlite_url).upgrade_to_head()
     with mariadb_database() as mariadb_url:
         databases = {"SQLite": sqlite_url, "MariaDB": mariadb_url}
         # The load generator on the same loop as the service: less of the shared CPU.

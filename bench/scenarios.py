@@ -22,7 +22,7 @@ from seed import MESSAGE, add_chats
 from services import TOKEN, baseline, chatservice
 
 from chatservice.adapters.sqlalchemy.engine import create_engine
-from chatservice.adapters.sqlalchemy.migrations import upgrade_to_head
+from chatservice.adapters.sqlalchemy.migrations import AlembicMigrations
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.ports import TurnClaim
@@ -341,7 +341,7 @@ async def cumulative_vs_deltas(progress: Progress) -> dict[str, Any]:
 
     database = Path(tempfile.mkdtemp()) / "bench.db"
     url = f"sqlite+aiosqlite:///{database}"
-    await asyncio.to_thread(upgrade_to_head, url)
+    await asyncio.to_thread(AlembicMigrations(url).upgrade_to_head)
     container = build_container(Settings(database_url=url, auth_tokens=(TOKEN,)))
     container.gateway.override(providers.Object(LongReply()))
     server, _ = create_grpc_server(container)

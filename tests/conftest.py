@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from chatservice.adapters.sqlalchemy.engine import create_engine
-from chatservice.adapters.sqlalchemy.migrations import upgrade_to_head
+from chatservice.adapters.sqlalchemy.migrations import AlembicMigrations
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.entrypoints.settings import Settings
 from support.databases import MYSQL_URL, execute_on_server
@@ -32,7 +32,7 @@ DATABASES = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
 def sqlite_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     path: Path = tmp_path_factory.mktemp("sqlite") / "chatservice.db"
     url = f"sqlite+aiosqlite:///{path}"
-    upgrade_to_head(url)
+    AlembicMigrations(url).upgrade_to_head()
     return url
 
 
@@ -54,7 +54,7 @@ def mariadb_database_url() -> Iterator[str]:
         )
     url = make_url(MYSQL_URL).set(database=name).render_as_string(hide_password=False)
     try:
-        upgrade_to_head(url)
+        AlembicMigrations(url).upgrade_to_head()
         yield url
     finally:
         asyncio.run(execute_on_server(f"DROP DATABASE {name}"))

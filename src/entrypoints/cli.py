@@ -9,10 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.domain.errors import InvalidInput
-from chatservice.domain.models import ModelRegistry
 from chatservice.domain.tokens import prompt_cost
+from chatservice.entrypoints.container import Container, build_container
 from chatservice.entrypoints.logs import configure_logging
 from chatservice.entrypoints.settings import Settings, SettingsError, load_settings
 
@@ -30,23 +29,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
         if args.command == "tokens":
-            return count_tokens(settings, args.model, args.file)
+            return count_tokens(Container(settings=settings), args.model, args.file)
         if args.command == "migrate":
-            return migrate(settings)
+            return migrate(Container(settings=settings))
         return serve(settings)
     except (SettingsError, InvalidInput) as exc:
         print(f"chatservice: {exc}", file=sys.stderr)
         return 2
 
 
-def count_tokens(settings: Settings, model_name: str, source: str) -> int:
-    model = ModelRegistry(custom=settings.custom_models).lookup(model_name)
+def count_tokens(container: Container, model_name: str, source: str) -> int:
+    model = container.registry().lookup(model_name)
     text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     try:
         messages = json.loads(text)
         if not isinstance(messages, list):
             raise ValueError("expected a JSON list of messages")
-        counter = TiktokenTokenCounter()
+        counter = container.counter()
         total = prompt_cost(
             counter.message_cost(model.encoding, m["role"], m["content"], m.get("name"))
             for m in messages
@@ -59,21 +58,14 @@ def count_tokens(settings: Settings, model_name: str, source: str) -> int:
     return 0
 
 
-# Each command imports what only it needs, inside it: alembic and the servers are slow to import,
-# and `chatservice tokens` needs neither.
-
-
-def migrate(settings: Settings) -> int:
-    from chatservice.adapters.sqlalchemy.migrations import upgrade_to_head
-
-    upgrade_to_head(settings.database_url)
+def migrate(container: Container) -> int:
+    container.migrations().upgrade_to_head()
     print("schema is up to date")
     return 0
 
 
 def serve(settings: Settings) -> int:
-    from chatservice.adapters.sqlalchemy.migrations import schema_is_current, upgrade_to_head
-    from chatservice.entrypoints.container import build_container
+    # The servers are slow to import, and only this command needs them.
     from chatservice.entrypoints.server import serve_until_stopped
 
     configure_logging(settings.log_level, settings.log_format)
@@ -82,9 +74,10 @@ def serve(settings: Settings) -> int:
         generated_token = secrets.token_urlsafe(24)
         settings = settings.model_copy(update={"auth_tokens": (generated_token,)})
     container = build_container(settings)  # checks the configuration before touching the database
+    migrations = container.migrations()
     if settings.database_url.startswith("sqlite"):
-        upgrade_to_head(settings.database_url)
-    elif not schema_is_current(settings.database_url):
+        migrations.upgrade_to_head()
+    elif not migrations.schema_is_current():
         print(
             "chatservice: the database schema is not current; run `chatservice migrate` first",
             file=sys.stderr,

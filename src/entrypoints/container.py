@@ -8,9 +8,6 @@ from dependency_injector import containers, providers
 
 from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.prometheus_metrics import PrometheusTurnObserver
-from chatservice.adapters.sqlalchemy.engine import create_engine
-from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
-from chatservice.adapters.sqlalchemy.whatsapp_directory import SqlAlchemyWhatsAppDirectory
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.background import BackgroundWork
 from chatservice.application.chats import (
@@ -34,7 +31,12 @@ from chatservice.entrypoints.settings import Settings
 from chatservice.entrypoints.twilio_signature import TwilioSignature
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from chatservice.adapters.openai_gateway import OpenAIChatGateway
+    from chatservice.adapters.sqlalchemy.migrations import AlembicMigrations
+    from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
+    from chatservice.adapters.sqlalchemy.whatsapp_directory import SqlAlchemyWhatsAppDirectory
     from chatservice.adapters.twilio_sender import TwilioOutboundMessenger
 
 
@@ -42,8 +44,33 @@ def _seconds(milliseconds: int) -> float:
     return milliseconds / 1000
 
 
-# The providers' clients are imported where they are built, so that only a service that uses one
-# pays for importing it: the OpenAI SDK takes longer to import than the rest of the service.
+# Slow imports happen where their adapter is built, so that only a process that uses one pays for
+# importing it: the OpenAI SDK takes longer to import than the rest of the service, and
+# `chatservice tokens` needs neither SQLAlchemy nor alembic.
+
+
+def _engine(settings: Settings) -> AsyncEngine:
+    from chatservice.adapters.sqlalchemy.engine import create_engine
+
+    return create_engine(settings.database_url)
+
+
+def _repository(engine: AsyncEngine, settings: Settings) -> SqlAlchemyChatRepository:
+    from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
+
+    return SqlAlchemyChatRepository(engine, settings.window_cache_bytes)
+
+
+def _whatsapp_directory(engine: AsyncEngine) -> SqlAlchemyWhatsAppDirectory:
+    from chatservice.adapters.sqlalchemy.whatsapp_directory import SqlAlchemyWhatsAppDirectory
+
+    return SqlAlchemyWhatsAppDirectory(engine)
+
+
+def _migrations(settings: Settings) -> AlembicMigrations:
+    from chatservice.adapters.sqlalchemy.migrations import AlembicMigrations
+
+    return AlembicMigrations(settings.database_url)
 
 
 def _openai_gateway(settings: Settings) -> OpenAIChatGateway:
@@ -84,10 +111,10 @@ class Container(containers.DeclarativeContainer):
 
     # A Singleton rather than a Resource: an async Resource would make every provider that
     # depends on it async too. The process that owns the container disposes the engine.
-    engine = providers.Singleton(create_engine, settings.provided.database_url)
-    repository = providers.Singleton(
-        SqlAlchemyChatRepository, engine, settings.provided.window_cache_bytes
-    )
+    engine = providers.Singleton(_engine, settings)
+    repository = providers.Singleton(_repository, engine, settings)
+    # The schema: `chatservice migrate`, and `serve` before it starts.
+    migrations = providers.Singleton(_migrations, settings)
     counter = providers.Singleton(TiktokenTokenCounter)
     registry = providers.Singleton(
         ModelRegistry,
@@ -144,7 +171,7 @@ class Container(containers.DeclarativeContainer):
         TwilioSignature, settings.provided.twilio_auth_token, settings.provided.public_base_url
     )
     messenger = providers.Singleton(_twilio_messenger, settings)
-    whatsapp_directory = providers.Singleton(SqlAlchemyWhatsAppDirectory, engine)
+    whatsapp_directory = providers.Singleton(_whatsapp_directory, engine)
     answer_whatsapp_message = providers.Singleton(
         AnswerWhatsAppMessage,
         whatsapp_directory,

@@ -13,13 +13,17 @@ from pathlib import Path
 
 REFERENCE = Path(__file__).parents[1] / "support" / "reference_conversation.json"
 SLOW = ("openai", "alembic", "chatservice.adapters.twilio_sender")
-_REPORT = f"import json, sys; print(json.dumps([m for m in {SLOW!r} if m in sys.modules]))"
+COUNT_TOKENS = (
+    "from chatservice.entrypoints.cli import main\n"
+    f"assert main(['tokens', '--model', 'gpt-4o', {str(REFERENCE)!r}]) == 0"
+)
 
 
-def imported_slow_modules(script: str, cwd: Path) -> list[str]:
+def imported_slow_modules(script: str, cwd: Path, among: tuple[str, ...] = SLOW) -> list[str]:
+    report = f"import json, sys; print(json.dumps([m for m in {among!r} if m in sys.modules]))"
     # Outside the repository: its alembic/ folder would shadow the alembic package.
     result = subprocess.run(
-        [sys.executable, "-c", f"{script}\n{_REPORT}"],
+        [sys.executable, "-c", f"{script}\n{report}"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -32,11 +36,11 @@ def imported_slow_modules(script: str, cwd: Path) -> list[str]:
 
 
 def test_counting_tokens_imports_no_provider_sdk_and_no_migrations(tmp_path: Path) -> None:
-    script = (
-        "from chatservice.entrypoints.cli import main\n"
-        f"assert main(['tokens', '--model', 'gpt-4o', {str(REFERENCE)!r}]) == 0"
-    )
-    assert imported_slow_modules(script, tmp_path) == []
+    assert imported_slow_modules(COUNT_TOKENS, tmp_path) == []
+
+
+def test_counting_tokens_through_the_container_imports_no_database_library(tmp_path: Path) -> None:
+    assert imported_slow_modules(COUNT_TOKENS, tmp_path, among=("sqlalchemy",)) == []
 
 
 def test_a_service_on_the_fake_model_imports_no_provider_sdk(tmp_path: Path) -> None:

@@ -1,12 +1,13 @@
 """Running the alembic migrations shipped in the package (`chatservice.migrations`).
 
-Both functions run their own event loop (`asyncio.run`), so call them outside one: from the CLI,
-or before the server starts.
+Both methods run their own event loop (`asyncio.run`), so call them outside one: from the CLI, or
+before the server starts.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from importlib.resources import files
 
 from alembic import command
@@ -26,15 +27,20 @@ def _config(url: str) -> Config:
     return config
 
 
-def upgrade_to_head(url: str) -> None:
-    """Bring the schema of the database at `url` up to the newest migration."""
-    command.upgrade(_config(url), "head")
+@dataclass(frozen=True)
+class AlembicMigrations:
+    """The schema migrations of the database at `url`."""
 
+    url: str
 
-def schema_is_current(url: str) -> bool:
-    """Whether the database at `url` has had every migration applied."""
-    heads = set(ScriptDirectory.from_config(_config(url)).get_heads())
-    return asyncio.run(_applied(url)) == heads
+    def upgrade_to_head(self) -> None:
+        """Bring the schema up to the newest migration."""
+        command.upgrade(_config(self.url), "head")
+
+    def schema_is_current(self) -> bool:
+        """Whether every migration has been applied."""
+        heads = set(ScriptDirectory.from_config(_config(self.url)).get_heads())
+        return asyncio.run(_applied(self.url)) == heads
 
 
 async def _applied(url: str) -> set[str]:
