@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
+from chatservice.application.background import BackgroundWork
 from chatservice.application.chats import DeleteChat, StartChat
-from chatservice.application.cleanup import despite_cancellation
 from chatservice.application.turn_events import ChatStarted, Completed, TurnEvent
 from chatservice.application.turns import SendMessage
 
@@ -20,12 +19,16 @@ class StartChatWithMessage:
     """
 
     def __init__(
-        self, start_chat: StartChat, send_message: SendMessage, delete_chat: DeleteChat
+        self,
+        start_chat: StartChat,
+        send_message: SendMessage,
+        delete_chat: DeleteChat,
+        work: BackgroundWork,
     ) -> None:
         self._start_chat = start_chat
         self._send_message = send_message
         self._delete_chat = delete_chat
-        self._cleanups: set[asyncio.Task[None]] = set()
+        self._work = work
 
     async def __call__(
         self, user_id: str, content: str, request_id: str | None = None, *, deltas: bool = True
@@ -43,5 +46,5 @@ class StartChatWithMessage:
                     yield event
         except BaseException:
             if not completed:
-                await despite_cancellation(self._delete_chat(user_id, chat.id), self._cleanups)
+                await self._work.despite_cancellation(self._delete_chat(user_id, chat.id))
             raise

@@ -14,7 +14,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from chatservice.application.cleanup import despite_cancellation
+from chatservice.application.background import BackgroundWork
 from chatservice.application.clock import Clock, utc_now
 from chatservice.application.ids import new_id
 from chatservice.application.observability import NoTurnObserver, TurnObserver, TurnReport
@@ -89,6 +89,7 @@ class SendMessage:
         counter: TokenCounter,
         registry: ModelRegistry,
         policy: ChatPolicy,
+        work: BackgroundWork,
         rate_limiter: TurnRateLimiter | None = None,
         observer: TurnObserver | None = None,
         clock: Clock = utc_now,
@@ -101,7 +102,7 @@ class SendMessage:
         self._registry = registry
         self._policy = policy
         self._clock = clock
-        self._cleanups: set[asyncio.Task[None]] = set()
+        self._work = work
 
     async def __call__(
         self,
@@ -171,8 +172,8 @@ class SendMessage:
                     yield event
         except BaseException:
             if progress.outcome != "completed":
-                await despite_cancellation(
-                    self._repository.release_turn(chat.id, claim.request_id), self._cleanups
+                await self._work.despite_cancellation(
+                    self._repository.release_turn(chat.id, claim.request_id)
                 )
             raise
 

@@ -143,6 +143,9 @@ class Container(containers.DeclarativeContainer):
 
     start_chat = providers.Singleton(StartChat, repository, counter, registry, policy, clock=clock)
     rate_limiter = providers.Singleton(TurnRateLimiter, settings.provided.turns_per_minute_per_user)
+    # The tasks the service owns beyond the code that started them (WhatsApp answers, cleanups
+    # under cancellation, HTTP turns); drained on shutdown.
+    background_work = providers.Singleton(BackgroundWork)
     turn_observer = providers.Singleton(PrometheusTurnObserver)
     send_message = providers.Singleton(
         SendMessage,
@@ -151,6 +154,7 @@ class Container(containers.DeclarativeContainer):
         counter,
         registry,
         policy,
+        background_work,
         rate_limiter,
         turn_observer,
         clock=clock,
@@ -161,11 +165,9 @@ class Container(containers.DeclarativeContainer):
     delete_chat = providers.Singleton(DeleteChat, repository)
     check_readiness = providers.Singleton(CheckReadiness, repository)
     start_chat_with_message = providers.Singleton(
-        StartChatWithMessage, start_chat, send_message, delete_chat
+        StartChatWithMessage, start_chat, send_message, delete_chat, background_work
     )
 
-    # Work the service owns beyond any request (WhatsApp turns); drained on shutdown.
-    background_work = providers.Singleton(BackgroundWork)
     # WhatsApp through Twilio (docs/whatsapp.md): used only when `settings.twilio_configured`.
     twilio_signature = providers.Singleton(
         TwilioSignature, settings.provided.twilio_auth_token, settings.provided.public_base_url

@@ -3,7 +3,8 @@
 The process, not either server, owns SIGTERM and SIGINT. On either signal both servers stop taking
 new work at once; requests and calls in flight get `shutdown_grace_seconds` to finish, then the
 rest are cancelled, which cancels their turns cleanly (claims released, nothing half-written).
-Then the work the service owns beyond any request (WhatsApp turns) gets the same grace period.
+Then the tasks the service owns (WhatsApp turns, and the cleanups cancelled turns leave behind)
+get the same grace period before the engine goes away.
 """
 
 from __future__ import annotations
@@ -20,14 +21,6 @@ from chatservice.entrypoints.http.app import create_app
 from chatservice.entrypoints.uvicorn_server import UvicornServerWithoutSignalHandlers
 
 log = logging.getLogger(__name__)
-
-
-async def _finish_cleanups(limit_seconds: float = 10) -> None:
-    """Let the work that cancelled turns leave behind (releasing their claims) reach the
-    database before the engine goes away."""
-    others = asyncio.all_tasks() - {asyncio.current_task()}
-    if others:
-        await asyncio.wait(others, timeout=limit_seconds)
 
 
 def serve_until_stopped(container: Container, generated_token: str | None = None) -> None:
@@ -79,10 +72,10 @@ async def run_server(container: Container, generated_token: str | None = None) -
     finally:
         grpc.close()  # cancels the calls still running after the grace period
         await grpc.wait_closed()
-        # Work the service owns (WhatsApp turns answered through Twilio's API) gets its own
-        # grace period once no request can start more of it.
+        # The tasks the service owns (WhatsApp turns answered through Twilio's API, the claims
+        # that cancelled turns release) get their own grace period once no request can start
+        # more of them, and reach the database before the engine goes away.
         await container.background_work().drain(grace)
-        await _finish_cleanups()
         await close_resources(container)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

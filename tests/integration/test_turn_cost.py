@@ -26,6 +26,7 @@ from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
+from chatservice.application.background import BackgroundWork
 from chatservice.application.chats import StartChat
 from chatservice.application.turn_events import Completed
 from chatservice.application.turns import SendMessage
@@ -133,7 +134,12 @@ async def test_a_turn_costs_the_same_behind_10_or_1000_stored_messages(engine: A
     ).policy()
     registry = ModelRegistry(context_window_override=160)
     send = SendMessage(
-        repository, FakeChatGateway(counter, chunk_delay_seconds=0), counter, registry, policy
+        repository,
+        FakeChatGateway(counter, chunk_delay_seconds=0),
+        counter,
+        registry,
+        policy,
+        BackgroundWork(),
     )
     user = f"cost-{uuid.uuid4().hex[:12]}"
     short = await StartChat(repository, counter, registry, policy)(user)

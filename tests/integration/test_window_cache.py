@@ -15,6 +15,7 @@ from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
+from chatservice.application.background import BackgroundWork
 from chatservice.application.chats import StartChat
 from chatservice.application.clock import utc_now
 from chatservice.application.ports import TurnClaim
@@ -59,7 +60,12 @@ async def test_a_warm_claim_is_one_update_and_sees_what_a_cold_one_reads(
     user = f"cache-{uuid.uuid4().hex[:12]}"
     chat = await StartChat(warm, counter, REGISTRY, POLICY)(user)
     send = SendMessage(
-        warm, FakeChatGateway(counter, chunk_delay_seconds=0), counter, REGISTRY, POLICY
+        warm,
+        FakeChatGateway(counter, chunk_delay_seconds=0),
+        counter,
+        REGISTRY,
+        POLICY,
+        BackgroundWork(),
     )
     for index in range(6):  # enough to erase, so the cached window has lost messages too
         done = [e async for e in send(user, chat.id, f"hello {index}")][-1]
@@ -89,7 +95,14 @@ async def test_replicas_on_one_database_prompt_with_each_others_latest_turns(
     counter = TiktokenTokenCounter()
     gateway = FakeChatGateway(counter, chunk_delay_seconds=0)
     replicas = [
-        SendMessage(SqlAlchemyChatRepository(e, CACHE_BYTES), gateway, counter, REGISTRY, POLICY)
+        SendMessage(
+            SqlAlchemyChatRepository(e, CACHE_BYTES),
+            gateway,
+            counter,
+            REGISTRY,
+            POLICY,
+            BackgroundWork(),
+        )
         for e in engines[:2]
     ]
     observer = SqlAlchemyChatRepository(engines[2], window_cache_bytes=0)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.memory_repository import InMemoryChatRepository
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
+from chatservice.application.background import BackgroundWork
 from chatservice.application.chats import StartChat
 from chatservice.application.ports import TurnClaim
 from chatservice.application.turns import SendMessage
@@ -41,6 +42,7 @@ class Service:
     gateway: FakeChatGateway
     start_chat: StartChat
     send_message: SendMessage
+    work: BackgroundWork
 
 
 def build_service(context_window: int | None = None, **policy: object) -> Service:
@@ -48,9 +50,11 @@ def build_service(context_window: int | None = None, **policy: object) -> Servic
     gateway = FakeChatGateway(COUNTER, chunk_delay_seconds=0)
     registry = ModelRegistry(context_window_override=context_window)
     chat_policy = Container(settings=Settings(**policy)).policy()
+    work = BackgroundWork()
     return Service(
         repository,
         gateway,
         StartChat(repository, COUNTER, registry, chat_policy),
-        SendMessage(repository, gateway, COUNTER, registry, chat_policy),
+        SendMessage(repository, gateway, COUNTER, registry, chat_policy, work),
+        work,
     )

@@ -44,9 +44,7 @@ def build_whatsapp() -> WhatsAppService:
         EndChat(service.repository),
         DeleteChat(service.repository),
     )
-    return WhatsAppService(
-        service, directory, answer, InMemoryOutboundMessenger(), BackgroundWork()
-    )
+    return WhatsAppService(service, directory, answer, InMemoryOutboundMessenger(), service.work)
 
 
 def message(body: str, sid: str = "SM1", media: int = 0, sender: str = SENDER) -> InboundMessage:

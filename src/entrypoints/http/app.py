@@ -26,7 +26,8 @@ from chatservice.entrypoints.http.request_id import request_id_middleware
 from chatservice.entrypoints.http.web import web_chat_router
 from chatservice.entrypoints.http.whatsapp import whatsapp_route
 
-_USE_CASES = (
+#: What the route handlers take from the container, by name.
+_PROVIDED = (
     "start_chat",
     "send_message",
     "list_chats",
@@ -37,6 +38,7 @@ _USE_CASES = (
     "check_readiness",
     "reply_to_whatsapp",
     "twilio_signature",
+    "background_work",
 )
 
 
@@ -61,7 +63,7 @@ def _token_guard(authenticator: TokenAuthenticator) -> Any:
 
 def create_app(container: Container) -> Litestar:
     settings = container.settings()
-    dependencies = {name: _provide(container, name) for name in _USE_CASES}
+    dependencies = {name: _provide(container, name) for name in _PROVIDED}
     authenticated = Router(
         path="/",
         route_handlers=[compat_chat, ChatsController],

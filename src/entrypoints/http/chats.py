@@ -10,6 +10,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 
+from chatservice.application.background import BackgroundWork
 from chatservice.application.chats import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -135,12 +136,14 @@ class ChatsController(Controller):
         chat_id: ChatId,
         data: JSONBody[NewMessage],
         send_message: NamedDependency[SendMessage],
+        background_work: NamedDependency[BackgroundWork],
         idempotency_key: IdempotencyKey = None,
     ) -> TurnOut | ServerSentEvent:
         streaming = wants_event_stream(request)
         events = send_message(user_id, chat_id, data.content, idempotency_key, deltas=streaming)
         if streaming:
-            return await stream_turn(request, events, request.app.state.sse_ping_seconds)
+            ping_seconds = request.app.state.sse_ping_seconds
+            return await stream_turn(request, events, background_work, ping_seconds)
         return turn_out((await complete_turn(request, events)).reply)
 
     @post(

@@ -28,6 +28,7 @@ from litestar.openapi.spec import (
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
+from chatservice.application.background import BackgroundWork
 from chatservice.application.turn_events import Completed, Delta, TurnEvent, run_to_completion
 from chatservice.domain.errors import ChatServiceError
 from chatservice.entrypoints.http.errors import ClientGone
@@ -40,17 +41,14 @@ class _End:
 
 _END = _End()
 log = logging.getLogger(__name__)
-_running: set[asyncio.Task[None]] = set()
 
 
 class TurnRunner:
     """Drives a turn's events in a background task and hands them over through a queue."""
 
-    def __init__(self, events: AsyncGenerator[TurnEvent, None]) -> None:
+    def __init__(self, events: AsyncGenerator[TurnEvent, None], work: BackgroundWork) -> None:
         self._queue: asyncio.Queue[TurnEvent | BaseException | _End] = asyncio.Queue()
-        self._task = asyncio.create_task(self._pump(events))
-        _running.add(self._task)
-        self._task.add_done_callback(_running.discard)
+        self._task = work.start(self._pump(events))
 
     async def _pump(self, events: AsyncGenerator[TurnEvent, None]) -> None:
         try:
@@ -196,12 +194,13 @@ def _sse(event: str, payload: object) -> ServerSentEventMessage:
 async def stream_turn(
     request: Request[Any, Any, Any],
     events: AsyncGenerator[TurnEvent, None],
+    work: BackgroundWork,
     ping_seconds: float,
 ) -> EventStream:
     """An SSE response for a turn, sent once the first delta is there. Errors before it raise (an
     HTTP error status); after it they become an `error` event, and the client discards the deltas
     it showed."""
-    runner = TurnRunner(events)
+    runner = TurnRunner(events, work)
     disconnected = asyncio.create_task(_wait_for_disconnect(request))
     try:
         first = await _next_unless_gone(runner, disconnected)
