@@ -144,7 +144,7 @@ class ChatsController(Controller):
         if streaming:
             ping_seconds = request.app.state.sse_ping_seconds
             return await stream_turn(request, events, background_work, ping_seconds)
-        return turn_out((await complete_turn(request, events)).reply)
+        return turn_out((await complete_turn(request, events, background_work)).reply)
 
     @post(
         "/{chat_id:str}/end",

@@ -8,6 +8,7 @@ from litestar import Request, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
+from chatservice.application.background import BackgroundWork
 from chatservice.application.first_turn import StartChatWithMessage
 from chatservice.application.turns import SendMessage
 from chatservice.entrypoints.http.errors import error_responses
@@ -27,11 +28,12 @@ async def compat_chat(
     data: JSONBody[CompatChatRequest],
     send_message: NamedDependency[SendMessage],
     start_chat_with_message: NamedDependency[StartChatWithMessage],
+    background_work: NamedDependency[BackgroundWork],
 ) -> CompatChatResponse:
     # Only an absent chat_id starts a chat: an unknown one is a 404, never a silent new chat.
     if data.chat_id:
         events = send_message(data.user_id, data.chat_id, data.user_message, deltas=False)
     else:
         events = start_chat_with_message(data.user_id, data.user_message, deltas=False)
-    completed = await complete_turn(request, events)
+    completed = await complete_turn(request, events, background_work)
     return CompatChatResponse(completed.chat_id, data.user_id, completed.reply.content)

@@ -1,9 +1,9 @@
 """Running a turn for an HTTP response: to completion (JSON) or as it streams (SSE).
 
-The turn runs in a task of its own (`TurnRunner`), never inside the response's task: the response
-side can then wait for it with a timeout (to send keep-alive pings) or cancel it the moment the
-client goes away, and the turn's cleanup (releasing its claim) is not at the mercy of the server's
-cancel scopes.
+Either way the turn runs in a task of its own (`TurnRunner`, kept by `BackgroundWork`), never
+inside the response's task: the response side can then wait for it with a timeout (to send
+keep-alive pings) or cancel it the moment the client goes away, and the turn's cleanup (releasing
+its claim) is not at the mercy of the server's cancel scopes.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
 from chatservice.application.background import BackgroundWork
-from chatservice.application.turn_events import Completed, Delta, TurnEvent, run_to_completion
+from chatservice.application.turn_events import Completed, Delta, TurnEvent
 from chatservice.domain.errors import ChatServiceError
 from chatservice.entrypoints.http.errors import ClientGone
 from chatservice.entrypoints.http.schemas import turn_out
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 
 class TurnRunner:
-    """Drives a turn's events in a background task and hands them over through a queue."""
+    """Drives a turn's events in a task of its own and hands them over through a queue."""
 
     def __init__(self, events: AsyncGenerator[TurnEvent, None], work: BackgroundWork) -> None:
         self._queue: asyncio.Queue[TurnEvent | BaseException | _End] = asyncio.Queue()
@@ -73,6 +73,24 @@ class TurnRunner:
             raise RuntimeError("the turn ended without completing")
         return item
 
+    async def next_unless_gone(self, request: Request[Any, Any, Any]) -> TurnEvent:
+        """The next event, or `ClientGone` if the client disconnects first (the caller then
+        cancels the turn). Raises the turn's error."""
+        next_event = asyncio.create_task(self.next())
+        disconnected = asyncio.create_task(_wait_for_disconnect(request))
+        try:
+            await asyncio.wait({next_event, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            disconnected.cancel()
+            gone = not next_event.done()
+            if gone:
+                next_event.cancel()
+        if gone:
+            raise ClientGone
+        event = next_event.result()
+        assert event is not None  # no timeout was given
+        return event
+
     def cancel(self) -> None:
         """Cancel the turn (and so the model call); its claim is released, nothing stored."""
         self._task.cancel()
@@ -85,32 +103,19 @@ async def _wait_for_disconnect(request: Request[Any, Any, Any]) -> None:
         pass
 
 
-async def _next_unless_gone(runner: TurnRunner, disconnected: asyncio.Task[None]) -> TurnEvent:
-    next_event = asyncio.create_task(runner.next())
-    await asyncio.wait({next_event, disconnected}, return_when=asyncio.FIRST_COMPLETED)
-    if not next_event.done():
-        next_event.cancel()
-        raise ClientGone
-    event = next_event.result()
-    assert event is not None  # no timeout was given
-    return event
-
-
 async def complete_turn(
-    request: Request[Any, Any, Any], events: AsyncGenerator[TurnEvent, None]
+    request: Request[Any, Any, Any], events: AsyncGenerator[TurnEvent, None], work: BackgroundWork
 ) -> Completed:
-    """Run a turn to completion; if the client disconnects first, cancel it and raise
-    `ClientGone`. The deltas stay inside the turn's task: nobody reads them one by one."""
-    turn = asyncio.create_task(run_to_completion(events))
-    disconnected = asyncio.create_task(_wait_for_disconnect(request))
+    """Run a turn to completion (asked without deltas); if the client disconnects first, cancel
+    it and raise `ClientGone`."""
+    runner = TurnRunner(events, work)
     try:
-        await asyncio.wait({turn, disconnected}, return_when=asyncio.FIRST_COMPLETED)
-        if not turn.done():
-            raise ClientGone
-        return turn.result()
+        # A new chat's `ChatStarted` comes first; `Completed` names the chat again.
+        while not isinstance(event := await runner.next_unless_gone(request), Completed):
+            pass
+        return event
     finally:
-        disconnected.cancel()
-        turn.cancel()
+        runner.cancel()
 
 
 class EventStream(ServerSentEvent):
@@ -201,15 +206,12 @@ async def stream_turn(
     HTTP error status); after it they become an `error` event, and the client discards the deltas
     it showed."""
     runner = TurnRunner(events, work)
-    disconnected = asyncio.create_task(_wait_for_disconnect(request))
     try:
-        first = await _next_unless_gone(runner, disconnected)
+        first = await runner.next_unless_gone(request)
     except BaseException:
         runner.cancel()
         raise
-    finally:
-        # From here on the streaming response watches for the disconnect itself.
-        disconnected.cancel()
+    # From here on the streaming response watches for the disconnect itself.
     return EventStream(
         _sse_events(runner, first, ping_seconds), headers={"Cache-Control": "no-store"}
     )
