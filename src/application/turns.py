@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from chatservice.application.background import BackgroundWork
+from chatservice.application.busy import wait_while_busy
 from chatservice.application.clock import Clock, utc_now
 from chatservice.application.ids import new_id
 from chatservice.application.observability import NoTurnObserver, TurnObserver, TurnReport
@@ -54,8 +55,8 @@ from chatservice.domain.errors import (
 from chatservice.domain.models import ModelRegistry, ModelSpec
 from chatservice.domain.turn import TurnRecord
 
-#: How often a retry polls for the outcome of the same request still running elsewhere.
-_RETRY_POLL_SECONDS = 0.1
+#: How often a retry looks for the outcome of the same request still running elsewhere.
+RETRY_PAUSES = (0.1,)
 
 
 @dataclass
@@ -93,6 +94,7 @@ class SendMessage:
         rate_limiter: TurnRateLimiter | None = None,
         observer: TurnObserver | None = None,
         clock: Clock = utc_now,
+        retry_pauses: Sequence[float] = RETRY_PAUSES,
     ) -> None:
         self._repository = repository
         self._gateway = gateway
@@ -103,6 +105,7 @@ class SendMessage:
         self._policy = policy
         self._clock = clock
         self._work = work
+        self._retry_pauses = retry_pauses
 
     async def __call__(
         self,
@@ -189,12 +192,11 @@ class SendMessage:
     ) -> tuple[Chat, TurnClaim] | Completed:
         """Claim the chat, or return the stored outcome of a retried request.
 
-        A retry whose first attempt is still running polls until that attempt lands (its
-        outcome is returned) or gives up its claim (the retry then runs the turn itself).
+        A retry whose first attempt still holds the chat waits until that attempt lands (its
+        outcome is returned) or lets go (the retry then runs the turn itself).
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._policy.claim_ttl_seconds
-        while True:
+
+        async def claim_or_replay() -> tuple[Chat, TurnClaim] | Completed:
             if request_id is not None:
                 stored = await self._repository.find_turn(user_id, chat_id, request_id)
                 if stored is not None:
@@ -205,13 +207,14 @@ class SendMessage:
                 now,
                 now + timedelta(seconds=self._policy.claim_ttl_seconds),
             )
-            try:
-                return await self._repository.claim_turn(user_id, chat_id, claim), claim
-            except TurnInProgress as busy:
-                same_request = request_id is not None and busy.request_id == request_id
-                if not same_request or loop.time() >= deadline:
-                    raise
-            await asyncio.sleep(_RETRY_POLL_SECONDS)
+            return await self._repository.claim_turn(user_id, chat_id, claim), claim
+
+        def same_request(busy: TurnInProgress) -> bool:
+            return request_id is not None and busy.request_id == request_id
+
+        return await wait_while_busy(
+            claim_or_replay, self._policy.claim_ttl_seconds, self._retry_pauses, same_request
+        )
 
     async def _run_claimed_turn(
         self, chat: Chat, content: str, request_id: str, deltas: bool, progress: _Progress

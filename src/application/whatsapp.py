@@ -7,13 +7,15 @@ their current chat is kept by the `WhatsAppDirectory`, whose store guarantees on
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 
+from chatservice.application.busy import wait_while_busy
 from chatservice.application.chats import DeleteChat, EndChat, StartChat
 from chatservice.application.clock import Clock, utc_now
+from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import WhatsAppDirectory
 from chatservice.application.turn_events import run_to_completion
 from chatservice.application.turns import SendMessage
@@ -24,7 +26,6 @@ from chatservice.domain.errors import (
     ChatServiceError,
     InvalidInput,
     MessageTooLong,
-    TurnInProgress,
 )
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,9 @@ TEXT_ONLY = "I can only read text messages for now. Please send your message as 
 TOO_LONG = "That message is too long for me. Please send a shorter one."
 APOLOGY = "Sorry, I could not answer that just now. Please try again in a moment."
 
-#: How long a message waits for the sender's previous one to be answered, and how often it looks.
-_BUSY_WAIT_SECONDS = 120.0
-_BUSY_POLL_SECONDS = (0.1, 0.2, 0.5, 1.0)
+#: How often a message looks whether the sender's previous one has been answered: soon at first,
+#: then about once a second (a turn takes seconds).
+BUSY_PAUSES = (0.1, 0.2, 0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -63,16 +64,18 @@ class AnswerWhatsAppMessage:
         send_message: SendMessage,
         end_chat: EndChat,
         delete_chat: DeleteChat,
+        policy: ChatPolicy,
         clock: Clock = utc_now,
-        busy_wait_seconds: float = _BUSY_WAIT_SECONDS,
+        busy_pauses: Sequence[float] = BUSY_PAUSES,
     ) -> None:
         self._directory = directory
         self._start_chat = start_chat
         self._send_message = send_message
         self._end_chat = end_chat
         self._delete_chat = delete_chat
+        self._policy = policy
         self._clock = clock
-        self._busy_wait_seconds = busy_wait_seconds
+        self._busy_pauses = busy_pauses
 
     @staticmethod
     def check(message: InboundMessage) -> None:
@@ -142,21 +145,14 @@ class AnswerWhatsAppMessage:
     async def _turn(self, sender: str, chat_id: str, content: str, message_sid: str) -> str:
         """Run the turn keyed by the message sid; while the sender's previous message is still
         being answered, wait for it rather than refuse (people send several messages in a row)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._busy_wait_seconds
-        pauses = iter(_BUSY_POLL_SECONDS)
-        pause = next(pauses)
-        while True:
-            try:
-                events = self._send_message(
-                    sender, chat_id, content, request_id=message_sid, deltas=False
-                )
-                return (await run_to_completion(events)).reply.content
-            except TurnInProgress:
-                if loop.time() >= deadline:
-                    raise
-            await asyncio.sleep(pause)
-            pause = next(pauses, pause)
+
+        async def answer() -> str:
+            events = self._send_message(
+                sender, chat_id, content, request_id=message_sid, deltas=False
+            )
+            return (await run_to_completion(events)).reply.content
+
+        return await wait_while_busy(answer, self._policy.claim_ttl_seconds, self._busy_pauses)
 
 
 def split_reply(text: str, limit: int = MAX_PART_CHARS) -> list[str]:

@@ -181,6 +181,7 @@ class Container(containers.DeclarativeContainer):
         send_message,
         end_chat,
         delete_chat,
+        policy,
         clock=clock,
     )
     deliver_reply = providers.Singleton(DeliverReply, messenger)

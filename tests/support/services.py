@@ -9,6 +9,7 @@ from chatservice.adapters.memory_repository import InMemoryChatRepository
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.background import BackgroundWork
 from chatservice.application.chats import StartChat
+from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import TurnClaim
 from chatservice.application.turns import SendMessage
 from chatservice.domain.chat import Chat
@@ -43,6 +44,7 @@ class Service:
     start_chat: StartChat
     send_message: SendMessage
     work: BackgroundWork
+    policy: ChatPolicy
 
 
 def build_service(context_window: int | None = None, **policy: object) -> Service:
@@ -57,4 +59,5 @@ def build_service(context_window: int | None = None, **policy: object) -> Servic
         StartChat(repository, COUNTER, registry, chat_policy),
         SendMessage(repository, gateway, COUNTER, registry, chat_policy, work),
         work,
+        chat_policy,
     )

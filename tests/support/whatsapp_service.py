@@ -43,6 +43,7 @@ def build_whatsapp() -> WhatsAppService:
         service.send_message,
         EndChat(service.repository),
         DeleteChat(service.repository),
+        service.policy,
     )
     return WhatsAppService(service, directory, answer, InMemoryOutboundMessenger(), service.work)
 
