@@ -50,10 +50,12 @@ class PrometheusTurnObserver:
             TOKENS.labels("completion", report.model).inc(report.completion_tokens)
         if report.erased:
             ERASED.inc(report.erased)
-        if report.provider_seconds is not None:
-            PROVIDER_SECONDS.observe(report.provider_seconds)
-        if report.first_token_seconds is not None:
-            FIRST_TOKEN_SECONDS.observe(report.first_token_seconds)
+
+    def first_text(self, seconds: float) -> None:
+        FIRST_TOKEN_SECONDS.observe(seconds)
+
+    def stream_ended(self, seconds: float) -> None:
+        PROVIDER_SECONDS.observe(seconds)
 
 
 def observe_grpc_call(method: str, status: str, seconds: float) -> None:

@@ -25,29 +25,26 @@ def request_id_from(given: str | None) -> str:
 @dataclass(frozen=True)
 class TurnReport:
     """One turn, as it ended. `outcome` is `completed`, `replayed`, `cancelled`, or the code of
-    the error that ended it (`turn_in_progress`, `provider_timeout`, …)."""
+    the error that ended it (`turn_in_progress`, `provider_timeout`, …). A replayed turn reports
+    no model, tokens or erasures: it asked the model nothing and changed nothing."""
 
     outcome: str
     model: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     erased: int = 0
-    #: From the request to the model until its stream ended, when the model was called.
-    provider_seconds: float | None = None
-    #: From the request to the model until its first text arrived.
-    first_token_seconds: float | None = None
 
 
 class TurnObserver(Protocol):
+    """Listens to turns (`ObservedTurn`) and to the model's streams (`ObservedChatGateway`)."""
+
     def turn_started(self) -> None:
         """A turn began (it counts as active until `turn_ended`)."""
 
     def turn_ended(self, report: TurnReport) -> None: ...
 
+    def first_text(self, seconds: float) -> None:
+        """The model's first text arrived, `seconds` after the request to it."""
 
-class NoTurnObserver:
-    def turn_started(self) -> None:
-        return None
-
-    def turn_ended(self, report: TurnReport) -> None:
-        return None
+    def stream_ended(self, seconds: float) -> None:
+        """The model's stream ended in full, `seconds` after the request to it."""

@@ -21,6 +21,11 @@ class Completed:
     reply: Message
     #: How many messages this turn erased from the context window.
     erased: int = 0
+    #: The model that wrote the reply; `None` when the turn was `replayed`.
+    model: str | None = None
+    #: The stored outcome of an earlier request with the same idempotency key, given again
+    #: without calling the model.
+    replayed: bool = False
 
 
 @dataclass(frozen=True)

@@ -7,18 +7,15 @@ nothing of the turn, so the caller may simply retry.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 from chatservice.application.background import BackgroundWork
 from chatservice.application.busy import wait_while_busy
 from chatservice.application.clock import Clock, utc_now
 from chatservice.application.ids import new_id
-from chatservice.application.observability import NoTurnObserver, TurnObserver, TurnReport
 from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import (
     ChatGateway,
@@ -47,7 +44,6 @@ from chatservice.domain.chat import (
     validate_user_id,
 )
 from chatservice.domain.errors import (
-    ChatServiceError,
     IdempotencyKeyReused,
     ProviderUnavailable,
     TurnInProgress,
@@ -59,53 +55,32 @@ from chatservice.domain.turn import TurnRecord
 RETRY_PAUSES = (0.1,)
 
 
-@dataclass
-class _Progress:
-    """What a turn has done so far, for its `TurnReport`."""
+class Turn(Protocol):
+    """Claim → generate → commit for a message whose input is checked: `TakeTurn`, or a wrapper
+    of it (`ObservedTurn`). The events and errors are those of `SendMessage`."""
 
-    outcome: str | None = None
-    model: str | None = None
-    usage: Usage = field(default_factory=Usage)
-    erased: int = 0
-    provider_seconds: float | None = None
-    first_token_seconds: float | None = None
-
-    def report(self) -> TurnReport:
-        return TurnReport(
-            outcome=self.outcome or "cancelled",
-            model=self.model,
-            prompt_tokens=self.usage.prompt_tokens,
-            completion_tokens=self.usage.completion_tokens,
-            erased=self.erased,
-            provider_seconds=self.provider_seconds,
-            first_token_seconds=self.first_token_seconds,
-        )
+    def __call__(
+        self, user_id: str, chat_id: str, content: str, request_id: str | None, deltas: bool
+    ) -> AsyncGenerator[TurnEvent, None]: ...
 
 
 class SendMessage:
+    """What the transports call to send a user's message: the input and the user's rate are
+    checked, then the turn is taken."""
+
     def __init__(
-        self,
-        repository: ChatRepository,
-        gateway: ChatGateway,
-        counter: TokenCounter,
-        registry: ModelRegistry,
-        policy: ChatPolicy,
-        work: BackgroundWork,
-        rate_limiter: TurnRateLimiter | None = None,
-        observer: TurnObserver | None = None,
-        clock: Clock = utc_now,
-        retry_pauses: Sequence[float] = RETRY_PAUSES,
+        self, take_turn: Turn, policy: ChatPolicy, rate_limiter: TurnRateLimiter | None = None
     ) -> None:
-        self._repository = repository
-        self._gateway = gateway
-        self._rate_limiter = rate_limiter or TurnRateLimiter(0)
-        self._observer = observer or NoTurnObserver()
-        self._counter = counter
-        self._registry = registry
+        self._take_turn = take_turn
         self._policy = policy
-        self._clock = clock
-        self._work = work
-        self._retry_pauses = retry_pauses
+        self._rate_limiter = rate_limiter or TurnRateLimiter(0)
+
+    def check_input(self, user_id: str, content: str, request_id: str | None = None) -> None:
+        """Raise `InvalidInput` unless the user id, message and request id obey the input rules."""
+        validate_user_id(user_id)
+        validate_content(content, self._policy.max_message_chars)
+        if request_id is not None:
+            validate_request_id(request_id)
 
     async def __call__(
         self,
@@ -129,63 +104,58 @@ class SendMessage:
         self.check_input(user_id, content, request_id)
         # Before any database or model work: a flood costs a dictionary look-up each.
         self._rate_limiter.admit(user_id)
-        progress = _Progress()
-        self._observer.turn_started()
-        try:
-            # aclosing: when our caller closes us, the inner generators (and with them the
-            # model's stream) are closed at once, not whenever they are collected.
-            turn = self._turn(user_id, chat_id, content, request_id, deltas, progress)
-            async with aclosing(turn) as events:
-                async for event in events:
-                    yield event
-        except ChatServiceError as error:
-            progress.outcome = error.code
-            raise
-        except (asyncio.CancelledError, GeneratorExit):
-            progress.outcome = progress.outcome or "cancelled"
-            raise
-        except Exception:
-            progress.outcome = "internal"
-            raise
-        finally:
-            self._observer.turn_ended(progress.report())
+        # aclosing: when our caller closes us, the turn (and with it the model's stream) is
+        # closed at once, not whenever it is collected.
+        async with aclosing(self._take_turn(user_id, chat_id, content, request_id, deltas)) as turn:
+            async for event in turn:
+                yield event
 
-    async def _turn(
+
+class TakeTurn:
+    """Claim the chat, let the model answer, commit the turn."""
+
+    def __init__(
         self,
-        user_id: str,
-        chat_id: str,
-        content: str,
-        request_id: str | None,
-        deltas: bool,
-        progress: _Progress,
+        repository: ChatRepository,
+        gateway: ChatGateway,
+        counter: TokenCounter,
+        registry: ModelRegistry,
+        policy: ChatPolicy,
+        work: BackgroundWork,
+        clock: Clock = utc_now,
+        retry_pauses: Sequence[float] = RETRY_PAUSES,
+    ) -> None:
+        self._repository = repository
+        self._gateway = gateway
+        self._counter = counter
+        self._registry = registry
+        self._policy = policy
+        self._work = work
+        self._clock = clock
+        self._retry_pauses = retry_pauses
+
+    async def __call__(
+        self, user_id: str, chat_id: str, content: str, request_id: str | None, deltas: bool
     ) -> AsyncGenerator[TurnEvent, None]:
         chat_or_replay = await self._claim_or_replay(user_id, chat_id, content, request_id)
         if isinstance(chat_or_replay, Completed):
-            progress.outcome = "replayed"
             yield chat_or_replay
             return
         chat, claim = chat_or_replay
+        completed = False
         try:
-            claimed = self._run_claimed_turn(chat, content, claim.request_id, deltas, progress)
+            claimed = self._run_claimed_turn(chat, content, claim.request_id, deltas)
             async with aclosing(claimed) as events:
                 async for event in events:
                     # Once the turn is stored, the caller closing the stream undoes nothing.
-                    if isinstance(event, Completed):
-                        progress.outcome = "completed"
+                    completed = isinstance(event, Completed)
                     yield event
         except BaseException:
-            if progress.outcome != "completed":
+            if not completed:
                 await self._work.despite_cancellation(
                     self._repository.release_turn(chat.id, claim.request_id)
                 )
             raise
-
-    def check_input(self, user_id: str, content: str, request_id: str | None = None) -> None:
-        """Raise `InvalidInput` unless the user id, message and request id obey the input rules."""
-        validate_user_id(user_id)
-        validate_content(content, self._policy.max_message_chars)
-        if request_id is not None:
-            validate_request_id(request_id)
 
     async def _claim_or_replay(
         self, user_id: str, chat_id: str, content: str, request_id: str | None
@@ -217,10 +187,9 @@ class SendMessage:
         )
 
     async def _run_claimed_turn(
-        self, chat: Chat, content: str, request_id: str, deltas: bool, progress: _Progress
+        self, chat: Chat, content: str, request_id: str, deltas: bool
     ) -> AsyncGenerator[TurnEvent, None]:
         model = self._registry.lookup(chat.model)
-        progress.model = model.name
         user_cost = self._counter.message_cost(model.encoding, Role.USER, content)
         budget = Budget(
             model.context_window, chat.params.max_completion_tokens, self._policy.window_margin
@@ -233,19 +202,15 @@ class SendMessage:
         request = CompletionRequest(model, prompt, chat.params, request_id)
         parts: list[str] = []
         end: CompletionEnd | None = None
-        started = time.perf_counter()
         async with aclosing(self._gateway.stream(request)) as events:
             async for event in events:
                 if isinstance(event, TextDelta):
                     if event.text:
-                        if not parts:
-                            progress.first_token_seconds = time.perf_counter() - started
                         parts.append(event.text)
                         if deltas:
                             yield Delta(event.text)
                 else:
                     end = event
-        progress.provider_seconds = time.perf_counter() - started
         if end is None:
             raise ProviderUnavailable("the model's stream ended without a finish reason")
         if not parts:
@@ -254,8 +219,7 @@ class SendMessage:
             chat, content, user_cost, request_id, model, fit, "".join(parts), end
         )
         await self._repository.commit_turn(turn)
-        progress.usage, progress.erased = turn.usage, len(fit.erased)
-        yield Completed(chat.id, turn.user_message, turn.reply, len(fit.erased))
+        yield Completed(chat.id, turn.user_message, turn.reply, len(fit.erased), model.name)
 
     def _turn_record(
         self,
@@ -306,4 +270,4 @@ class SendMessage:
 def _replayed(chat_id: str, content: str, stored: StoredTurn) -> Completed:
     if stored.user_message.content != content:
         raise IdempotencyKeyReused(stored.user_message.request_id or "")
-    return Completed(chat_id, stored.user_message, stored.reply)
+    return Completed(chat_id, stored.user_message, stored.reply, replayed=True)

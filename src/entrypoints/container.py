@@ -20,9 +20,10 @@ from chatservice.application.chats import (
 )
 from chatservice.application.clock import utc_now
 from chatservice.application.first_turn import StartChatWithMessage
+from chatservice.application.observed import ObservedChatGateway, ObservedTurn
 from chatservice.application.policy import ChatPolicy
 from chatservice.application.rate_limit import TurnRateLimiter
-from chatservice.application.turns import SendMessage
+from chatservice.application.turns import SendMessage, TakeTurn
 from chatservice.application.whatsapp import AnswerWhatsAppMessage
 from chatservice.application.whatsapp_replies import DeliverReply, ReplyToWhatsApp
 from chatservice.domain.models import ModelRegistry
@@ -146,19 +147,24 @@ class Container(containers.DeclarativeContainer):
     # The tasks the service owns beyond the code that started them (WhatsApp answers, cleanups
     # under cancellation, HTTP turns); drained on shutdown.
     background_work = providers.Singleton(BackgroundWork)
+    # Metrics wrap the turn and the model's gateway; the use case knows nothing of them.
     turn_observer = providers.Singleton(PrometheusTurnObserver)
-    send_message = providers.Singleton(
-        SendMessage,
-        repository,
-        gateway,
-        counter,
-        registry,
-        policy,
-        background_work,
-        rate_limiter,
+    observed_gateway = providers.Singleton(ObservedChatGateway, gateway, turn_observer)
+    take_turn = providers.Singleton(
+        ObservedTurn,
+        providers.Singleton(
+            TakeTurn,
+            repository,
+            observed_gateway,
+            counter,
+            registry,
+            policy,
+            background_work,
+            clock=clock,
+        ),
         turn_observer,
-        clock=clock,
     )
+    send_message = providers.Singleton(SendMessage, take_turn, policy, rate_limiter)
     list_chats = providers.Singleton(ListChats, repository)
     get_chat = providers.Singleton(GetChat, repository)
     end_chat = providers.Singleton(EndChat, repository, clock=clock)

@@ -29,7 +29,7 @@ from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.background import BackgroundWork
 from chatservice.application.chats import StartChat
 from chatservice.application.turn_events import Completed
-from chatservice.application.turns import SendMessage
+from chatservice.application.turns import SendMessage, TakeTurn
 from chatservice.domain.chat import Chat, Message
 from chatservice.domain.models import ModelRegistry
 from chatservice.entrypoints.container import Container
@@ -133,7 +133,7 @@ async def test_a_turn_costs_the_same_behind_10_or_1000_stored_messages(engine: A
         settings=Settings(system_message="You are terse.", max_completion_tokens=40)
     ).policy()
     registry = ModelRegistry(context_window_override=160)
-    send = SendMessage(
+    take_turn = TakeTurn(
         repository,
         FakeChatGateway(counter, chunk_delay_seconds=0),
         counter,
@@ -141,6 +141,7 @@ async def test_a_turn_costs_the_same_behind_10_or_1000_stored_messages(engine: A
         policy,
         BackgroundWork(),
     )
+    send = SendMessage(take_turn, policy)
     user = f"cost-{uuid.uuid4().hex[:12]}"
     short = await StartChat(repository, counter, registry, policy)(user)
     for index in range(SHORT_HISTORY_EXCHANGES):

@@ -20,7 +20,7 @@ from chatservice.application.chats import StartChat
 from chatservice.application.clock import utc_now
 from chatservice.application.ports import TurnClaim
 from chatservice.application.turn_events import Completed
-from chatservice.application.turns import SendMessage
+from chatservice.application.turns import SendMessage, TakeTurn
 from chatservice.domain.models import ModelRegistry
 from chatservice.entrypoints.container import Container
 from chatservice.entrypoints.settings import Settings
@@ -42,6 +42,13 @@ async def engines(database_url: str) -> AsyncIterator[list[AsyncEngine]]:
         await engine.dispose()
 
 
+def sender(
+    repository: SqlAlchemyChatRepository, gateway: FakeChatGateway, counter: TiktokenTokenCounter
+) -> SendMessage:
+    take_turn = TakeTurn(repository, gateway, counter, REGISTRY, POLICY, BackgroundWork())
+    return SendMessage(take_turn, POLICY)
+
+
 def statements_of(engine: AsyncEngine) -> list[str]:
     seen: list[str] = []
 
@@ -59,14 +66,7 @@ async def test_a_warm_claim_is_one_update_and_sees_what_a_cold_one_reads(
     warm, cold = (SqlAlchemyChatRepository(e, CACHE_BYTES) for e in engines[:2])
     user = f"cache-{uuid.uuid4().hex[:12]}"
     chat = await StartChat(warm, counter, REGISTRY, POLICY)(user)
-    send = SendMessage(
-        warm,
-        FakeChatGateway(counter, chunk_delay_seconds=0),
-        counter,
-        REGISTRY,
-        POLICY,
-        BackgroundWork(),
-    )
+    send = sender(warm, FakeChatGateway(counter, chunk_delay_seconds=0), counter)
     for index in range(6):  # enough to erase, so the cached window has lost messages too
         done = [e async for e in send(user, chat.id, f"hello {index}")][-1]
     assert isinstance(done, Completed)
@@ -95,15 +95,7 @@ async def test_replicas_on_one_database_prompt_with_each_others_latest_turns(
     counter = TiktokenTokenCounter()
     gateway = FakeChatGateway(counter, chunk_delay_seconds=0)
     replicas = [
-        SendMessage(
-            SqlAlchemyChatRepository(e, CACHE_BYTES),
-            gateway,
-            counter,
-            REGISTRY,
-            POLICY,
-            BackgroundWork(),
-        )
-        for e in engines[:2]
+        sender(SqlAlchemyChatRepository(e, CACHE_BYTES), gateway, counter) for e in engines[:2]
     ]
     observer = SqlAlchemyChatRepository(engines[2], window_cache_bytes=0)
     user = f"replicas-{uuid.uuid4().hex[:12]}"

@@ -11,7 +11,7 @@ from chatservice.application.background import BackgroundWork
 from chatservice.application.chats import StartChat
 from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import TurnClaim
-from chatservice.application.turns import SendMessage
+from chatservice.application.turns import SendMessage, TakeTurn
 from chatservice.domain.chat import Chat
 from chatservice.domain.errors import TurnInProgress
 from chatservice.domain.models import ModelRegistry
@@ -53,11 +53,12 @@ def build_service(context_window: int | None = None, **policy: object) -> Servic
     registry = ModelRegistry(context_window_override=context_window)
     chat_policy = Container(settings=Settings(**policy)).policy()
     work = BackgroundWork()
+    take_turn = TakeTurn(repository, gateway, COUNTER, registry, chat_policy, work)
     return Service(
         repository,
         gateway,
         StartChat(repository, COUNTER, registry, chat_policy),
-        SendMessage(repository, gateway, COUNTER, registry, chat_policy, work),
+        SendMessage(take_turn, chat_policy),
         work,
         chat_policy,
     )

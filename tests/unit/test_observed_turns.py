@@ -1,0 +1,118 @@
+"""What the metrics hear of turns, through the wrappers the container puts around the turn and
+the model's gateway (`ObservedTurn`, `ObservedChatGateway`)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import pytest
+
+from chatservice.adapters.fake_gateway import ScriptedFailure
+from chatservice.application.observability import TurnReport
+from chatservice.application.observed import ObservedChatGateway, ObservedTurn
+from chatservice.application.rate_limit import TurnRateLimiter
+from chatservice.application.turn_events import Completed, Delta
+from chatservice.application.turns import SendMessage, TakeTurn
+from chatservice.domain.errors import InvalidInput, ProviderTimeout, RateLimited
+from chatservice.domain.models import ModelRegistry
+from support.services import COUNTER, Service, build_service
+
+
+@dataclass
+class RecordingObserver:
+    started: int = 0
+    reports: list[TurnReport] = field(default_factory=list)
+    to_first_text: list[float] = field(default_factory=list)
+    to_stream_end: list[float] = field(default_factory=list)
+
+    def turn_started(self) -> None:
+        self.started += 1
+
+    def turn_ended(self, report: TurnReport) -> None:
+        self.reports.append(report)
+
+    def first_text(self, seconds: float) -> None:
+        self.to_first_text.append(seconds)
+
+    def stream_ended(self, seconds: float) -> None:
+        self.to_stream_end.append(seconds)
+
+
+@dataclass
+class Observed:
+    service: Service
+    observer: RecordingObserver
+    send_message: SendMessage
+
+
+def observed(turns_per_minute: int = 0) -> Observed:
+    """The use case wired as the container wires it, over a clock that ticks a second a look."""
+    service, observer = build_service(), RecordingObserver()
+    policy = service.policy
+    ticks = itertools.count()
+    gateway = ObservedChatGateway(service.gateway, observer, clock=lambda: float(next(ticks)))
+    turn = TakeTurn(service.repository, gateway, COUNTER, ModelRegistry(), policy, service.work)
+    send_message = SendMessage(
+        ObservedTurn(turn, observer), policy, TurnRateLimiter(turns_per_minute)
+    )
+    return Observed(service, observer, send_message)
+
+
+async def test_a_completed_turn_reports_its_model_tokens_and_timings() -> None:
+    o = observed()
+    chat = await o.service.start_chat("u1")
+    [*_, done] = [e async for e in o.send_message("u1", chat.id, "hello")]
+    assert isinstance(done, Completed)
+    assert o.observer.reports == [
+        TurnReport(
+            "completed",
+            "gpt-4o-mini",
+            done.reply.prompt_tokens or 0,
+            done.reply.completion_tokens or 0,
+        )
+    ]
+    assert done.reply.prompt_tokens and done.reply.completion_tokens
+    # The clock ticks once at the request, once at the first text, once at the end.
+    assert (o.observer.to_first_text, o.observer.to_stream_end) == ([1.0], [2.0])
+    assert o.observer.started == 1
+
+
+async def test_a_replayed_turn_reports_no_tokens_and_no_model_call() -> None:
+    o = observed()
+    chat = await o.service.start_chat("u1")
+    _ = [e async for e in o.send_message("u1", chat.id, "hello", "key-1")]
+    _ = [e async for e in o.send_message("u1", chat.id, "hello", "key-1")]
+    assert o.observer.reports[1] == TurnReport("replayed")
+    assert len(o.observer.to_stream_end) == 1
+
+
+async def test_a_failed_turn_reports_its_error_code_and_no_stream_end() -> None:
+    o = observed()
+    chat = await o.service.start_chat("u1")
+    o.service.gateway.fail_next(ScriptedFailure(ProviderTimeout("slow"), after_chunks=2))
+    with pytest.raises(ProviderTimeout):
+        _ = [e async for e in o.send_message("u1", chat.id, "hello")]
+    assert o.observer.reports == [TurnReport("provider_timeout")]
+    assert (len(o.observer.to_first_text), o.observer.to_stream_end) == (1, [])
+
+
+async def test_a_caller_leaving_mid_reply_reports_a_cancelled_turn() -> None:
+    o = observed()
+    chat = await o.service.start_chat("u1")
+    events = o.send_message("u1", chat.id, "hello")
+    assert isinstance(await anext(events), Delta)
+    await events.aclose()
+    assert o.observer.reports == [TurnReport("cancelled")]
+
+
+async def test_a_request_refused_at_the_door_is_no_turn() -> None:
+    o = observed(turns_per_minute=1)
+    chat = await o.service.start_chat("u1")
+    with pytest.raises(InvalidInput):
+        _ = [e async for e in o.send_message("u1", chat.id, "   ")]
+    _ = [e async for e in o.send_message("u1", chat.id, "hello")]
+    with pytest.raises(RateLimited):
+        _ = [e async for e in o.send_message("u1", chat.id, "again")]
+    assert [r.outcome for r in o.observer.reports] == ["completed"]
+    assert o.observer.started == 1
