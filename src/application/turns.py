@@ -1,14 +1,17 @@
 """One turn of a conversation: claim the chat, let the model answer, commit the turn.
 
-No transaction or connection is held while the model streams. Whatever goes wrong after the
-claim (the model fails, the caller leaves, the commit loses a race) releases the claim and stores
-nothing of the turn, so the caller may simply retry.
+`SendMessage` is what the transports call: it checks the input and the user's rate, then hands
+over to `TakeTurn`, whose `__call__` is the whole turn in three steps. No transaction or
+connection is held while the model streams. Whatever goes wrong after the claim (the model fails,
+the caller leaves, the commit loses a race) releases the claim and stores nothing of the turn, so
+the caller may simply retry. Metrics wrap the turn from outside (`observed.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing, asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
@@ -43,12 +46,8 @@ from chatservice.domain.chat import (
     validate_request_id,
     validate_user_id,
 )
-from chatservice.domain.errors import (
-    IdempotencyKeyReused,
-    ProviderUnavailable,
-    TurnInProgress,
-)
-from chatservice.domain.models import ModelRegistry, ModelSpec
+from chatservice.domain.errors import IdempotencyKeyReused, ProviderUnavailable, TurnInProgress
+from chatservice.domain.models import ModelRegistry
 from chatservice.domain.turn import TurnRecord
 
 #: How often a retry looks for the outcome of the same request still running elsewhere.
@@ -137,27 +136,23 @@ class TakeTurn:
     async def __call__(
         self, user_id: str, chat_id: str, content: str, request_id: str | None, deltas: bool
     ) -> AsyncGenerator[TurnEvent, None]:
-        chat_or_replay = await self._claim_or_replay(user_id, chat_id, content, request_id)
-        if isinstance(chat_or_replay, Completed):
-            yield chat_or_replay
+        """The turn's events, as `SendMessage` yields them."""
+        claimed = await self._claim(user_id, chat_id, content, request_id)  # a short transaction
+        if isinstance(claimed, Completed):  # a retry of a committed turn: its stored outcome
+            yield claimed
             return
-        chat, claim = chat_or_replay
-        completed = False
-        try:
-            claimed = self._run_claimed_turn(chat, content, claim.request_id, deltas)
-            async with aclosing(claimed) as events:
-                async for event in events:
-                    # Once the turn is stored, the caller closing the stream undoes nothing.
-                    completed = isinstance(event, Completed)
-                    yield event
-        except BaseException:
-            if not completed:
-                await self._work.despite_cancellation(
-                    self._repository.release_turn(chat.id, claim.request_id)
-                )
-            raise
+        chat, claim = claimed
+        async with self._released_on_failure(chat.id, claim):
+            prompt = self._prompt(chat, content, claim.request_id)
+            async with _Reply(self._gateway.stream(prompt.request)) as reply:
+                async for text in reply:  # no transaction is held while the model streams
+                    if deltas:
+                        yield Delta(text)
+            completed = await self._commit(chat, prompt, reply)  # a short one, version-checked
+        # Once the turn is stored, the caller closing the stream undoes nothing.
+        yield completed
 
-    async def _claim_or_replay(
+    async def _claim(
         self, user_id: str, chat_id: str, content: str, request_id: str | None
     ) -> tuple[Chat, TurnClaim] | Completed:
         """Claim the chat, or return the stored outcome of a retried request.
@@ -186,52 +181,46 @@ class TakeTurn:
             claim_or_replay, self._policy.claim_ttl_seconds, self._retry_pauses, same_request
         )
 
-    async def _run_claimed_turn(
-        self, chat: Chat, content: str, request_id: str, deltas: bool
-    ) -> AsyncGenerator[TurnEvent, None]:
+    @asynccontextmanager
+    async def _released_on_failure(self, chat_id: str, claim: TurnClaim) -> AsyncIterator[None]:
+        """Whatever ends the block early (an error, a cancellation, the caller leaving) releases
+        the claim, even under cancellation, so the chat is free at once and nothing is stored."""
+        try:
+            yield
+        except BaseException:
+            await self._work.despite_cancellation(
+                self._repository.release_turn(chat_id, claim.request_id)
+            )
+            raise
+
+    def _prompt(self, chat: Chat, content: str, request_id: str) -> _Prompt:
+        """The model's request: the chat's window, its oldest exchanges erased until the new
+        message fits (`MessageTooLong` when it cannot), then the new message."""
         model = self._registry.lookup(chat.model)
         user_cost = self._counter.message_cost(model.encoding, Role.USER, content)
         budget = Budget(
             model.context_window, chat.params.max_completion_tokens, self._policy.window_margin
         )
         fit = erase_to_fit(chat.messages, user_cost, budget)
-        prompt = (
+        messages = (
             *(PromptMessage(m.role, m.content) for m in fit.kept),
             PromptMessage(Role.USER, content),
         )
-        request = CompletionRequest(model, prompt, chat.params, request_id)
-        parts: list[str] = []
-        end: CompletionEnd | None = None
-        async with aclosing(self._gateway.stream(request)) as events:
-            async for event in events:
-                if isinstance(event, TextDelta):
-                    if event.text:
-                        parts.append(event.text)
-                        if deltas:
-                            yield Delta(event.text)
-                else:
-                    end = event
-        if end is None:
-            raise ProviderUnavailable("the model's stream ended without a finish reason")
-        if not parts:
-            raise ProviderUnavailable("the model returned an empty reply")
-        turn = self._turn_record(
-            chat, content, user_cost, request_id, model, fit, "".join(parts), end
-        )
+        request = CompletionRequest(model, messages, chat.params, request_id)
+        return _Prompt(request, content, user_cost, fit)
+
+    async def _commit(self, chat: Chat, prompt: _Prompt, reply: _Reply) -> Completed:
+        """Store the turn in one transaction that checks the chat's version."""
+        text, end = reply.whole()
+        turn = self._turn_record(chat, prompt, text, end)
         await self._repository.commit_turn(turn)
-        yield Completed(chat.id, turn.user_message, turn.reply, len(fit.erased), model.name)
+        erased, model = len(prompt.fit.erased), prompt.request.model.name
+        return Completed(chat.id, turn.user_message, turn.reply, erased, model)
 
     def _turn_record(
-        self,
-        chat: Chat,
-        content: str,
-        user_cost: int,
-        request_id: str,
-        model: ModelSpec,
-        fit: Fit,
-        reply_text: str,
-        end: CompletionEnd,
+        self, chat: Chat, prompt: _Prompt, reply_text: str, end: CompletionEnd
     ) -> TurnRecord:
+        model, request_id, fit = prompt.request.model, prompt.request.request_id, prompt.fit
         now = self._clock()
         position = chat.next_position
         # A reply is counted from its visible text: a provider's completion_tokens may include
@@ -240,7 +229,13 @@ class TakeTurn:
         reply_cost = self._counter.message_cost(model.encoding, Role.ASSISTANT, "") + reply_tokens
         usage = end.usage or Usage(fit.prompt_tokens, reply_tokens)
         user_message = Message(
-            new_id(), Role.USER, content, user_cost, position, now, request_id=request_id
+            new_id(),
+            Role.USER,
+            prompt.content,
+            prompt.user_cost,
+            position,
+            now,
+            request_id=request_id,
         )
         reply = Message(
             new_id(),
@@ -262,9 +257,55 @@ class TakeTurn:
             reply=reply,
             erase_before=fit.erase_before,
             usage=usage,
-            title=None if chat.title else title_from(content),
+            title=None if chat.title else title_from(prompt.content),
             updated_at=now,
         )
+
+
+@dataclass(frozen=True)
+class _Prompt:
+    request: CompletionRequest
+    #: The new user message, and what it costs in the window.
+    content: str
+    user_cost: int
+    fit: Fit
+
+
+class _Reply:
+    """The model's reply as it streams: iterated, its text piece by piece; then `whole()`.
+    Leaving its `async with` closes the model's stream, at once, however the block ends."""
+
+    def __init__(self, stream: AsyncGenerator[TextDelta | CompletionEnd, None]) -> None:
+        self._stream = stream
+        self._parts: list[str] = []
+        self._end: CompletionEnd | None = None
+
+    async def __aenter__(self) -> _Reply:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._stream.aclose()
+
+    def __aiter__(self) -> _Reply:
+        return self
+
+    async def __anext__(self) -> str:
+        while (event := await anext(self._stream, None)) is not None:
+            if isinstance(event, CompletionEnd):
+                self._end = event
+            elif event.text:
+                self._parts.append(event.text)
+                return event.text
+        raise StopAsyncIteration
+
+    def whole(self) -> tuple[str, CompletionEnd]:
+        """The reply's text and how it ended; `ProviderUnavailable` for a stream that ended
+        without a finish reason or without any text."""
+        if self._end is None:
+            raise ProviderUnavailable("the model's stream ended without a finish reason")
+        if not self._parts:
+            raise ProviderUnavailable("the model returned an empty reply")
+        return "".join(self._parts), self._end
 
 
 def _replayed(chat_id: str, content: str, stored: StoredTurn) -> Completed:
