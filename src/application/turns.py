@@ -172,7 +172,12 @@ class TakeTurn:
                 now,
                 now + timedelta(seconds=self._policy.claim_ttl_seconds),
             )
-            return await self._repository.claim_turn(user_id, chat_id, claim), claim
+            chat = await self._repository.claim_turn(user_id, chat_id, claim)
+            if request_id is not None and (landed := _landed(chat, request_id)) is not None:
+                # The first attempt landed after the look-up above: its outcome, not a new turn.
+                await self._repository.release_turn(chat_id, claim.request_id)
+                return _replayed(chat_id, content, landed)
+            return chat, claim
 
         def same_request(busy: TurnInProgress) -> bool:
             return request_id is not None and busy.request_id == request_id
@@ -306,6 +311,14 @@ class _Reply:
         if not self._parts:
             raise ProviderUnavailable("the model returned an empty reply")
         return "".join(self._parts), self._end
+
+
+def _landed(chat: Chat, request_id: str) -> StoredTurn | None:
+    """The turn of `request_id` in the claimed chat's window, if it is there."""
+    pairs = zip(chat.messages, chat.messages[1:], strict=False)
+    return next(
+        (StoredTurn(user, reply) for user, reply in pairs if user.request_id == request_id), None
+    )
 
 
 def _replayed(chat_id: str, content: str, stored: StoredTurn) -> Completed:
