@@ -27,10 +27,9 @@ from chatservice.application.ports import (
 from chatservice.domain.chat import ChatParams
 from chatservice.domain.errors import ProviderTimeout, ProviderUnavailable
 from chatservice.domain.models import ModelRegistry
-from chatservice.entrypoints.container import Container
-from chatservice.entrypoints.settings import Settings
 from support.anthropic_server import Behaviour as Anthropic
 from support.anthropic_server import running_anthropic_server
+from support.containers import service_container
 from support.openai_server import Behaviour, running_openai_server
 from support.waiting import eventually
 
@@ -66,14 +65,13 @@ def _fake() -> GatewayUnderTest:
 @asynccontextmanager
 async def _openai() -> AsyncIterator[GatewayUnderTest]:
     async with running_openai_server() as server:
-        settings = Settings(
+        gateway = service_container(
             gateway="openai",
             openai_base_url=server.base_url,
             # The timeout case waits this out; every other call must never come near it.
             openai_idle_timeout=2.0,
             openai_max_retries=0,
-        )
-        gateway = Container(settings=settings).gateway()
+        ).gateway()
         failures = {
             "unavailable": Behaviour(status=503),
             "timeout": Behaviour(stall_before_response=True),

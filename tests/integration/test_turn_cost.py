@@ -19,21 +19,21 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
+from dependency_injector import providers
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.sqlalchemy.engine import create_engine
-from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
-from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
-from chatservice.application.background import BackgroundWork
-from chatservice.application.chats import StartChat
 from chatservice.application.turn_events import Completed
-from chatservice.application.turns import SendMessage, TakeTurn
 from chatservice.domain.chat import Chat, Message
-from chatservice.domain.models import ModelRegistry
-from chatservice.entrypoints.container import Container
-from chatservice.entrypoints.settings import Settings
+from support.containers import service_container
+
+#: A terse chat in a window small enough that a few turns erase the oldest exchanges.
+SMALL_WINDOW = {
+    "system_message": "You are terse.",
+    "max_completion_tokens": 40,
+    "context_window": 160,
+}
 
 SHORT_HISTORY_EXCHANGES = 5
 LONG_HISTORY_EXCHANGES = 500
@@ -126,24 +126,15 @@ def with_long_history(short: Chat, exchanges: int) -> Chat:
 
 
 async def test_a_turn_costs_the_same_behind_10_or_1000_stored_messages(engine: AsyncEngine) -> None:
-    counter = TiktokenTokenCounter()
-    # Without the window cache: every claim reads the window, the read this test is about.
-    repository = SqlAlchemyChatRepository(engine, window_cache_bytes=0)
-    policy = Container(
-        settings=Settings(system_message="You are terse.", max_completion_tokens=40)
-    ).policy()
-    registry = ModelRegistry(context_window_override=160)
-    take_turn = TakeTurn(
-        repository,
-        FakeChatGateway(counter, chunk_delay_seconds=0),
-        counter,
-        registry,
-        policy,
-        BackgroundWork(),
+    container = service_container(
+        {"engine": providers.Object(engine)},
+        # Without the window cache: every claim reads the window, the read this test is about.
+        window_cache_mb=0,
+        **SMALL_WINDOW,
     )
-    send = SendMessage(take_turn, policy)
+    repository, send = container.repository(), container.send_message()
     user = f"cost-{uuid.uuid4().hex[:12]}"
-    short = await StartChat(repository, counter, registry, policy)(user)
+    short = await container.start_chat()(user)
     for index in range(SHORT_HISTORY_EXCHANGES):
         _ = [e async for e in send(user, short.id, f"message number {index}")]
     short = await repository.get_chat(user, short.id)

@@ -8,29 +8,24 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from dependency_injector import providers
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.sqlalchemy.engine import create_engine
-from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
-from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
-from chatservice.application.background import BackgroundWork
-from chatservice.application.chats import StartChat
 from chatservice.application.clock import utc_now
 from chatservice.application.ports import TurnClaim
 from chatservice.application.turn_events import Completed
-from chatservice.application.turns import SendMessage, TakeTurn
-from chatservice.domain.models import ModelRegistry
 from chatservice.entrypoints.container import Container
-from chatservice.entrypoints.settings import Settings
+from support.containers import service_container
 
-POLICY = Container(
-    settings=Settings(system_message="You are terse.", max_completion_tokens=40)
-).policy()
-CACHE_BYTES = Settings().window_cache_bytes
-# Small enough that a few turns erase the oldest exchanges.
-REGISTRY = ModelRegistry(context_window_override=160)
+#: A terse chat in a window small enough that a few turns erase the oldest exchanges.
+SMALL_WINDOW = {
+    "system_message": "You are terse.",
+    "max_completion_tokens": 40,
+    "context_window": 160,
+}
 
 
 @pytest.fixture
@@ -42,11 +37,15 @@ async def engines(database_url: str) -> AsyncIterator[list[AsyncEngine]]:
         await engine.dispose()
 
 
-def sender(
-    repository: SqlAlchemyChatRepository, gateway: FakeChatGateway, counter: TiktokenTokenCounter
-) -> SendMessage:
-    take_turn = TakeTurn(repository, gateway, counter, REGISTRY, POLICY, BackgroundWork())
-    return SendMessage(take_turn, POLICY)
+def replica(
+    engine: AsyncEngine, gateway: FakeChatGateway | None = None, **settings: Any
+) -> Container:
+    """One replica of the service, on `engine`, with its own window cache; `gateway` shared
+    with another replica when given."""
+    overrides: dict[str, providers.Provider[Any]] = {"engine": providers.Object(engine)}
+    if gateway is not None:
+        overrides["gateway"] = providers.Object(gateway)
+    return service_container(overrides, **SMALL_WINDOW, **settings)
 
 
 def statements_of(engine: AsyncEngine) -> list[str]:
@@ -62,11 +61,11 @@ def statements_of(engine: AsyncEngine) -> list[str]:
 async def test_a_warm_claim_is_one_update_and_sees_what_a_cold_one_reads(
     engines: list[AsyncEngine],
 ) -> None:
-    counter = TiktokenTokenCounter()
-    warm, cold = (SqlAlchemyChatRepository(e, CACHE_BYTES) for e in engines[:2])
+    warm_replica = replica(engines[0])
+    warm, cold = warm_replica.repository(), replica(engines[1]).repository()
     user = f"cache-{uuid.uuid4().hex[:12]}"
-    chat = await StartChat(warm, counter, REGISTRY, POLICY)(user)
-    send = sender(warm, FakeChatGateway(counter, chunk_delay_seconds=0), counter)
+    chat = await warm_replica.start_chat()(user)
+    send = warm_replica.send_message()
     for index in range(6):  # enough to erase, so the cached window has lost messages too
         done = [e async for e in send(user, chat.id, f"hello {index}")][-1]
     assert isinstance(done, Completed)
@@ -92,14 +91,13 @@ async def test_a_warm_claim_is_one_update_and_sees_what_a_cold_one_reads(
 async def test_replicas_on_one_database_prompt_with_each_others_latest_turns(
     engines: list[AsyncEngine],
 ) -> None:
-    counter = TiktokenTokenCounter()
-    gateway = FakeChatGateway(counter, chunk_delay_seconds=0)
-    replicas = [
-        sender(SqlAlchemyChatRepository(e, CACHE_BYTES), gateway, counter) for e in engines[:2]
-    ]
-    observer = SqlAlchemyChatRepository(engines[2], window_cache_bytes=0)
+    first = replica(engines[0])
+    gateway = first.gateway()
+    replicas = [first.send_message(), replica(engines[1], gateway).send_message()]
+    observing = replica(engines[2], window_cache_mb=0)
+    observer = observing.repository()
     user = f"replicas-{uuid.uuid4().hex[:12]}"
-    chat = await StartChat(observer, counter, REGISTRY, POLICY)(user)
+    chat = await observing.start_chat()(user)
     erased = 0
     for index in range(12):
         stored = await observer.get_chat(user, chat.id)

@@ -11,13 +11,13 @@ import httpx
 from grpclib.client import Channel
 from grpclib.events import SendRequest, listen
 
-from chatservice.entrypoints.container import Container, build_container
+from chatservice.entrypoints.container import Container
 from chatservice.entrypoints.grpc.generated import chat_grpc, chatservice_v1_grpc
 from chatservice.entrypoints.grpc.server import create_grpc_server
 from chatservice.entrypoints.http.app import create_app
-from chatservice.entrypoints.settings import Settings
+from support.containers import closed_after, service_container
 from support.databases import StoredRows
-from support.http import ROTATED_TOKEN, TOKEN, Api
+from support.http import TOKEN, TOKENS, Api
 from support.process import free_port
 
 
@@ -57,27 +57,24 @@ LiveGrpcFactory = Callable[..., AbstractAsyncContextManager[LiveGrpc]]
 
 def live_grpc_factory(database_url: str) -> LiveGrpcFactory:
     @asynccontextmanager
-    async def open_live_grpc(**overrides: Any) -> AsyncIterator[LiveGrpc]:
-        settings = Settings(
-            database_url=database_url, auth_tokens=(TOKEN, ROTATED_TOKEN), **overrides
-        )
-        container = build_container(settings)
-        server, _ = create_grpc_server(container)
-        port = free_port()
-        await server.start("127.0.0.1", port)
-        channel = channel_with(port, {"authorization": f"Bearer {TOKEN}"})
-        transport = httpx.ASGITransport(app=create_app(container))
-        try:
-            async with httpx.AsyncClient(
-                transport=transport,
-                base_url="http://test",
-                headers={"Authorization": TOKEN},
-            ) as http:
-                yield LiveGrpc(port, container, channel, http, Api(http, container))
-        finally:
-            channel.close()
-            server.close()
-            await server.wait_closed()
-            await container.engine().dispose()
+    async def open_live_grpc(**settings: Any) -> AsyncIterator[LiveGrpc]:
+        container = service_container(database_url=database_url, auth_tokens=TOKENS, **settings)
+        async with closed_after(container):
+            server, _ = create_grpc_server(container)
+            port = free_port()
+            await server.start("127.0.0.1", port)
+            channel = channel_with(port, {"authorization": f"Bearer {TOKEN}"})
+            transport = httpx.ASGITransport(app=create_app(container))
+            try:
+                async with httpx.AsyncClient(
+                    transport=transport,
+                    base_url="http://test",
+                    headers={"Authorization": TOKEN},
+                ) as http:
+                    yield LiveGrpc(port, container, channel, http, Api(http, container))
+            finally:
+                channel.close()
+                server.close()
+                await server.wait_closed()
 
     return open_live_grpc

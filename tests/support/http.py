@@ -18,9 +18,9 @@ import uvicorn
 from dependency_injector import providers
 
 from chatservice.application.clock import Clock, utc_now
-from chatservice.entrypoints.container import Container, build_container
+from chatservice.entrypoints.container import Container, close_resources
 from chatservice.entrypoints.http.app import create_app
-from chatservice.entrypoints.settings import Settings
+from support.containers import closed_after, service_container
 from support.databases import StoredRows, rows_of
 from support.process import free_port
 from support.serving import serving
@@ -29,6 +29,8 @@ from support.waiting import GENEROUS_SECONDS
 TOKEN = "test-token-1"
 ROTATED_TOKEN = "test-token-2"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+#: The tokens every HTTP and gRPC test's service accepts (two: rotation).
+TOKENS = (TOKEN, ROTATED_TOKEN)
 
 
 @dataclass
@@ -58,20 +60,20 @@ ApiFactory = Callable[..., AbstractAsyncContextManager[Api]]
 
 def api_factory(database_url: str) -> ApiFactory:
     @asynccontextmanager
-    async def open_api(clock: Clock = utc_now, **overrides: Any) -> AsyncIterator[Api]:
-        """The app on `settings` with these `overrides`, its use cases on `clock`."""
-        settings = Settings(
-            database_url=database_url, auth_tokens=(TOKEN, ROTATED_TOKEN), **overrides
+    async def open_api(clock: Clock = utc_now, **settings: Any) -> AsyncIterator[Api]:
+        """The app on these `settings`, its use cases on `clock`."""
+        container = service_container(
+            {"clock": providers.Object(clock)},
+            database_url=database_url,
+            auth_tokens=TOKENS,
+            **settings,
         )
-        container = build_container(settings, clock=providers.Object(clock))
-        try:
+        async with closed_after(container):
             # In the test's own event loop (Litestar's AsyncTestClient runs the app in another
             # one, which asyncmy's connections do not survive).
             transport = httpx.ASGITransport(app=create_app(container))
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                 yield Api(client, container)
-        finally:
-            await container.engine().dispose()
 
     return open_api
 
@@ -93,49 +95,38 @@ LiveApiFactory = Callable[..., AbstractAsyncContextManager[LiveApi]]
 
 def live_api_factory(database_url: str) -> LiveApiFactory:
     @asynccontextmanager
-    async def open_live_api(**overrides: Any) -> AsyncIterator[LiveApi]:
-        settings = Settings(
-            database_url=database_url,
-            auth_tokens=(TOKEN, ROTATED_TOKEN),
-            http_port=free_port(),
-            **overrides,
+    async def open_live_api(**settings: Any) -> AsyncIterator[LiveApi]:
+        port = free_port()
+        container = service_container(
+            database_url=database_url, auth_tokens=TOKENS, http_port=port, **settings
         )
-        container = build_container(settings)
-        try:
-            async with serving(create_app(container), settings.http_port):
-                api = Api(httpx.AsyncClient(), container)
-                yield LiveApi(f"http://127.0.0.1:{settings.http_port}", container, api.snapshot)
-        finally:
-            await container.engine().dispose()
+        async with closed_after(container), serving(create_app(container), port):
+            api = Api(httpx.AsyncClient(), container)
+            yield LiveApi(f"http://127.0.0.1:{port}", container, api.snapshot)
 
     return open_live_api
 
 
 @contextmanager
-def served_in_a_thread(database_url: str, **overrides: Any) -> Iterator[str]:
+def served_in_a_thread(database_url: str, **settings: Any) -> Iterator[str]:
     """The app behind a real uvicorn server whose event loop runs in a thread of its own, for
     synchronous clients (schemathesis, hypothesis). Yields the base URL.
 
     Every database connection is made and closed in that one loop, which asyncmy requires.
     """
-    settings = Settings(
-        database_url=database_url,
-        auth_tokens=(TOKEN, ROTATED_TOKEN),
-        http_port=free_port(),
-        **overrides,
+    port = free_port()
+    container = service_container(
+        database_url=database_url, auth_tokens=TOKENS, http_port=port, **settings
     )
-    container = build_container(settings)
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(container), host="127.0.0.1", port=settings.http_port, log_level="warning"
-        )
+        uvicorn.Config(create_app(container), host="127.0.0.1", port=port, log_level="warning")
     )
 
     async def serve() -> None:
         try:
             await server.serve()
         finally:
-            await container.engine().dispose()
+            await close_resources(container)
 
     failure: list[BaseException] = []
 
@@ -153,7 +144,7 @@ def served_in_a_thread(database_url: str, **overrides: Any) -> Iterator[str]:
             raise AssertionError(f"uvicorn did not start: {failure!r}")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{settings.http_port}"
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=GENEROUS_SECONDS)

@@ -1,23 +1,29 @@
-"""A service wired over the in-memory repository and the fake model, for use-case tests."""
+"""The service over the in-memory stores and messenger and the fake model, for use-case tests:
+the container of `chatservice serve` with the stores overridden."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from dependency_injector import providers
 
 from chatservice.adapters.fake_gateway import FakeChatGateway
+from chatservice.adapters.memory_messenger import InMemoryOutboundMessenger
 from chatservice.adapters.memory_repository import InMemoryChatRepository
+from chatservice.adapters.memory_whatsapp_directory import InMemoryWhatsAppDirectory
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.background import BackgroundWork
 from chatservice.application.chats import StartChat
 from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import TurnClaim
-from chatservice.application.turns import SendMessage, TakeTurn
+from chatservice.application.turns import SendMessage
 from chatservice.domain.chat import Chat
 from chatservice.domain.errors import TurnInProgress
-from chatservice.domain.models import ModelRegistry
 from chatservice.entrypoints.container import Container
-from chatservice.entrypoints.settings import Settings
+from support.containers import Overrides, provided, service_container
 
+#: For tests that count tokens themselves.
 COUNTER = TiktokenTokenCounter()
 
 
@@ -37,28 +43,48 @@ class WatchedRepository(InMemoryChatRepository):
             raise
 
 
-@dataclass
+def in_memory_container(overrides: Overrides | None = None, **settings: Any) -> Container:
+    """The container for these settings, its stores and messenger in memory unless `overrides`
+    name other stand-ins."""
+    in_memory: dict[str, providers.Provider[Any]] = {
+        "repository": providers.Singleton(WatchedRepository),
+        "whatsapp_directory": providers.Singleton(InMemoryWhatsAppDirectory),
+        "messenger": providers.Singleton(InMemoryOutboundMessenger),
+    }
+    return service_container({**in_memory, **(overrides or {})}, **settings)
+
+
+@dataclass(frozen=True)
 class Service:
-    repository: WatchedRepository
-    gateway: FakeChatGateway
-    start_chat: StartChat
-    send_message: SendMessage
-    work: BackgroundWork
-    policy: ChatPolicy
+    """What a use-case test drives and looks at, from one container. Each is built on first use,
+    so a test may override a provider before."""
+
+    container: Container
+
+    @property
+    def repository(self) -> WatchedRepository:
+        return provided(self.container.repository, WatchedRepository)
+
+    @property
+    def gateway(self) -> FakeChatGateway:
+        return provided(self.container.gateway, FakeChatGateway)
+
+    @property
+    def start_chat(self) -> StartChat:
+        return self.container.start_chat()
+
+    @property
+    def send_message(self) -> SendMessage:
+        return self.container.send_message()
+
+    @property
+    def work(self) -> BackgroundWork:
+        return self.container.background_work()
+
+    @property
+    def policy(self) -> ChatPolicy:
+        return self.container.policy()
 
 
-def build_service(context_window: int | None = None, **policy: object) -> Service:
-    repository = WatchedRepository()
-    gateway = FakeChatGateway(COUNTER, chunk_delay_seconds=0)
-    registry = ModelRegistry(context_window_override=context_window)
-    chat_policy = Container(settings=Settings(**policy)).policy()
-    work = BackgroundWork()
-    take_turn = TakeTurn(repository, gateway, COUNTER, registry, chat_policy, work)
-    return Service(
-        repository,
-        gateway,
-        StartChat(repository, COUNTER, registry, chat_policy),
-        SendMessage(take_turn, chat_policy),
-        work,
-        chat_policy,
-    )
+def build_service(overrides: Overrides | None = None, **settings: Any) -> Service:
+    return Service(in_memory_container(overrides, **settings))

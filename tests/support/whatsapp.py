@@ -19,9 +19,9 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.application.whatsapp_replies import DeliverReply
 from chatservice.domain.chat import Chat
-from chatservice.entrypoints.container import Container, build_container, close_resources
+from chatservice.entrypoints.container import Container
 from chatservice.entrypoints.http.app import create_app
-from chatservice.entrypoints.settings import Settings
+from support.containers import closed_after, provided, service_container
 from support.databases import StoredRows, rows_of
 from support.http import TOKEN
 from support.twilio_server import FakeTwilioMessages, running_twilio_messages
@@ -94,9 +94,7 @@ class WhatsApp:
 
     @property
     def gateway(self) -> FakeChatGateway:
-        gateway = self.container.gateway()
-        assert isinstance(gateway, FakeChatGateway)
-        return gateway
+        return provided(self.container.gateway, FakeChatGateway)
 
     async def post(
         self, fields: dict[str, str], headers: dict[str, str] | None = None
@@ -128,7 +126,7 @@ WhatsAppFactory = Callable[..., AbstractAsyncContextManager[WhatsApp]]
 
 def whatsapp_factory(database_url: str) -> WhatsAppFactory:
     @asynccontextmanager
-    async def open_whatsapp(**overrides: Any) -> AsyncIterator[WhatsApp]:
+    async def open_whatsapp(**settings: Any) -> AsyncIterator[WhatsApp]:
         async with running_twilio_messages() as twilio:
             values: dict[str, Any] = {
                 "database_url": database_url,
@@ -137,18 +135,20 @@ def whatsapp_factory(database_url: str) -> WhatsAppFactory:
                 "twilio_account_sid": ACCOUNT_SID,
                 "twilio_auth_token": AUTH_TOKEN,
                 "twilio_api_base_url": twilio.base_url,
-                **overrides,
+                **settings,
             }
-            container = build_container(Settings(**values))
+            container = service_container(**values)
             container.deliver_reply.override(
                 providers.Singleton(DeliverReply, container.messenger, retry_delays=FAST_RETRIES)
             )
-            transport = httpx.ASGITransport(app=create_app(container))
-            try:
-                async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                    yield WhatsApp(client, container, twilio)
-            finally:
-                await container.background_work().drain(GENEROUS_SECONDS)
-                await close_resources(container)
+            async with closed_after(container):
+                transport = httpx.ASGITransport(app=create_app(container))
+                try:
+                    async with httpx.AsyncClient(
+                        transport=transport, base_url="http://test"
+                    ) as client:
+                        yield WhatsApp(client, container, twilio)
+                finally:
+                    await container.background_work().drain(GENEROUS_SECONDS)
 
     return open_whatsapp

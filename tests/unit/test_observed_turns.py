@@ -7,16 +7,15 @@ import itertools
 from dataclasses import dataclass, field
 
 import pytest
+from dependency_injector import providers
 
 from chatservice.adapters.fake_gateway import ScriptedFailure
 from chatservice.application.observability import TurnReport
-from chatservice.application.observed import ObservedChatGateway, ObservedTurn
-from chatservice.application.rate_limit import TurnRateLimiter
+from chatservice.application.observed import ObservedChatGateway
 from chatservice.application.turn_events import Completed, Delta
-from chatservice.application.turns import SendMessage, TakeTurn
+from chatservice.application.turns import SendMessage
 from chatservice.domain.errors import InvalidInput, ProviderTimeout, RateLimited
-from chatservice.domain.models import ModelRegistry
-from support.services import COUNTER, Service, build_service
+from support.services import Service, build_service
 
 
 @dataclass
@@ -47,16 +46,21 @@ class Observed:
 
 
 def observed(turns_per_minute: int = 0) -> Observed:
-    """The use case wired as the container wires it, over a clock that ticks a second a look."""
-    service, observer = build_service(), RecordingObserver()
-    policy = service.policy
-    ticks = itertools.count()
-    gateway = ObservedChatGateway(service.gateway, observer, clock=lambda: float(next(ticks)))
-    turn = TakeTurn(service.repository, gateway, COUNTER, ModelRegistry(), policy, service.work)
-    send_message = SendMessage(
-        ObservedTurn(turn, observer), policy, TurnRateLimiter(turns_per_minute)
+    """The use case as the container wires it, its observer recording, over a clock that ticks
+    a second a look."""
+    service = build_service(turns_per_minute_per_user=turns_per_minute)
+    observer = RecordingObserver()
+    container, ticks = service.container, itertools.count()
+    container.turn_observer.override(providers.Object(observer))
+    container.observed_gateway.override(
+        providers.Singleton(
+            ObservedChatGateway,
+            container.gateway,
+            container.turn_observer,
+            clock=lambda: float(next(ticks)),
+        )
     )
-    return Observed(service, observer, send_message)
+    return Observed(service, observer, service.send_message)
 
 
 async def test_a_completed_turn_reports_its_model_tokens_and_timings() -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+from dependency_injector import providers
+
 from chatservice.adapters.memory_repository import InMemoryChatRepository
-from chatservice.application.chats import StartChat
 from chatservice.application.ports import StoredTurn
 from chatservice.application.turn_events import Completed, TurnEvent
-from chatservice.application.turns import SendMessage, TakeTurn
-from chatservice.domain.models import ModelRegistry
-from support.services import COUNTER, build_service
+from support.services import build_service
 
 
 class LateLookUps(InMemoryChatRepository):
@@ -43,11 +42,10 @@ async def completed(events: object) -> Completed:
 
 
 async def test_the_retry_gets_the_stored_reply_not_a_second_turn() -> None:
-    base, repository = build_service(), LateLookUps()
-    registry = ModelRegistry()
-    turn = TakeTurn(repository, base.gateway, COUNTER, registry, base.policy, base.work)
-    send_message = SendMessage(turn, base.policy)
-    chat = await StartChat(repository, COUNTER, registry, base.policy)("u1")
+    repository = LateLookUps()
+    base = build_service({"repository": providers.Object(repository)})
+    send_message = base.send_message
+    chat = await base.start_chat("u1")
     hold = base.gateway.hold(after_chunks=1)
     first = asyncio.create_task(completed(send_message("u1", chat.id, "hi", "k1")))
     await hold.reached()
