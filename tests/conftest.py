@@ -89,3 +89,19 @@ def galera_cluster() -> Iterator[GaleraCluster]:
         except GaleraClusterError as error:
             pytest.fail(f"the Galera test cluster did not start: {error}", pytrace=False)
         yield cluster
+
+
+@pytest.fixture
+def node_2_restored(galera_cluster: GaleraCluster) -> Iterator[None]:
+    """Whatever the test does to node 2, the next test finds all three nodes Synced."""
+    try:
+        yield
+    finally:
+        galera_cluster.restart(2)
+
+
+@pytest.fixture(scope="session")
+def migrated_galera_cluster(galera_cluster: GaleraCluster) -> GaleraCluster:
+    """The Galera cluster with the service's schema in its database (migrated through node 1)."""
+    AlembicMigrations(galera_cluster.url(1)).upgrade_to_head()
+    return galera_cluster

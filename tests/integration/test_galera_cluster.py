@@ -7,7 +7,7 @@ committed before the read), so no test waits for replication by time.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import bindparam, text
@@ -32,15 +32,6 @@ async def engines(galera_cluster: GaleraCluster) -> AsyncIterator[dict[int, Asyn
     finally:
         for engine in by_node.values():
             await engine.dispose()
-
-
-@pytest.fixture
-def node_2_restored(galera_cluster: GaleraCluster) -> Iterator[None]:
-    """Whatever the test does to node 2, the next test finds all three nodes Synced."""
-    try:
-        yield
-    finally:
-        galera_cluster.restart(2)
 
 
 async def write(engine: AsyncEngine, body: str) -> None:

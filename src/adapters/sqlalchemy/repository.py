@@ -5,7 +5,11 @@ turn reads only the chat row and its non-erased messages (nothing at all when th
 `WindowCache` holds the chat at its current version) and writes only its new rows and changed
 flags, so its cost follows the context window, not the length of the history
 (tests/integration/test_turn_cost.py).
-Connection failures become `StorageUnavailable`.
+Connection failures become `StorageUnavailable`. A write that loses to another transaction on
+the same rows (a deadlock; on Galera, another node's write-set winning certification) becomes
+what the loss means: a claim that lost is `TurnInProgress`, a commit that lost is
+`ConcurrentUpdate`; adding, ending and deleting a chat and releasing a claim run once more, then
+are `ConcurrentUpdate` (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatservice.adapters.sqlalchemy.rows import chat_from, chat_row, message_from, message_row
 from chatservice.adapters.sqlalchemy.tables import MYSQL_DIALECTS, WINDOW_INDEX, chats, messages
-from chatservice.adapters.sqlalchemy.transactions import Transactions
+from chatservice.adapters.sqlalchemy.transactions import Transactions, WriteConflict
 from chatservice.adapters.sqlalchemy.window_cache import WindowCache
 from chatservice.application.ports import ChatCursor, StoredTurn, TurnClaim
 from chatservice.domain.chat import Chat, ChatStatus, Message
@@ -113,6 +117,11 @@ _RELEASE = (
 _ADD_MESSAGES = insert(messages)
 
 
+#: How often a write that may simply run again is tried when it loses to another transaction.
+#: A second loss in a row is contention a caller should hear of (409) rather than wait out.
+_IDEMPOTENT_ATTEMPTS = 2
+
+
 class SqlAlchemyChatRepository:
     def __init__(self, engine: AsyncEngine, window_cache_bytes: int) -> None:
         """`window_cache_bytes`: the memory its window cache may hold (the `window_cache_mb`
@@ -126,7 +135,10 @@ class SqlAlchemyChatRepository:
             if chat.messages:
                 connection.execute(_ADD_MESSAGES, [message_row(chat.id, m) for m in chat.messages])
 
-        await self._transactions.run(add, write=True)
+        try:
+            await self._transactions.run(add, write=True, attempts=_IDEMPOTENT_ATTEMPTS)
+        except WriteConflict as error:
+            raise ConcurrentUpdate(chat.id) from error
         self._windows.put(chat)
 
     async def claim_turn(self, user_id: str, chat_id: str, claim: TurnClaim) -> Chat:
@@ -138,27 +150,40 @@ class SqlAlchemyChatRepository:
             "new_claim_expires": claim.expires_at,
         }
 
-        def claim_and_read(connection: Connection) -> Chat:
+        def claim_and_read(connection: Connection) -> tuple[Chat, bool]:
+            """The claimed chat with its window, and whether it was read (not the cached copy)."""
             cached = self._windows.get(chat_id)
             if cached is not None:
                 at_version = {**parameters, "cached_version": cached.version}
                 if connection.execute(_CLAIM_AT_VERSION, at_version).rowcount == 1:
-                    return cached
+                    return cached, False
             claimed = connection.execute(_CLAIM, parameters)
             if claimed.rowcount != 1:
                 _raise_why_not_claimed(connection, user_id, chat_id)
             chat = _owned_chat(connection, user_id, chat_id)
             chat.messages = _window(connection, chat_id)
-            self._windows.put(chat)
-            return chat
+            return chat, True
 
-        return await self._transactions.run(claim_and_read, write=True)
+        try:
+            chat, read = await self._transactions.run(claim_and_read, write=True)
+        except WriteConflict as error:
+            # Another transaction wrote the chat row first: another replica's claim (on Galera,
+            # through another node, certified before this one), or a turn or end it committed.
+            self._windows.forget(chat_id)
+            raise TurnInProgress(chat_id) from error
+        if read:
+            # Only once committed: a claim that lost at COMMIT read what it cannot vouch for.
+            self._windows.put(chat)
+        return chat
 
     async def release_turn(self, chat_id: str, request_id: str) -> None:
         def release(connection: Connection) -> None:
             connection.execute(_RELEASE, {"chat": chat_id, "claim": request_id})
 
-        await self._transactions.run(release, write=True)
+        try:
+            await self._transactions.run(release, write=True, attempts=_IDEMPOTENT_ATTEMPTS)
+        except WriteConflict as error:
+            raise ConcurrentUpdate(chat_id) from error
 
     async def commit_turn(self, turn: TurnRecord) -> None:
         def commit(connection: Connection) -> None:
@@ -187,10 +212,14 @@ class SqlAlchemyChatRepository:
 
         try:
             await self._transactions.run(commit, write=True)
-        except exc.IntegrityError as error:
-            # Another writer took the position or the request id first.
+        except ConcurrentUpdate:
+            self._windows.forget(turn.chat_id)
+            raise
+        except (exc.IntegrityError, WriteConflict) as error:
+            # Another writer took the position or the request id first, or its transaction (on
+            # Galera, another node's write-set) won the chat row: nothing of this turn is stored.
+            self._windows.forget(turn.chat_id)
             raise ConcurrentUpdate(turn.chat_id) from error
-        # After a failure the cached copy needs nothing: the claim only uses it at its version.
         self._windows.record_turn(turn)
 
     async def find_turn(self, user_id: str, chat_id: str, request_id: str) -> StoredTurn | None:
@@ -252,7 +281,10 @@ class SqlAlchemyChatRepository:
             return chat
 
         self._windows.forget(chat_id)
-        return await self._transactions.run(end, write=True)
+        try:
+            return await self._transactions.run(end, write=True, attempts=_IDEMPOTENT_ATTEMPTS)
+        except WriteConflict as error:
+            raise ConcurrentUpdate(chat_id) from error
 
     async def delete_chat(self, user_id: str, chat_id: str) -> None:
         def delete_all(connection: Connection) -> None:
@@ -261,7 +293,10 @@ class SqlAlchemyChatRepository:
             connection.execute(delete(messages).where(messages.c.chat_id == chat_id))
             connection.execute(delete(chats).where(chats.c.id == chat_id))
 
-        await self._transactions.run(delete_all, write=True)
+        try:
+            await self._transactions.run(delete_all, write=True, attempts=_IDEMPOTENT_ATTEMPTS)
+        except WriteConflict as error:
+            raise ConcurrentUpdate(chat_id) from error
         self._windows.forget(chat_id)
 
     async def ping(self) -> None:

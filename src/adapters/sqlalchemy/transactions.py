@@ -1,4 +1,5 @@
-"""Short transactions on the engine, with connection failures as `StorageUnavailable`.
+"""Short transactions on the engine: connection failures as `StorageUnavailable`, writes that
+lost to another transaction as `WriteConflict`.
 
 A transaction runs as one synchronous function, from taking a pooled connection to giving it
 back, in one greenlet (`greenlet_spawn`, a private SQLAlchemy API: `greenlets.py`). Awaiting each
@@ -22,6 +23,17 @@ from chatservice.domain.errors import StorageUnavailable
 
 T = TypeVar("T")
 
+#: MySQL/MariaDB errors after which the transaction was rolled back because another one got in
+#: its way: 1213, a deadlock, which is also how Galera reports a transaction that lost to another
+#: node's write-set (at certification, at COMMIT, or aborted by it while running); 1205, a lock
+#: that another transaction held for `innodb_lock_wait_timeout`.
+CONFLICT_ERRORS = frozenset({1205, 1213})
+
+
+class WriteConflict(Exception):
+    """A write transaction lost to another transaction on the same rows and was rolled back:
+    nothing of it was written, and the rows may have changed since it read them."""
+
 
 class Transactions:
     def __init__(self, engine: AsyncEngine) -> None:
@@ -29,18 +41,38 @@ class Transactions:
         self._writer = writer(engine)
         self._write_lock = sqlite_write_lock(engine)
 
-    async def run(self, body: Callable[[Connection], T], *, write: bool) -> T:
+    async def run(self, body: Callable[[Connection], T], *, write: bool, attempts: int = 1) -> T:
         """`body(connection)` in one transaction: committed when it returns, rolled back when it
-        raises. Writes start with `BEGIN IMMEDIATE` on SQLite, one at a time in this process."""
-        if write and self._write_lock is not None:
-            async with self._write_lock:
-                return await self._run(body, self._writer)
-        return await self._run(body, self._writer if write else self._engine)
+        raises. Writes start with `BEGIN IMMEDIATE` on SQLite, one at a time in this process.
 
-    async def _run(self, body: Callable[[Connection], T], engine: AsyncEngine) -> T:
+        Raises `StorageUnavailable` when the database cannot be reached or does not serve (a
+        Galera node outside the primary component), and, for a write, `WriteConflict` when it
+        lost to another transaction `attempts` times in a row. Each lost attempt was rolled back
+        whole, so more than one attempt suits only a body that may simply run again.
+        """
+        if not write:
+            return await self._run(body, self._engine, write=False)
+        for _ in range(attempts - 1):
+            try:
+                return await self._write(body)
+            except WriteConflict:
+                pass
+        return await self._write(body)
+
+    async def _write(self, body: Callable[[Connection], T]) -> T:
+        if self._write_lock is None:
+            return await self._run(body, self._writer, write=True)
+        async with self._write_lock:
+            return await self._run(body, self._writer, write=True)
+
+    async def _run(self, body: Callable[[Connection], T], engine: AsyncEngine, write: bool) -> T:
         try:
             return await greenlet_spawn(_connect_and_run, engine.sync_engine, body)
         except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
+            # A read holds no row locks, so only a schema change replicated by Galera can abort
+            # one: that is the database not serving for a moment, not a lost race.
+            if write and _error_code(error) in CONFLICT_ERRORS:
+                raise WriteConflict(_reason(error)) from error
             raise _unavailable(error) from error
         except exc.DBAPIError as error:
             if error.connection_invalidated:
@@ -53,7 +85,18 @@ def _connect_and_run(engine: Engine, body: Callable[[Connection], T]) -> T:
         return body(connection)
 
 
-def _unavailable(error: exc.SQLAlchemyError) -> StorageUnavailable:
-    # The driver's message may quote the statement; only its class is safe to repeat.
+def _error_code(error: exc.SQLAlchemyError) -> object:
+    """The MySQL error number of the driver's error (asyncmy's `args` are `(errno, message)`)."""
+    args = getattr(getattr(error, "orig", None), "args", ())
+    return args[0] if args else None
+
+
+def _reason(error: exc.SQLAlchemyError) -> str:
+    # The driver's message may quote the statement; only its class and number are safe to repeat.
     reason = type(getattr(error, "orig", None) or error).__name__
-    return StorageUnavailable(f"the database is unavailable ({reason})")
+    code = _error_code(error)
+    return f"{reason} {code}" if isinstance(code, int) else reason
+
+
+def _unavailable(error: exc.SQLAlchemyError) -> StorageUnavailable:
+    return StorageUnavailable(f"the database is unavailable ({_reason(error)})")

@@ -2,7 +2,9 @@
 
 The rules are the database's, not this code's: the primary key of `whatsapp_messages` takes each
 MessageSid once, and the primary key of `whatsapp_senders` gives each sender one current chat. A
-request that loses either race finds out from the integrity error, on any number of replicas.
+request that loses either race finds out from the integrity error, on any number of replicas,
+or, when the other request's transaction was still open (on Galera: committed through another node
+at the same moment), from the `WriteConflict` it lost with.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from sqlalchemy import Connection, exc, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatservice.adapters.sqlalchemy.tables import whatsapp_messages, whatsapp_senders
-from chatservice.adapters.sqlalchemy.transactions import Transactions
+from chatservice.adapters.sqlalchemy.transactions import Transactions, WriteConflict
 from chatservice.domain.errors import ConcurrentUpdate
 
 #: How often `switch_chat` tries again when the row it collided with vanished before it looked.
@@ -34,7 +36,7 @@ class SqlAlchemyWhatsAppDirectory:
 
         try:
             await self._transactions.run(take, write=True)
-        except exc.IntegrityError:
+        except (exc.IntegrityError, WriteConflict):
             return False
         return True
 
@@ -67,7 +69,7 @@ class SqlAlchemyWhatsAppDirectory:
         for _ in range(_SWITCH_ATTEMPTS):
             try:
                 return await self._transactions.run(switch, write=True)
-            except exc.IntegrityError:
+            except (exc.IntegrityError, WriteConflict):
                 # Another request gave the sender a chat first: theirs stands.
                 current = await self.current_chat(sender)
                 if current is not None:

@@ -63,7 +63,7 @@ class ChatsController(Controller):
         status_code=201,
         summary="Start a chat",
         # 413: a body over `max_body_bytes`.
-        responses=error_responses(400, 401, 413, 503),
+        responses=error_responses(400, 401, 409, 413, 503),
     )
     async def start(
         self,
@@ -150,7 +150,7 @@ class ChatsController(Controller):
         "/{chat_id:str}/end",
         status_code=200,
         summary="End a chat: it keeps its history but takes no more messages",
-        responses=error_responses(400, 401, 404, 503),
+        responses=error_responses(400, 401, 404, 409, 503),
     )
     async def end(
         self, user_id: UserId, chat_id: ChatId, end_chat: NamedDependency[EndChat]
@@ -161,7 +161,7 @@ class ChatsController(Controller):
         "/{chat_id:str}",
         status_code=204,
         summary="Delete a chat and all its messages for good",
-        responses=error_responses(400, 401, 404, 503),
+        responses=error_responses(400, 401, 404, 409, 503),
     )
     async def remove(
         self, user_id: UserId, chat_id: ChatId, delete_chat: NamedDependency[DeleteChat]
