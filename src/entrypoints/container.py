@@ -53,7 +53,11 @@ def _seconds(milliseconds: int) -> float:
 def _engine(settings: Settings) -> AsyncEngine:
     from chatservice.adapters.sqlalchemy.engine import create_engine
 
-    return create_engine(settings.database_url)
+    return create_engine(
+        settings.database_url,
+        connect_timeout=settings.database_connect_timeout,
+        read_timeout=settings.database_read_timeout,
+    )
 
 
 def _repository(engine: AsyncEngine, settings: Settings) -> SqlAlchemyChatRepository:

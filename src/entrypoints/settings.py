@@ -99,6 +99,11 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     database_url: str = "sqlite+aiosqlite:///./chatservice.db"
+    #: MySQL/MariaDB: the longest a new connection may take to open (a host that drops packets).
+    database_connect_timeout: PositiveFloat = 5.0
+    #: MySQL/MariaDB: the longest wait for one answer of the server (a node that stopped
+    #: answering). Longer than a Galera cluster's pause while it evicts a dead node.
+    database_read_timeout: PositiveFloat = 30.0
     #: Memory for this replica's copy of recently used chats' windows (0: read them every turn).
     window_cache_mb: NonNegativeInt = 64
     auth_tokens: Annotated[tuple[str, ...], BeforeValidator(_comma_separated)] = ()

@@ -1,7 +1,8 @@
-"""The database failing under the service: connections killed, the server unreachable.
+"""The database failing under the service: connections killed, the server unreachable or
+hanging.
 
-Never the machine's shared server itself: the outage is a TCP proxy in front of it, cut by the
-test; the killed connections are only the ones this test's service opened.
+Never the machine's shared server itself: the outage is a TCP proxy in front of it, cut or
+stalled by the test; the killed connections are only the ones this test's service opened.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from support.clock import AdjustableClock
 from support.databases import MYSQL_URL
 from support.http import AUTH, Api, api_factory, unique_user
 from support.tcp_proxy import TcpProxy, tcp_proxy
+from support.waiting import GENEROUS_SECONDS
 
 pytestmark = pytest.mark.mariadb
 
@@ -164,3 +166,27 @@ async def test_killed_connections_are_replaced_without_failing_a_request(
         assert (await turn).status_code == 200  # no connection is held while the model streams
         roles = (await stored(mariadb_database_url, chat["id"]))[1]
         assert roles == ["system"] + ["user", "assistant"] * 3
+
+
+async def test_a_database_that_stops_answering_is_503_not_a_hang_and_the_service_recovers(
+    proxy: TcpProxy, mariadb_database_url: str, request: pytest.FixtureRequest
+) -> None:
+    u = unique_user("u", request)
+    open_api = api_factory(through(proxy, mariadb_database_url))
+    async with open_api(database_read_timeout=1, database_connect_timeout=1) as api:
+        chat = await api.new_chat(u)
+        await api.say(u, chat["id"], "before the database hangs")
+        before = await stored(mariadb_database_url, chat["id"])
+
+        proxy.stall()  # connections stay open, the server's answers never arrive
+        async with asyncio.timeout(GENEROUS_SECONDS):
+            refused = await post_message(api, u, chat["id"], "while it hangs")
+            readiness = await api.client.get("/readyz")
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "storage_unavailable"
+        assert readiness.status_code == 503
+        assert await stored(mariadb_database_url, chat["id"]) == before
+
+        await proxy.restore()
+        assert (await api.client.get("/readyz")).status_code == 200
+        assert (await post_message(api, u, chat["id"], "after")).status_code == 200

@@ -1,7 +1,8 @@
 """A TCP proxy in front of the test database that a test can cut and restore.
 
 Cutting closes every open connection and stops listening, so new connections are refused, as
-when the database host goes away; restoring listens again on the same port.
+when the database host goes away; stalling keeps every connection open, new ones too, but passes
+nothing on, as when the host hangs; restoring listens and passes bytes on again.
 """
 
 from __future__ import annotations
@@ -20,11 +21,17 @@ class TcpProxy:
         self._target = (target_host, target_port)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
 
     async def restore(self) -> None:
-        self._server = await asyncio.start_server(
-            self._handle, "127.0.0.1", self.port, reuse_address=True
-        )
+        self._flowing.set()
+        if self._server is None:
+            self._server = await asyncio.start_server(
+                self._handle, "127.0.0.1", self.port, reuse_address=True
+            )
+
+    def stall(self) -> None:
+        self._flowing.clear()
 
     async def cut(self) -> None:
         if self._server is not None:
@@ -49,6 +56,7 @@ class TcpProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                await self._flowing.wait()
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):

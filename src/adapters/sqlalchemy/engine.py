@@ -32,11 +32,19 @@ _SQLITE_WRITE_LOCKS: WeakKeyDictionary[Engine, asyncio.Lock] = WeakKeyDictionary
 
 
 def create_engine(
-    url: str, echo: bool = False, *, max_connections: int | None = None
+    url: str,
+    echo: bool = False,
+    *,
+    max_connections: int | None = None,
+    connect_timeout: float | None = None,
+    read_timeout: float | None = None,
 ) -> AsyncEngine:
     """An engine for `url` (`sqlite+aiosqlite:///path`, `mysql+asyncmy://…`, `mariadb+asyncmy://…`).
 
     SQL parameters are never logged. `max_connections` caps the pool (no overflow) when given.
+    On MySQL/MariaDB, `connect_timeout` and `read_timeout` (seconds; None: the driver's own, 10 s
+    and none) bound opening a connection and each wait for the server's answer, so a request to a
+    server that stopped answering fails (as `StorageUnavailable`) instead of hanging.
     Raises `ValueError` for an in-memory SQLite database or another kind of database.
     """
     parsed = make_url(url)
@@ -56,8 +64,13 @@ def create_engine(
     if backend in MYSQL_DIALECTS:
         if "charset" not in parsed.query:
             parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+        timeouts = {"connect_timeout": connect_timeout, "read_timeout": read_timeout}
         return create_async_engine(
-            parsed, pool_pre_ping=True, pool_recycle=MYSQL_POOL_RECYCLE_SECONDS, **options
+            parsed,
+            pool_pre_ping=True,
+            pool_recycle=MYSQL_POOL_RECYCLE_SECONDS,
+            connect_args={name: value for name, value in timeouts.items() if value is not None},
+            **options,
         )
     raise ValueError(f"unsupported database {backend!r}: use sqlite+aiosqlite or mysql+asyncmy")
 
