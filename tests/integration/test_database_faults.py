@@ -1,5 +1,5 @@
 """The database failing under the service: connections killed, the server unreachable or
-hanging.
+hanging, a Galera node cut off from its cluster.
 
 Never the machine's shared server itself: the outage is a TCP proxy in front of it, cut or
 stalled by the test; the killed connections are only the ones this test's service opened.
@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from chatservice.adapters.fake_gateway import FakeChatGateway
 from support.clock import AdjustableClock
 from support.databases import MYSQL_URL
+from support.galera import GaleraCluster
 from support.http import AUTH, Api, api_factory, unique_user
 from support.tcp_proxy import TcpProxy, tcp_proxy
-from support.waiting import GENEROUS_SECONDS
+from support.waiting import GENEROUS_SECONDS, eventually
 
 pytestmark = pytest.mark.mariadb
 
@@ -190,3 +191,36 @@ async def test_a_database_that_stops_answering_is_503_not_a_hang_and_the_service
         await proxy.restore()
         assert (await api.client.get("/readyz")).status_code == 200
         assert (await post_message(api, u, chat["id"], "after")).status_code == 200
+
+
+async def readyz_answers(api: Api, status: int) -> bool:
+    return (await api.client.get("/readyz")).status_code == status
+
+
+async def test_a_galera_node_outside_the_primary_component_is_503_until_it_rejoins(
+    migrated_galera_cluster: GaleraCluster,
+    node_2_restored: None,
+    request: pytest.FixtureRequest,
+) -> None:
+    cluster = migrated_galera_cluster
+    u = unique_user("u", request)
+    async with api_factory(cluster.url(2))() as api:
+        chat = await api.new_chat(u)
+        await api.say(u, chat["id"], "before node 2 is cut off")
+
+        # Node 2 runs on and takes connections, but refuses every query that reads a table
+        # (1047, "WSREP has not yet prepared node for application use"): `SELECT 1` still works.
+        await asyncio.to_thread(cluster.isolate, 2)
+        await eventually(lambda: readyz_answers(api, 503), "node 2 is not ready")
+        refused = await post_message(api, u, chat["id"], "while node 2 is cut off")
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"] == {
+            "code": "storage_unavailable",
+            "message": "the database is unavailable (OperationalError 1047)",
+        }
+        read = await api.client.get(f"/v1/users/{u}/chats/{chat['id']}", headers=AUTH)
+        assert read.status_code == 503
+
+        await asyncio.to_thread(cluster.restart, 2)
+        await eventually(lambda: readyz_answers(api, 200), "node 2 is ready again")
+        assert (await post_message(api, u, chat["id"], "after it rejoined")).status_code == 200

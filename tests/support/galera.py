@@ -56,8 +56,13 @@ class GaleraCluster:
         """SIGKILL the node's mariadbd; returns once the process is gone."""
         self._run("kill", str(node))
 
+    def isolate(self, node: int) -> None:
+        """Cut the node off from its peers: it runs on, refusing queries (1047) until `restart`."""
+        self._run("isolate", str(node))
+
     def restart(self, node: int) -> None:
-        """Start the node again (if it is down); returns once it is Synced with the others."""
+        """Start the node again if it is down, or let it rejoin if it is isolated; returns once
+        it is Synced with the others."""
         self._run("restart", str(node))
 
     def start(self) -> None:

@@ -26,7 +26,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -115,8 +114,9 @@ _RELEASE = (
     .values(claim_request_id=None, claim_expires_at=None)
 )
 _ADD_MESSAGES = insert(messages)
-
-
+# A table, not `SELECT 1`: a Galera node outside the primary component answers statements that
+# read no table, and refuses every other (1047, "WSREP has not yet prepared node").
+_PING = select(chats.c.id).limit(1)
 #: How often a write that may simply run again is tried when it loses to another transaction.
 #: A second loss in a row is contention a caller should hear of (409) rather than wait out.
 _IDEMPOTENT_ATTEMPTS = 2
@@ -300,10 +300,10 @@ class SqlAlchemyChatRepository:
         self._windows.forget(chat_id)
 
     async def ping(self) -> None:
-        def select_one(connection: Connection) -> None:
-            connection.execute(text("SELECT 1"))
+        def read_a_table(connection: Connection) -> None:
+            connection.execute(_PING)
 
-        await self._transactions.run(select_one, write=False)
+        await self._transactions.run(read_a_table, write=False)
 
 
 def _raise_why_not_claimed(connection: Connection, user_id: str, chat_id: str) -> None:
