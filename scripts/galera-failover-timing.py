@@ -8,8 +8,8 @@ Starts the cluster of scripts/galera-cluster if needed, then in each round: one 
 and one on node 3 insert rows back to back (autocommit, one row per statement); node 2 is killed
 with SIGKILL; the longest single INSERT on a survivor is the write pause. Then node 2 is
 restarted while the writers go on: the time until it is Synced again is the rejoin time, and the
-longest INSERT meanwhile is what its state transfer costs the donor. docs/galera.md holds the
-figures this printed.
+longest INSERT meanwhile is what its state transfer costs the donor. docs/scaling.md ("The test
+cluster") holds the figures this printed.
 """
 
 from __future__ import annotations
