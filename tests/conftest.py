@@ -1,5 +1,5 @@
-"""Shared fixtures: a freshly migrated SQLite file and MariaDB database per test run, and a
-three-node MariaDB Galera cluster for the tests that ask for one.
+"""Shared fixtures: a freshly migrated SQLite file and MariaDB database per test run, the test
+Redis, and a three-node MariaDB Galera cluster for the tests that ask for one.
 
 Tests isolate themselves with fresh uuid user ids, so the databases are never truncated. The
 MariaDB tests are never skipped: an unreachable server fails them, saying how to point them
@@ -23,6 +23,7 @@ from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.entrypoints.settings import Settings
 from support.databases import MYSQL_URL, execute_on_server
 from support.galera import GaleraCluster, GaleraClusterError, running_galera_cluster
+from support.redis import REDIS_URL, redis_answers
 
 #: The database engines every SQL test runs on; the MariaDB one is marked `mariadb`.
 DATABASES = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
@@ -74,6 +75,19 @@ async def sql_repository(database_url: str) -> AsyncIterator[SqlAlchemyChatRepos
         yield SqlAlchemyChatRepository(engine, Settings().window_cache_bytes)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis (scripts/ensure-redis starts it); never skipped: one that does not answer
+    fails the test, saying how to point it elsewhere (`CHATSERVICE_TEST_REDIS_URL`)."""
+    if problem := redis_answers():
+        pytest.fail(
+            f"Redis is unreachable at {REDIS_URL} ({problem}); run scripts/ensure-redis "
+            "or set CHATSERVICE_TEST_REDIS_URL",
+            pytrace=False,
+        )
+    return REDIS_URL
 
 
 @pytest.fixture(scope="session")

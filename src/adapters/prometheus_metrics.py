@@ -29,6 +29,10 @@ FIRST_TOKEN_SECONDS = Histogram(
     "From the request to the model until its first text",
     buckets=_LATENCY_BUCKETS,
 )
+LIMIT_STORE_FAILURES = Counter(
+    "chatservice_rate_limit_store_failures_total",
+    "Times Redis failed to count a turn against the per-user limit (then counted per process)",
+)
 GRPC_CALLS = Counter("chatservice_grpc_calls_total", "gRPC calls", ["method", "status"])
 GRPC_SECONDS = Histogram(
     "chatservice_grpc_call_duration_seconds",
@@ -56,6 +60,11 @@ class PrometheusTurnObserver:
 
     def stream_ended(self, seconds: float) -> None:
         PROVIDER_SECONDS.observe(seconds)
+
+
+class PrometheusLimitStoreObserver:
+    def store_unreachable(self) -> None:
+        LIMIT_STORE_FAILURES.inc()
 
 
 def observe_grpc_call(method: str, status: str, seconds: float) -> None:

@@ -72,7 +72,7 @@ class SendMessage:
     ) -> None:
         self._take_turn = take_turn
         self._policy = policy
-        self._rate_limiter = rate_limiter or TurnRateLimiter(0)
+        self._rate_limiter = rate_limiter
 
     def check_input(self, user_id: str, content: str, request_id: str | None = None) -> None:
         """Raise `InvalidInput` unless the user id, message and request id obey the input rules."""
@@ -101,8 +101,9 @@ class SendMessage:
         without calling the model.
         """
         self.check_input(user_id, content, request_id)
-        # Before any database or model work: a flood costs a dictionary look-up each.
-        self._rate_limiter.admit(user_id)
+        # Before any database or model work: a flood costs a look-up each (in memory or Redis).
+        if self._rate_limiter is not None:
+            await self._rate_limiter.admit(user_id)
         # aclosing: when our caller closes us, the turn (and with it the model's stream) is
         # closed at once, not whenever it is collected.
         async with aclosing(self._take_turn(user_id, chat_id, content, request_id, deltas)) as turn:

@@ -7,7 +7,11 @@ from typing import TYPE_CHECKING
 from dependency_injector import containers, providers
 
 from chatservice.adapters.fake_gateway import FakeChatGateway
-from chatservice.adapters.prometheus_metrics import PrometheusTurnObserver
+from chatservice.adapters.memory_rate_limiter import MemoryTurnRateLimiter
+from chatservice.adapters.prometheus_metrics import (
+    PrometheusLimitStoreObserver,
+    PrometheusTurnObserver,
+)
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.background import BackgroundWork
 from chatservice.application.chats import (
@@ -22,7 +26,7 @@ from chatservice.application.clock import utc_now
 from chatservice.application.first_turn import StartChatWithMessage
 from chatservice.application.observed import ObservedChatGateway, ObservedTurn
 from chatservice.application.policy import ChatPolicy
-from chatservice.application.rate_limit import TurnRateLimiter
+from chatservice.application.rate_limit import LocalWhileSharedUnreachable
 from chatservice.application.turns import SendMessage, TakeTurn
 from chatservice.application.whatsapp import AnswerWhatsAppMessage
 from chatservice.application.whatsapp_replies import DeliverReply, ReplyToWhatsApp
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from chatservice.adapters.openai_gateway import OpenAIChatGateway
+    from chatservice.adapters.redis_rate_limiter import RedisTurnRateLimiter
     from chatservice.adapters.sqlalchemy.migrations import AlembicMigrations
     from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
     from chatservice.adapters.sqlalchemy.whatsapp_directory import SqlAlchemyWhatsAppDirectory
@@ -95,6 +100,13 @@ def _openai_gateway(settings: Settings) -> OpenAIChatGateway:
     )
 
 
+def _redis_rate_limiter(settings: Settings) -> RedisTurnRateLimiter:
+    from chatservice.adapters.redis_rate_limiter import RedisTurnRateLimiter
+
+    assert settings.redis_url  # only built when `redis_url` is set
+    return RedisTurnRateLimiter(settings.redis_url, settings.turns_per_minute_per_user)
+
+
 def _twilio_messenger(settings: Settings) -> TwilioOutboundMessenger:
     from chatservice.adapters.twilio_sender import TwilioAccount, TwilioOutboundMessenger
 
@@ -147,7 +159,21 @@ class Container(containers.DeclarativeContainer):
     )
 
     start_chat = providers.Singleton(StartChat, repository, counter, registry, policy, clock=clock)
-    rate_limiter = providers.Singleton(TurnRateLimiter, settings.provided.turns_per_minute_per_user)
+    local_rate_limiter = providers.Singleton(
+        MemoryTurnRateLimiter, settings.provided.turns_per_minute_per_user
+    )
+    shared_rate_limiter = providers.Singleton(_redis_rate_limiter, settings)
+    # Redis's count while it answers, this process's own while it does not (docs/scaling.md).
+    rate_limiter = providers.Selector(
+        settings.provided.turn_limit_store,
+        process=local_rate_limiter,
+        redis=providers.Singleton(
+            LocalWhileSharedUnreachable,
+            shared_rate_limiter,
+            local_rate_limiter,
+            providers.Singleton(PrometheusLimitStoreObserver),
+        ),
+    )
     # The tasks the service owns beyond the code that started them (WhatsApp answers, cleanups
     # under cancellation, HTTP turns); drained on shutdown.
     background_work = providers.Singleton(BackgroundWork)
@@ -211,6 +237,8 @@ async def close_resources(container: Container) -> None:
         await container.gateway().aclose()
     if container.settings().twilio_configured:
         await container.messenger().aclose()
+    if container.settings().turn_limit_store == "redis":
+        await container.shared_rate_limiter().aclose()
     await container.engine().dispose()
 
 

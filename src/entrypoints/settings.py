@@ -128,8 +128,11 @@ class Settings(BaseModel):
     max_body_bytes: PositiveInt = 1_048_576
     #: How long a turn's claim holds before another turn may take the chat (a crashed replica).
     claim_ttl_seconds: PositiveFloat = 120.0
-    #: Turns a user may start per minute, counted per process (0: no limit).
+    #: Turns a user may start per minute (0: no limit), counted per process, or in Redis by all
+    #: workers and replicas together when `redis_url` is set.
     turns_per_minute_per_user: NonNegativeInt = 0
+    #: The Redis that holds the per-user turn limit's count (unset: each process counts alone).
+    redis_url: OptionalText = None
     shutdown_grace_seconds: NonNegativeFloat = 20.0
     #: How often an idle SSE stream gets a `: ping` comment, so proxies keep it open.
     sse_ping_seconds: PositiveFloat = 15.0
@@ -171,6 +174,13 @@ class Settings(BaseModel):
             raise ValueError("must be a database URL to a file or server, not :memory:")
         return url
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_location(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://host:port/db, rediss://… or unix://… URL")
+        return url
+
     @model_validator(mode="after")
     def _settings_that_work_together(self) -> Settings:
         # A turn outliving its claim could be overtaken by another turn on the same chat.
@@ -207,6 +217,11 @@ class Settings(BaseModel):
     def twilio_configured(self) -> bool:
         """Whether the WhatsApp webhook is on (both Twilio credentials are set)."""
         return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def turn_limit_store(self) -> Literal["process", "redis"]:
+        """Where the per-user turn limit is counted: in Redis when there is one and a limit."""
+        return "redis" if self.redis_url and self.turns_per_minute_per_user else "process"
 
     @property
     def window_cache_bytes(self) -> int:

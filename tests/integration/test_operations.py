@@ -4,35 +4,15 @@ from __future__ import annotations
 
 import pytest
 from grpclib.exceptions import GRPCError
-from prometheus_client.parser import text_string_to_metric_families
 
 from chatservice.entrypoints.grpc.generated import chatservice_v1_grpc
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
 from support.grpc import LiveGrpcFactory, channel_with
 from support.http import AUTH, ApiFactory, unique_user
+from support.metrics import scrape, value
 from support.openai_server import running_openai_server
 
 MESSAGES_ROUTE = "/v1/users/{user_id}/chats/{chat_id}/messages"
-
-
-async def scrape(client: object) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    response = await client.get("/metrics")  # type: ignore[attr-defined]
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
-
-
-def value(
-    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
-) -> float:
-    return sum(
-        v for (n, ls), v in samples.items()
-        if n == name and all(dict(ls).get(k) == want for k, want in labels.items())
-    )  # fmt: skip
 
 
 async def test_metrics_count_turns_tokens_latency_erasures_and_requests(
