@@ -20,14 +20,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chatservice", description=__doc__)
     parser.add_argument("--config", help="TOML settings file (else $CHATSERVICE_CONFIG)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="serve HTTP (and gRPC) until SIGTERM or SIGINT")
+    serve_command = commands.add_parser(
+        "serve", help="serve HTTP (and gRPC) until SIGTERM or SIGINT"
+    )
+    serve_command.add_argument(
+        "--workers",
+        help="processes serving the same ports (a number, or auto: one per core); "
+        "overrides the workers setting",
+    )
     commands.add_parser("migrate", help="upgrade the database schema to the latest revision")
     tokens = commands.add_parser("tokens", help="count the prompt tokens of a JSON message list")
     tokens.add_argument("--model", required=True)
     tokens.add_argument("file", help="a JSON list of {role, content[, name]}; - reads stdin")
     args = parser.parse_args(argv)
     try:
-        settings = load_settings(args.config)
+        given = {"workers": args.workers} if getattr(args, "workers", None) else {}
+        settings = load_settings(args.config, overrides=given)
         if args.command == "tokens":
             return count_tokens(Container(settings=settings), args.model, args.file)
         if args.command == "migrate":
@@ -66,9 +74,9 @@ def migrate(container: Container) -> int:
 
 def serve(settings: Settings) -> int:
     # The servers are slow to import, and only this command needs them.
-    from chatservice.entrypoints.server import serve_until_stopped
+    from chatservice.entrypoints.server import announce, serve_until_stopped
 
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, with_pid=settings.worker_count > 1)
     generated_token = None
     if not settings.auth_tokens:
         generated_token = secrets.token_urlsafe(24)
@@ -83,8 +91,13 @@ def serve(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    serve_until_stopped(container, generated_token)
-    return 0
+    if settings.worker_count == 1:
+        ports = (settings.http_port, settings.grpc_port)
+        serve_until_stopped(container, lambda: announce(settings.host, *ports, generated_token))
+        return 0
+    from chatservice.entrypoints.workers import serve_with_workers
+
+    return serve_with_workers(settings, generated_token)
 
 
 if __name__ == "__main__":

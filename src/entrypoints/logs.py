@@ -25,26 +25,37 @@ class RequestIdFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, with_pid: bool = False) -> None:
+        super().__init__()
+        self._with_pid = with_pid
+
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", "-"),
         }
+        if self._with_pid:
+            entry["pid"] = record.process
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(level: str, log_format: str) -> None:
+def configure_logging(level: str, log_format: str, with_pid: bool = False) -> None:
+    """Log to stderr. `with_pid`: each record names the process that wrote it (`serve
+    --workers`, where a supervisor and its workers share one stderr)."""
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
+    pid = " pid=%(process)d" if with_pid else ""
     handler.setFormatter(
-        JsonFormatter()
+        JsonFormatter(with_pid)
         if log_format == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        else logging.Formatter(
+            f"%(asctime)s %(levelname)s %(name)s{pid} [%(request_id)s] %(message)s"
+        )
     )
     logging.basicConfig(level=level, handlers=[handler], force=True)
     for name in QUIET_LIBRARIES:

@@ -1,5 +1,8 @@
 """`chatservice serve`: HTTP (uvicorn) and gRPC (grpclib) in one event loop, one shutdown path.
 
+One process serves on ports it binds itself; a worker (`workers.py`) serves on the sockets its
+supervisor bound and handed down, the same way.
+
 The process, not either server, owns SIGTERM and SIGINT. On either signal both servers stop taking
 new work at once; requests and calls in flight get `shutdown_grace_seconds` to finish, then the
 rest are cancelled, which cancels their turns cleanly (claims released, nothing half-written).
@@ -12,6 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import uvicorn
 
@@ -23,18 +29,45 @@ from chatservice.entrypoints.uvicorn_server import UvicornServerWithoutSignalHan
 log = logging.getLogger(__name__)
 
 
-def serve_until_stopped(container: Container, generated_token: str | None = None) -> None:
+@dataclass(frozen=True)
+class Listeners:
+    """Listening sockets bound by someone else (a worker's supervisor)."""
+
+    http: socket.socket
+    grpc: socket.socket
+
+
+def announce(host: str, http_port: int, grpc_port: int, generated_token: str | None) -> None:
+    """Say where the service listens (and the token it made up), once it does."""
+    base = f"http://{host}:{http_port}"
+    print(f"chatservice: gRPC on {host}:{grpc_port}", flush=True)
+    print(f"chatservice: HTTP on {base} (web chat {base}/, API docs {base}/schema)", flush=True)
+    if generated_token:
+        print(f"chatservice: no tokens configured; use this one: {generated_token}", flush=True)
+
+
+def serve_until_stopped(
+    container: Container,
+    ready: Callable[[], None],
+    listeners: Listeners | None = None,
+) -> None:
     """Run `run_server` on uvloop, or on asyncio's own loop where uvloop is not installed
     (Windows, which uvloop does not support)."""
     try:
         import uvloop
     except ImportError:
-        asyncio.run(run_server(container, generated_token))
+        asyncio.run(run_server(container, ready, listeners))
     else:
-        uvloop.run(run_server(container, generated_token))
+        uvloop.run(run_server(container, ready, listeners))
 
 
-async def run_server(container: Container, generated_token: str | None = None) -> None:
+async def run_server(
+    container: Container,
+    ready: Callable[[], None],
+    listeners: Listeners | None = None,
+) -> None:
+    """Serve HTTP and gRPC, on the settings' host and ports or on `listeners`; call `ready` once
+    both take requests; return once SIGTERM or SIGINT has drained them."""
     settings = container.settings()
     grace = settings.shutdown_grace_seconds
     http = UvicornServerWithoutSignalHandlers(
@@ -52,16 +85,16 @@ async def run_server(container: Container, generated_token: str | None = None) -
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    await grpc.start(settings.host, settings.grpc_port)
-    http_task = asyncio.create_task(http.serve())
+    if listeners is None:
+        await grpc.start(settings.host, settings.grpc_port)
+        http_task = asyncio.create_task(http.serve())
+    else:
+        await grpc.start(sock=listeners.grpc)
+        http_task = asyncio.create_task(http.serve(sockets=[listeners.http]))
     while not http.started and not http_task.done():  # noqa: ASYNC110 - uvicorn offers no event
         await asyncio.sleep(0.01)
     if http.started:
-        base = f"http://{settings.host}:{settings.http_port}"
-        print(f"chatservice: gRPC on {settings.host}:{settings.grpc_port}", flush=True)
-        print(f"chatservice: HTTP on {base} (web chat {base}/, API docs {base}/schema)", flush=True)
-        if generated_token:
-            print(f"chatservice: no tokens configured; use this one: {generated_token}", flush=True)
+        ready()
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({http_task, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()

@@ -58,6 +58,15 @@ def _comma_separated(value: object) -> object:
     return value
 
 
+def _process_count(value: object) -> object:
+    """`workers`: a number (given as text by the environment and the command line) or `auto`."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise ValueError(f"must be a number of processes (1 or more) or auto, got {value!r}")
+
+
 Unset = BeforeValidator(_empty_is_unset)
 OptionalText = Annotated[str | None, Unset]
 OptionalCount = Annotated[PositiveInt | None, Unset]
@@ -134,6 +143,9 @@ class Settings(BaseModel):
     #: The Redis that holds the per-user turn limit's count (unset: each process counts alone).
     redis_url: OptionalText = None
     shutdown_grace_seconds: NonNegativeFloat = 20.0
+    #: Processes serving the same ports under one supervisor (1: the process serves alone);
+    #: `auto`: one per core this process may run on. `serve --workers` overrides it.
+    workers: Annotated[PositiveInt | Literal["auto"], BeforeValidator(_process_count)] = 1
     #: How often an idle SSE stream gets a `: ping` comment, so proxies keep it open.
     sse_ping_seconds: PositiveFloat = 15.0
     host: str = "127.0.0.1"
@@ -219,6 +231,16 @@ class Settings(BaseModel):
         return bool(self.twilio_account_sid and self.twilio_auth_token)
 
     @property
+    def worker_count(self) -> int:
+        """`workers`, with `auto` resolved to the cores this process may run on."""
+        if self.workers != "auto":
+            return self.workers
+        # os.process_cpu_count (Python 3.13+) counts the cores the process may use (its CPU
+        # affinity); os.cpu_count, all of the machine's.
+        count: int | None = getattr(os, "process_cpu_count", os.cpu_count)()
+        return count or 1
+
+    @property
     def turn_limit_store(self) -> Literal["process", "redis"]:
         """Where the per-user turn limit is counted: in Redis when there is one and a limit."""
         return "redis" if self.redis_url and self.turns_per_minute_per_user else "process"
@@ -255,10 +277,13 @@ def _problem(error: ErrorDetails) -> str:
 
 
 def load_settings(
-    config_file: str | Path | None = None, environ: Mapping[str, str] | None = None
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """The settings from `config_file` (else the one `CHATSERVICE_CONFIG` names) and `environ`
-    (the process's own by default); `SettingsError` names the first bad one."""
+    """The settings from `config_file` (else the one `CHATSERVICE_CONFIG` names), `environ`
+    (the process's own by default) and `overrides` (the command line's, above all others);
+    `SettingsError` names the first bad one."""
     environ = os.environ if environ is None else environ
     config_file = config_file or environ.get(CONFIG_VARIABLE)
     # Lowest first: the plain OpenAI variable other tools read, the file, our own variables.
@@ -272,6 +297,7 @@ def load_settings(
         for name in Settings.model_fields.keys() - TOML_ONLY
         if (variable := f"{ENV_PREFIX}{name.upper()}") in environ
     )
+    values.update(overrides or {})
     return Settings(**values)
 
 

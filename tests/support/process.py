@@ -7,7 +7,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,15 +35,29 @@ class ServiceProcess:
                 return line.rsplit(":", 1)[1].strip()
         return None
 
+    def follow_output(self) -> None:
+        """From now on, a thread reads the rest of the process's output into `printed` (a
+        process whose output nobody reads stops once the pipe is full)."""
+        assert self.process.stdout is not None
+        stdout = self.process.stdout
+
+        def read() -> None:
+            for line in stdout:
+                self.printed.append(line.rstrip())
+
+        threading.Thread(target=read, daemon=True).start()
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
         return self.process.wait(timeout)
 
 
-def start_service(env: dict[str, str], cwd: Path, timeout: float = 120) -> ServiceProcess:
-    """`chatservice serve` on free ports, once it says it listens (`timeout`: generous, for a
-    start-up on a busy machine)."""
+def start_service(
+    env: dict[str, str], cwd: Path, timeout: float = 120, args: Sequence[str] = ()
+) -> ServiceProcess:
+    """`chatservice serve [args]` on free ports, once it says it listens (`timeout`: generous,
+    for a start-up on a busy machine)."""
     port, grpc_port = free_port(), free_port()
     while grpc_port == port:  # the kernel may hand the same free port out twice
         grpc_port = free_port()
@@ -52,7 +68,7 @@ def start_service(env: dict[str, str], cwd: Path, timeout: float = 120) -> Servi
         **env,
     }
     process = subprocess.Popen(
-        [CHATSERVICE, "serve"],
+        [CHATSERVICE, "serve", *args],
         cwd=cwd,
         env=full_env,
         stdout=subprocess.PIPE,

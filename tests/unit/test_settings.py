@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,9 @@ def test_an_empty_variable_leaves_an_optional_setting_unset() -> None:
         ("CHATSERVICE_CONTEXT_WINDOW", "-5", "context_window"),
         ("CHATSERVICE_DATABASE_URL", "sqlite+aiosqlite:///:memory:", "database_url"),
         ("CHATSERVICE_CLAIM_TTL_SECONDS", "0", "claim_ttl_seconds"),
+        ("CHATSERVICE_WORKERS", "0", "workers"),
+        ("CHATSERVICE_WORKERS", "many", "workers"),
+        ("CHATSERVICE_REDIS_URL", "127.0.0.1:6379", "redis_url"),
     ],
 )
 def test_a_bad_setting_is_one_line_that_names_it(variable: str, value: str, named: str) -> None:
@@ -118,3 +122,23 @@ def test_openai_needs_a_key_only_for_its_own_endpoint() -> None:
 def test_a_turn_may_not_outlive_its_claim() -> None:
     with pytest.raises(SettingsError, match="openai_turn_timeout"):
         load_settings(environ={"CHATSERVICE_OPENAI_TURN_TIMEOUT": "120"})
+
+
+def test_workers_is_a_number_or_auto_for_one_per_core() -> None:
+    assert load_settings(environ={}).worker_count == 1
+    assert load_settings(environ={"CHATSERVICE_WORKERS": "3"}).worker_count == 3
+    cores = getattr(os, "process_cpu_count", os.cpu_count)()
+    assert load_settings(environ={"CHATSERVICE_WORKERS": "auto"}).worker_count == cores
+
+
+def test_the_command_line_outranks_the_environment() -> None:
+    settings = load_settings(environ={"CHATSERVICE_WORKERS": "3"}, overrides={"workers": "2"})
+    assert settings.worker_count == 2
+
+
+def test_the_turn_limit_is_counted_in_redis_only_with_a_redis_and_a_limit() -> None:
+    redis = {"CHATSERVICE_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    limit = {"CHATSERVICE_TURNS_PER_MINUTE_PER_USER": "5"}
+    assert load_settings(environ=redis | limit).turn_limit_store == "redis"
+    assert load_settings(environ=redis).turn_limit_store == "process"
+    assert load_settings(environ=limit).turn_limit_store == "process"

@@ -1,0 +1,327 @@
+"""`chatservice serve --workers 2`: one supervisor, two worker processes on the same ports.
+
+Which worker serves a connection is read from the kernel's tables (tests/support/workers.py), so
+the tests pin a client to each worker instead of hoping the kernel spreads their requests. The
+model is the local OpenAI-compatible server, whose streams the test holds mid-reply: a turn is
+in flight, for certain, when a worker is killed or the service is told to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+from grpclib.client import Channel
+from grpclib.events import SendRequest, listen
+
+from chatservice.entrypoints.grpc.generated import chatservice_v1_grpc
+from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
+from support.openai_server import OpenAICompatibleServer, running_openai_server
+from support.process import CHATSERVICE, ServiceProcess, start_service
+from support.waiting import GENEROUS_SECONDS, eventually
+from support.workers import child_pids, client_on_each_worker, serving_pid
+
+TOKEN = "workers-token"
+HEADERS = {"Authorization": TOKEN}
+
+
+@pytest.fixture
+def services() -> Iterator[list[ServiceProcess]]:
+    """The services a test starts; any still running at its end are killed."""
+    started: list[ServiceProcess] = []
+    with ExitStack() as cleanup:
+        cleanup.callback(lambda: [s.stop(signal.SIGKILL) for s in started])
+        yield started
+
+
+@pytest.fixture
+async def model() -> AsyncIterator[OpenAICompatibleServer]:
+    async with running_openai_server() as server:
+        yield server
+
+
+def serve(
+    services: list[ServiceProcess], cwd: Path, count: int = 2, **settings: str
+) -> ServiceProcess:
+    """`chatservice serve --workers count` with these settings, its output followed."""
+    env = {"CHATSERVICE_AUTH_TOKENS": TOKEN}
+    env |= {f"CHATSERVICE_{name.upper()}": value for name, value in settings.items()}
+    service = start_service(env, cwd=cwd, args=["--workers", str(count)])
+    service.follow_output()
+    services.append(service)
+    return service
+
+
+def on_model(model: OpenAICompatibleServer) -> dict[str, str]:
+    return {"gateway": "openai", "openai_base_url": model.base_url, "openai_api_key": "sk-test"}
+
+
+def new_user() -> str:
+    # Random, not derived from the test: the Redis limit remembers a user for a minute, longer
+    # than it takes to run the same test again.
+    return f"u-{uuid.uuid4().hex[:12]}"
+
+
+def stored(database: Path, chat_id: str) -> tuple[list[str], object]:
+    """The chat's message roles in order, and its claim (None: not claimed)."""
+    with sqlite3.connect(database) as db:
+        roles = db.execute(
+            "SELECT role FROM messages WHERE chat_id = ? ORDER BY position", (chat_id,)
+        ).fetchall()
+        claim = db.execute("SELECT claim_expires_at FROM chats WHERE id = ?", (chat_id,)).fetchone()
+    return [role for (role,) in roles], claim[0]
+
+
+async def new_chat(client: httpx.AsyncClient, user: str) -> str:
+    response = await client.post(f"/v1/users/{user}/chats", json={})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def sse_events(response: httpx.Response) -> list[str]:
+    return [
+        line.split(":", 1)[1].strip()
+        async for line in response.aiter_lines()
+        if line.startswith("event:")
+    ]
+
+
+def sse_turn(client: httpx.AsyncClient, user: str, chat_id: str) -> httpx.Request:
+    """A turn asking for its reply as Server-Sent Events (sent with `client.send(…, stream=True)`,
+    which returns once the response has begun)."""
+    return client.build_request(
+        "POST",
+        f"/v1/users/{user}/chats/{chat_id}/messages",
+        json={"content": "hello there"},
+        headers={"Accept": "text/event-stream"},
+    )
+
+
+async def grpc_turn(port: int, user: str) -> list[str]:
+    channel = Channel("127.0.0.1", port)
+
+    async def authorize(event: SendRequest) -> None:
+        event.metadata["authorization"] = TOKEN
+
+    listen(channel, SendRequest, authorize)
+    stub = chatservice_v1_grpc.ChatServiceStub(channel)
+    try:
+        chat = await stub.CreateChat(pb.CreateChatRequest(user_id=user))
+        async with stub.SendMessage.open() as stream:
+            await stream.send_message(
+                pb.SendMessageRequest(user_id=user, chat_id=chat.id, content="hi"), end=True
+            )
+            return [str(event.WhichOneof("event")) async for event in stream]
+    finally:
+        channel.close()
+
+
+def wait_for_exit(service: ServiceProcess) -> asyncio.Future[int]:
+    return asyncio.get_running_loop().run_in_executor(None, service.process.wait, GENEROUS_SECONDS)
+
+
+async def test_two_workers_answer_http_and_grpc_and_each_serves_connections(
+    services: list[ServiceProcess], tmp_path: Path
+) -> None:
+    service = serve(services, tmp_path, count=2, workers="3")  # the command line wins
+    workers = child_pids(service.process.pid)
+    assert len(workers) == 2
+    for pid in workers:
+        assert any(f"(pid {pid}) ready" in line for line in service.printed), service.printed
+    assert sum("use this one" in line or "HTTP on" in line for line in service.printed) == 1
+    user = new_user()
+    async with client_on_each_worker(service.http_url, workers, HEADERS) as clients:
+        chat_ids = []
+        for pid, client in clients.items():
+            chat_id = await new_chat(client, user)
+            turn = await client.post(
+                f"/v1/users/{user}/chats/{chat_id}/messages", json={"content": "hi"}
+            )
+            assert turn.status_code == 200, turn.text
+            assert serving_pid(turn, workers) == pid
+            chat_ids.append(chat_id)
+        assert (await grpc_turn(service.grpc_port, user))[-1] == "completed"
+        for client in clients.values():
+            listed = (await client.get(f"/v1/users/{user}/chats")).json()
+            assert set(chat_ids) <= {chat["id"] for chat in listed["items"]}
+    assert service.stop() == 0
+
+
+async def test_a_worker_killed_mid_service_is_replaced_and_the_others_turn_goes_on(
+    services: list[ServiceProcess], tmp_path: Path, model: OpenAICompatibleServer
+) -> None:
+    hold = model.hold(after_chunks=1)
+    service = serve(services, tmp_path, **on_model(model))
+    supervisor = service.process.pid
+    workers = child_pids(supervisor)
+    user = new_user()
+    async with client_on_each_worker(service.http_url, workers, HEADERS) as clients:
+        survivor, victim = sorted(clients)
+        client = clients[survivor]
+        chat_id = await new_chat(client, user)
+        request = sse_turn(client, user, chat_id)
+        response = await client.send(request, stream=True)
+        try:
+            assert serving_pid(response, workers) == survivor
+            await hold.reached()  # the survivor's turn is mid-reply
+
+            killed_at = time.monotonic()
+            os.kill(victim, signal.SIGKILL)
+
+            def replacement() -> int | None:
+                others = child_pids(supervisor) - {survivor, victim}
+                return others.pop() if others else None
+
+            await eventually(lambda: replacement() is not None, "a new worker process")
+            new_pid = replacement()
+            await eventually(
+                lambda: any(f"(pid {new_pid}) ready" in line for line in service.printed),
+                "the new worker ready",
+            )
+            print(f"\nworker replaced {time.monotonic() - killed_at:.2f} s after SIGKILL")
+            hold.release()
+            events = await sse_events(response)
+        finally:
+            await response.aclose()
+        assert events[0] == "delta" and events[-1] == "done", events
+        chat = (await client.get(f"/v1/users/{user}/chats/{chat_id}")).json()
+        assert [m["role"] for m in chat["messages"]] == ["system", "user", "assistant"]
+    assert new_pid is not None
+    async with client_on_each_worker(service.http_url, {survivor, new_pid}, HEADERS) as clients:
+        answered = await clients[new_pid].post(
+            f"/v1/users/{user}/chats/{chat_id}/messages", json={"content": "and you?"}
+        )
+        assert answered.status_code == 200, answered.text
+    assert any(f"(pid {victim}) died (signal SIGKILL)" in line for line in service.printed)
+    assert service.stop() == 0
+
+
+async def test_sigterm_lets_the_turns_on_every_worker_finish_then_exits_0(
+    services: list[ServiceProcess], tmp_path: Path, model: OpenAICompatibleServer
+) -> None:
+    service = serve(services, tmp_path, **on_model(model))
+    workers = child_pids(service.process.pid)
+    hold = model.hold(after_chunks=1)
+    user = new_user()
+    async with client_on_each_worker(service.http_url, workers, HEADERS) as clients:
+        chat_ids, responses = [], []
+        for pid, client in clients.items():
+            chat_id = await new_chat(client, user)
+            response = await client.send(sse_turn(client, user, chat_id), stream=True)
+            assert serving_pid(response, workers) == pid
+            chat_ids.append(chat_id)
+            responses.append(response)
+        await hold.reached(streams=2)
+        service.process.send_signal(signal.SIGTERM)
+        exit_code = wait_for_exit(service)
+        await eventually(
+            lambda: sum("shutting down" in line for line in service.printed) == 2,
+            "both workers draining",
+        )
+        hold.release()
+        events = [await sse_events(response) for response in responses]
+        assert await exit_code == 0
+    assert all(e[-1] == "done" for e in events), events
+    for chat_id in chat_ids:
+        assert stored(tmp_path / "chatservice.db", chat_id) == (
+            ["system", "user", "assistant"],
+            None,
+        )
+    assert child_pids(service.process.pid) == set()
+
+
+async def test_turns_past_the_grace_period_are_cut_on_every_worker_leaving_nothing_half_written(
+    services: list[ServiceProcess], tmp_path: Path, model: OpenAICompatibleServer
+) -> None:
+    service = serve(services, tmp_path, shutdown_grace_seconds="1", **on_model(model))
+    workers = child_pids(service.process.pid)
+    hold = model.hold(after_chunks=1)  # never released: the turns outlast the grace period
+    user = new_user()
+    async with client_on_each_worker(service.http_url, workers, HEADERS) as clients:
+        chat_ids, responses = [], []
+        for client in clients.values():
+            chat_id = await new_chat(client, user)
+            responses.append(await client.send(sse_turn(client, user, chat_id), stream=True))
+            chat_ids.append(chat_id)
+        await hold.reached(streams=2)
+        service.process.send_signal(signal.SIGTERM)
+        assert await wait_for_exit(service) == 0
+        for response in responses:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await sse_events(response)
+    for chat_id in chat_ids:
+        assert stored(tmp_path / "chatservice.db", chat_id) == (["system"], None)
+
+
+async def test_workers_do_not_outlive_a_supervisor_killed_with_sigkill(
+    services: list[ServiceProcess], tmp_path: Path
+) -> None:
+    service = serve(services, tmp_path)
+    workers = child_pids(service.process.pid)
+    service.process.kill()
+    service.process.wait(GENEROUS_SECONDS)
+
+    def alive(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return False
+        return state != "Z"
+
+    await eventually(lambda: not any(alive(pid) for pid in workers), "the workers exited")
+    async with httpx.AsyncClient(base_url=service.http_url) as client:
+        with pytest.raises(httpx.ConnectError):  # no process holds the port any more
+            await client.get("/healthz")
+
+
+def test_a_bad_worker_count_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [CHATSERVICE, "serve", "--workers", "none"],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "chatservice: setting workers (env CHATSERVICE_WORKERS) must be a number of processes "
+        "(1 or more) or auto, got 'none'"
+    )
+
+
+async def test_the_redis_turn_limit_holds_across_workers_and_replicas(
+    services: list[ServiceProcess], tmp_path: Path, redis_url: str
+) -> None:
+    limited = {"turns_per_minute_per_user": "4", "redis_url": redis_url}
+    replica_a = serve(services, tmp_path, count=2, **limited)
+    replica_b = serve(services, tmp_path, count=1, **limited)
+    workers = child_pids(replica_a.process.pid)
+    user = new_user()
+    async with (
+        client_on_each_worker(replica_a.http_url, workers, HEADERS) as on_a,
+        httpx.AsyncClient(base_url=replica_b.http_url, headers=HEADERS, timeout=30) as on_b,
+    ):
+        a0, a1 = (on_a[pid] for pid in sorted(on_a))
+        chat_id = await new_chat(a0, user)
+
+        async def status(client: httpx.AsyncClient) -> int:
+            response = await client.post(
+                f"/v1/users/{user}/chats/{chat_id}/messages", json={"content": "hi"}
+            )
+            served_by = serving_pid(response, workers)
+            assert served_by is None if client is on_b else on_a[served_by] is client
+            return response.status_code
+
+        statuses = [await status(client) for client in (a0, a1, on_b, a0, a1, on_b)]
+    assert statuses == [200, 200, 200, 200, 429, 429]
