@@ -104,7 +104,7 @@ async def repository_load(url: str, connections: int, per_connection: int) -> La
             counter_tokens,
             position,
             now,
-            request_id=key,
+            idempotency_key=key,
         )
         reply = Message(
             str(uuid.uuid4()),

@@ -23,7 +23,6 @@ from typing import Any
 import anthropic
 import httpx2
 
-from chatservice.application.observability import current_request_id
 from chatservice.application.ports import (
     CompletionEnd,
     CompletionRequest,
@@ -138,8 +137,9 @@ class AnthropicChatGateway:
             async with asyncio.timeout_at(deadline):
                 events = await self._client.messages.create(
                     **self._arguments(request),
-                    # The caller's request id, for a proxy's logs between us and the provider.
-                    extra_headers={"X-Request-Id": current_request_id.get() or request.request_id},
+                    # The trace id, so a turn can be followed into the provider's logs (or a
+                    # proxy's); never the idempotency key, which is the caller's own.
+                    extra_headers={"X-Request-Id": request.trace_id} if request.trace_id else None,
                 )
             # Leaving this block, by the end, an error or the consumer closing us, closes the
             # HTTP response, and so the request upstream.

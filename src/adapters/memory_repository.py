@@ -40,16 +40,16 @@ class InMemoryChatRepository:
                 raise ChatEnded(chat_id)
             held = self._claims.get(chat_id)
             if held is not None and held.expires_at > claim.claimed_at:
-                raise TurnInProgress(chat_id, held.request_id)
+                raise TurnInProgress(chat_id, held.idempotency_key)
             self._claims[chat_id] = claim
             window = copy.deepcopy(chat)
             window.messages = [m for m in window.messages if not m.erased]
             return window
 
-    async def release_turn(self, chat_id: str, request_id: str) -> None:
+    async def release_turn(self, chat_id: str, idempotency_key: str) -> None:
         async with self._lock:
             held = self._claims.get(chat_id)
-            if held is not None and held.request_id == request_id:
+            if held is not None and held.idempotency_key == idempotency_key:
                 del self._claims[chat_id]
 
     async def commit_turn(self, turn: TurnRecord) -> None:
@@ -60,17 +60,19 @@ class InMemoryChatRepository:
                 chat is None
                 or chat.version != turn.expected_version
                 or held is None
-                or held.request_id != turn.request_id
+                or held.idempotency_key != turn.idempotency_key
             ):
                 raise ConcurrentUpdate(turn.chat_id)
             self._chats[turn.chat_id] = turn.applied_to(chat)
             del self._claims[turn.chat_id]
 
-    async def find_turn(self, user_id: str, chat_id: str, request_id: str) -> StoredTurn | None:
+    async def find_turn(
+        self, user_id: str, chat_id: str, idempotency_key: str
+    ) -> StoredTurn | None:
         async with self._lock:
             messages = self._owned(user_id, chat_id).messages
             for index, message in enumerate(messages):
-                if message.request_id == request_id:
+                if message.idempotency_key == idempotency_key:
                     return StoredTurn(message, messages[index + 1])
             return None
 

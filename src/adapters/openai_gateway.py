@@ -18,7 +18,6 @@ from typing import Any
 
 import openai
 
-from chatservice.application.observability import current_request_id
 from chatservice.application.ports import CompletionEnd, CompletionRequest, TextDelta
 from chatservice.domain.chat import Usage
 from chatservice.domain.errors import (
@@ -105,8 +104,9 @@ class OpenAIChatGateway:
             async with asyncio.timeout_at(deadline):
                 chunks = await self._client.chat.completions.create(
                     **self._arguments(request),
-                    # The caller's request id, so a turn can be followed into the provider's logs.
-                    extra_headers={"X-Request-Id": current_request_id.get() or request.request_id},
+                    # The trace id, so a turn can be followed into the provider's logs (or a
+                    # proxy's); never the idempotency key, which is the caller's own.
+                    extra_headers={"X-Request-Id": request.trace_id} if request.trace_id else None,
                 )
             async with chunks:
                 iterator: AsyncIterator[Any] = chunks.__aiter__()

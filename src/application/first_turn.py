@@ -31,15 +31,20 @@ class StartChatWithMessage:
         self._work = work
 
     async def __call__(
-        self, user_id: str, content: str, request_id: str | None = None, *, deltas: bool = True
+        self,
+        user_id: str,
+        content: str,
+        idempotency_key: str | None = None,
+        *,
+        deltas: bool = True,
     ) -> AsyncGenerator[TurnEvent, None]:
         """`ChatStarted`, then the events of `SendMessage` (`deltas` as there)."""
-        self._send_message.check_input(user_id, content, request_id)
+        self._send_message.check_input(user_id, content, idempotency_key)
         chat = await self._start_chat(user_id)
         completed = False
         try:
             yield ChatStarted(chat.id)
-            turn = self._send_message(user_id, chat.id, content, request_id, deltas=deltas)
+            turn = self._send_message(user_id, chat.id, content, idempotency_key, deltas=deltas)
             async with aclosing(turn) as events:
                 async for event in events:
                     completed = isinstance(event, Completed)

@@ -7,17 +7,18 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
-from chatservice.domain.chat import REQUEST_ID_PATTERN
+from chatservice.domain.chat import IDEMPOTENCY_KEY_PATTERN
 
-#: The id of the request being served (HTTP `X-Request-Id`, gRPC `x-request-id`), for the logs
-#: and the provider call. Set by the transports; `None` outside a request.
-current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
+#: The trace id of the request being served, to follow it through the logs and into the model
+#: provider's: the caller's HTTP `X-Request-Id` or gRPC `x-request-id`, else a new one. Set by
+#: the transports; `None` outside a request. Not the idempotency key, which names a turn.
+current_trace_id: ContextVar[str | None] = ContextVar("current_trace_id", default=None)
 
 
-def request_id_from(given: str | None) -> str:
-    """The caller's request id when it is one we can log and pass on (the same rule as
+def trace_id_from(given: str | None) -> str:
+    """The caller's trace id when it is one we can log and pass on (the same rule as
     idempotency keys: 1 to 128 printable ASCII characters), else a new one."""
-    if given is not None and REQUEST_ID_PATTERN.fullmatch(given):
+    if given is not None and IDEMPOTENCY_KEY_PATTERN.fullmatch(given):
         return given
     return uuid.uuid4().hex
 

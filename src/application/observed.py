@@ -23,13 +23,14 @@ class ObservedTurn:
         self._observer = observer
 
     async def __call__(
-        self, user_id: str, chat_id: str, content: str, request_id: str | None, deltas: bool
+        self, user_id: str, chat_id: str, content: str, idempotency_key: str | None, deltas: bool
     ) -> AsyncGenerator[TurnEvent, None]:
         self._observer.turn_started()
         report = TurnReport("cancelled")
+        turn = self._turn(user_id, chat_id, content, idempotency_key, deltas)
         try:
-            async with aclosing(self._turn(user_id, chat_id, content, request_id, deltas)) as turn:
-                async for event in turn:
+            async with aclosing(turn) as events:
+                async for event in events:
                     if isinstance(event, Completed):
                         report = _report(event)
                     yield event

@@ -23,7 +23,9 @@ class CompletionRequest:
     model: ModelSpec
     messages: tuple[PromptMessage, ...]
     params: ChatParams
-    request_id: str
+    #: The trace id of the request the turn serves (`current_trace_id`), for the provider's
+    #: logs; `None` for a turn no transport started. Never the caller's idempotency key.
+    trace_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,9 @@ class TokenCounter(Protocol):
 
 @dataclass(frozen=True)
 class TurnClaim:
-    request_id: str
+    """A turn's hold on its chat, by the turn's idempotency key (the caller's, or a new one)."""
+
+    idempotency_key: str
     claimed_at: datetime
     expires_at: datetime
 
@@ -100,20 +104,22 @@ class ChatRepository(Protocol):
     async def claim_turn(self, user_id: str, chat_id: str, claim: TurnClaim) -> Chat:
         """Mark the chat busy with `claim` and return it with only its non-erased messages.
 
-        Raises `ChatNotFound`, `ChatEnded`, or `TurnInProgress` (carrying the holder's request id)
-        when an unexpired claim is held.
+        Raises `ChatNotFound`, `ChatEnded`, or `TurnInProgress` (carrying the holder's
+        idempotency key) when an unexpired claim is held.
         """
 
-    async def release_turn(self, chat_id: str, request_id: str) -> None:
-        """Drop the claim if `request_id` still holds it; otherwise do nothing."""
+    async def release_turn(self, chat_id: str, idempotency_key: str) -> None:
+        """Drop the claim if the turn of `idempotency_key` still holds it; otherwise do nothing."""
 
     async def commit_turn(self, turn: TurnRecord) -> None:
         """Store the turn atomically: both messages, erasures, usage, title; bump the version and
         release the claim. Raises `ConcurrentUpdate` (storing nothing) when the version moved or
         the claim is no longer this turn's."""
 
-    async def find_turn(self, user_id: str, chat_id: str, request_id: str) -> StoredTurn | None:
-        """The committed turn of `request_id` in the chat, if any."""
+    async def find_turn(
+        self, user_id: str, chat_id: str, idempotency_key: str
+    ) -> StoredTurn | None:
+        """The committed turn of `idempotency_key` in the chat, if any."""
 
     async def get_chat(self, user_id: str, chat_id: str) -> Chat:
         """The chat with its whole history, erased messages included."""

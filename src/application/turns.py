@@ -19,6 +19,7 @@ from chatservice.application.background import BackgroundWork
 from chatservice.application.busy import wait_while_busy
 from chatservice.application.clock import Clock, utc_now
 from chatservice.application.ids import new_id
+from chatservice.application.observability import current_trace_id
 from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import (
     ChatGateway,
@@ -43,7 +44,7 @@ from chatservice.domain.chat import (
     erase_to_fit,
     title_from,
     validate_content,
-    validate_request_id,
+    validate_idempotency_key,
     validate_user_id,
 )
 from chatservice.domain.errors import IdempotencyKeyReused, ProviderUnavailable, TurnInProgress
@@ -59,7 +60,7 @@ class Turn(Protocol):
     of it (`ObservedTurn`). The events and errors are those of `SendMessage`."""
 
     def __call__(
-        self, user_id: str, chat_id: str, content: str, request_id: str | None, deltas: bool
+        self, user_id: str, chat_id: str, content: str, idempotency_key: str | None, deltas: bool
     ) -> AsyncGenerator[TurnEvent, None]: ...
 
 
@@ -74,19 +75,20 @@ class SendMessage:
         self._policy = policy
         self._rate_limiter = rate_limiter
 
-    def check_input(self, user_id: str, content: str, request_id: str | None = None) -> None:
-        """Raise `InvalidInput` unless the user id, message and request id obey the input rules."""
+    def check_input(self, user_id: str, content: str, idempotency_key: str | None = None) -> None:
+        """Raise `InvalidInput` unless the user id, message and idempotency key obey the input
+        rules."""
         validate_user_id(user_id)
         validate_content(content, self._policy.max_message_chars)
-        if request_id is not None:
-            validate_request_id(request_id)
+        if idempotency_key is not None:
+            validate_idempotency_key(idempotency_key)
 
     async def __call__(
         self,
         user_id: str,
         chat_id: str,
         content: str,
-        request_id: str | None = None,
+        idempotency_key: str | None = None,
         *,
         deltas: bool = True,
     ) -> AsyncGenerator[TurnEvent, None]:
@@ -97,17 +99,18 @@ class SendMessage:
         Raises `InvalidInput`, `RateLimited`, `ChatNotFound`, `ChatEnded`, `TurnInProgress`,
         `MessageTooLong`, `IdempotencyKeyReused`, `ConcurrentUpdate`, `StorageUnavailable` and
         the `Provider*` errors.
-        A retry with the `request_id` of a committed turn yields that turn's `Completed` again
-        without calling the model.
+        A retry with the `idempotency_key` of a committed turn yields that turn's `Completed`
+        again without calling the model.
         """
-        self.check_input(user_id, content, request_id)
+        self.check_input(user_id, content, idempotency_key)
         # Before any database or model work: a flood costs a look-up each (in memory or Redis).
         if self._rate_limiter is not None:
             await self._rate_limiter.admit(user_id)
         # aclosing: when our caller closes us, the turn (and with it the model's stream) is
         # closed at once, not whenever it is collected.
-        async with aclosing(self._take_turn(user_id, chat_id, content, request_id, deltas)) as turn:
-            async for event in turn:
+        turn = self._take_turn(user_id, chat_id, content, idempotency_key, deltas)
+        async with aclosing(turn) as events:
+            async for event in events:
                 yield event
 
 
@@ -135,26 +138,26 @@ class TakeTurn:
         self._retry_pauses = retry_pauses
 
     async def __call__(
-        self, user_id: str, chat_id: str, content: str, request_id: str | None, deltas: bool
+        self, user_id: str, chat_id: str, content: str, idempotency_key: str | None, deltas: bool
     ) -> AsyncGenerator[TurnEvent, None]:
         """The turn's events, as `SendMessage` yields them."""
-        claimed = await self._claim(user_id, chat_id, content, request_id)  # a short transaction
+        claimed = await self._claim(user_id, chat_id, content, idempotency_key)  # short transaction
         if isinstance(claimed, Completed):  # a retry of a committed turn: its stored outcome
             yield claimed
             return
         chat, claim = claimed
         async with self._released_on_failure(chat.id, claim):
-            prompt = self._prompt(chat, content, claim.request_id)
+            prompt = self._prompt(chat, content)
             async with _Reply(self._gateway.stream(prompt.request)) as reply:
                 async for text in reply:  # no transaction is held while the model streams
                     if deltas:
                         yield Delta(text)
-            completed = await self._commit(chat, prompt, reply)  # a short one, version-checked
+            completed = await self._commit(chat, claim, prompt, reply)  # short, version-checked
         # Once the turn is stored, the caller closing the stream undoes nothing.
         yield completed
 
     async def _claim(
-        self, user_id: str, chat_id: str, content: str, request_id: str | None
+        self, user_id: str, chat_id: str, content: str, idempotency_key: str | None
     ) -> tuple[Chat, TurnClaim] | Completed:
         """Claim the chat, or return the stored outcome of a retried request.
 
@@ -163,25 +166,25 @@ class TakeTurn:
         """
 
         async def claim_or_replay() -> tuple[Chat, TurnClaim] | Completed:
-            if request_id is not None:
-                stored = await self._repository.find_turn(user_id, chat_id, request_id)
+            if idempotency_key is not None:
+                stored = await self._repository.find_turn(user_id, chat_id, idempotency_key)
                 if stored is not None:
                     return _replayed(chat_id, content, stored)
             now = self._clock()
             claim = TurnClaim(
-                request_id or new_id(),
+                idempotency_key or new_id(),
                 now,
                 now + timedelta(seconds=self._policy.claim_ttl_seconds),
             )
             chat = await self._repository.claim_turn(user_id, chat_id, claim)
-            if request_id is not None and (landed := _landed(chat, request_id)) is not None:
+            if idempotency_key is not None and (landed := _landed(chat, idempotency_key)):
                 # The first attempt landed after the look-up above: its outcome, not a new turn.
-                await self._repository.release_turn(chat_id, claim.request_id)
+                await self._repository.release_turn(chat_id, claim.idempotency_key)
                 return _replayed(chat_id, content, landed)
             return chat, claim
 
         def same_request(busy: TurnInProgress) -> bool:
-            return request_id is not None and busy.request_id == request_id
+            return idempotency_key is not None and busy.idempotency_key == idempotency_key
 
         return await wait_while_busy(
             claim_or_replay, self._policy.claim_ttl_seconds, self._retry_pauses, same_request
@@ -195,11 +198,11 @@ class TakeTurn:
             yield
         except BaseException:
             await self._work.despite_cancellation(
-                self._repository.release_turn(chat_id, claim.request_id)
+                self._repository.release_turn(chat_id, claim.idempotency_key)
             )
             raise
 
-    def _prompt(self, chat: Chat, content: str, request_id: str) -> _Prompt:
+    def _prompt(self, chat: Chat, content: str) -> _Prompt:
         """The model's request: the chat's window, its oldest exchanges erased until the new
         message fits (`MessageTooLong` when it cannot), then the new message."""
         model = self._registry.lookup(chat.model)
@@ -212,21 +215,23 @@ class TakeTurn:
             *(PromptMessage(m.role, m.content) for m in fit.kept),
             PromptMessage(Role.USER, content),
         )
-        request = CompletionRequest(model, messages, chat.params, request_id)
+        request = CompletionRequest(model, messages, chat.params, current_trace_id.get())
         return _Prompt(request, content, user_cost, fit)
 
-    async def _commit(self, chat: Chat, prompt: _Prompt, reply: _Reply) -> Completed:
+    async def _commit(
+        self, chat: Chat, claim: TurnClaim, prompt: _Prompt, reply: _Reply
+    ) -> Completed:
         """Store the turn in one transaction that checks the chat's version."""
         text, end = reply.whole()
-        turn = self._turn_record(chat, prompt, text, end)
+        turn = self._turn_record(chat, claim, prompt, text, end)
         await self._repository.commit_turn(turn)
         erased, model = len(prompt.fit.erased), prompt.request.model.name
         return Completed(chat.id, turn.user_message, turn.reply, erased, model)
 
     def _turn_record(
-        self, chat: Chat, prompt: _Prompt, reply_text: str, end: CompletionEnd
+        self, chat: Chat, claim: TurnClaim, prompt: _Prompt, reply_text: str, end: CompletionEnd
     ) -> TurnRecord:
-        model, request_id, fit = prompt.request.model, prompt.request.request_id, prompt.fit
+        model, fit = prompt.request.model, prompt.fit
         now = self._clock()
         position = chat.next_position
         # A reply is counted from its visible text: a provider's completion_tokens may include
@@ -241,7 +246,7 @@ class TakeTurn:
             prompt.user_cost,
             position,
             now,
-            request_id=request_id,
+            idempotency_key=claim.idempotency_key,
         )
         reply = Message(
             new_id(),
@@ -257,7 +262,7 @@ class TakeTurn:
         )
         return TurnRecord(
             chat_id=chat.id,
-            request_id=request_id,
+            idempotency_key=claim.idempotency_key,
             expected_version=chat.version,
             user_message=user_message,
             reply=reply,
@@ -314,15 +319,15 @@ class _Reply:
         return "".join(self._parts), self._end
 
 
-def _landed(chat: Chat, request_id: str) -> StoredTurn | None:
-    """The turn of `request_id` in the claimed chat's window, if it is there."""
+def _landed(chat: Chat, idempotency_key: str) -> StoredTurn | None:
+    """The turn of `idempotency_key` in the claimed chat's window, if it is there."""
     pairs = zip(chat.messages, chat.messages[1:], strict=False)
     return next(
-        (StoredTurn(user, reply) for user, reply in pairs if user.request_id == request_id), None
+        (StoredTurn(u, reply) for u, reply in pairs if u.idempotency_key == idempotency_key), None
     )
 
 
 def _replayed(chat_id: str, content: str, stored: StoredTurn) -> Completed:
     if stored.user_message.content != content:
-        raise IdempotencyKeyReused(stored.user_message.request_id or "")
+        raise IdempotencyKeyReused(stored.user_message.idempotency_key or "")
     return Completed(chat_id, stored.user_message, stored.reply, replayed=True)

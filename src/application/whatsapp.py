@@ -19,7 +19,7 @@ from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import WhatsAppDirectory
 from chatservice.application.turn_events import run_to_completion
 from chatservice.application.turns import SendMessage
-from chatservice.domain.chat import validate_request_id, validate_user_id
+from chatservice.domain.chat import validate_idempotency_key, validate_user_id
 from chatservice.domain.errors import (
     ChatEnded,
     ChatNotFound,
@@ -81,7 +81,7 @@ class AnswerWhatsAppMessage:
     def check(message: InboundMessage) -> None:
         """Raise `InvalidInput` unless the sender is a valid user id and the sid a valid key."""
         validate_user_id(message.sender)
-        validate_request_id(message.message_sid)
+        validate_idempotency_key(message.message_sid)
         if not message.recipient:
             raise InvalidInput("the message names no recipient (To)")
 
@@ -148,7 +148,7 @@ class AnswerWhatsAppMessage:
 
         async def answer() -> str:
             events = self._send_message(
-                sender, chat_id, content, request_id=message_sid, deltas=False
+                sender, chat_id, content, idempotency_key=message_sid, deltas=False
             )
             return (await run_to_completion(events)).reply.content
 

@@ -13,7 +13,7 @@ from chatservice.domain.tokens import REPLY_PRIMING
 
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@+-]{1,128}$")
 #: Idempotency keys: printable ASCII, so any transport can carry them unchanged.
-REQUEST_ID_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")
 TITLE_LENGTH = 80
 #: A chat must leave at least this many tokens for history and the user's message.
 MIN_ROOM_FOR_CONVERSATION = 64
@@ -65,7 +65,7 @@ class Message:
     position: int
     created_at: datetime
     erased: bool = False
-    request_id: str | None = None
+    idempotency_key: str | None = None
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -103,12 +103,13 @@ def validate_user_id(user_id: str) -> str:
     return user_id
 
 
-def validate_request_id(request_id: str) -> str:
-    if not REQUEST_ID_PATTERN.fullmatch(request_id):
+def validate_idempotency_key(key: str) -> str:
+    if not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
         raise InvalidInput(
-            "request id (Idempotency-Key) must be 1 to 128 printable ASCII characters"
+            "the idempotency key (Idempotency-Key, or request_id over gRPC) must be 1 to 128 "
+            "printable ASCII characters"
         )
-    return request_id
+    return key
 
 
 def validate_content(content: str, max_chars: int, what: str = "message content") -> str:

@@ -54,9 +54,10 @@ class MessageTooLong(ChatServiceError):
 class TurnInProgress(ChatServiceError):
     code = "turn_in_progress"
 
-    def __init__(self, chat_id: str, request_id: str | None = None) -> None:
+    def __init__(self, chat_id: str, idempotency_key: str | None = None) -> None:
         super().__init__(f"chat {chat_id!r} is answering another message; retry when it is done")
-        self.request_id = request_id
+        #: The idempotency key of the turn holding the chat, when the store could tell.
+        self.idempotency_key = idempotency_key
 
 
 class ConcurrentUpdate(ChatServiceError):
@@ -69,8 +70,10 @@ class ConcurrentUpdate(ChatServiceError):
 class IdempotencyKeyReused(ChatServiceError):
     code = "idempotency_key_reused"
 
-    def __init__(self, request_id: str) -> None:
-        super().__init__(f"request id {request_id!r} was already used with a different message")
+    def __init__(self, idempotency_key: str) -> None:
+        super().__init__(
+            f"idempotency key {idempotency_key!r} was already used with a different message"
+        )
 
 
 class RateLimited(ChatServiceError):

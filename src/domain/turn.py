@@ -13,7 +13,7 @@ class TurnRecord:
     """Everything one turn changes, stored by `commit_turn` in one transaction."""
 
     chat_id: str
-    request_id: str
+    idempotency_key: str
     expected_version: int
     user_message: Message
     reply: Message

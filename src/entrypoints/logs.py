@@ -1,6 +1,6 @@
 """Logging for the process: the service's own loggers at the configured level, as text or one
-JSON object a line, each record stamped with the id of the request it belongs to. The libraries
-that would print payloads, headers or SQL parameters stay at WARNING."""
+JSON object a line, each record stamped with the trace id of the request it belongs to. The
+libraries that would print payloads, headers or SQL parameters stay at WARNING."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from chatservice.application.observability import current_request_id
+from chatservice.application.observability import current_trace_id
 
 #: Loggers that print request bodies, headers or SQL parameters when verbose.
 QUIET_LIBRARIES = (
@@ -18,9 +18,9 @@ QUIET_LIBRARIES = (
 LOG_FORMATS = ("text", "json")
 
 
-class RequestIdFilter(logging.Filter):
+class TraceIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current_request_id.get() or "-"
+        record.trace_id = current_trace_id.get() or "-"
         return True
 
 
@@ -35,7 +35,8 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", "-"),
+            # Named after the `X-Request-Id` header it echoes; log collectors key on it.
+            "request_id": getattr(record, "trace_id", "-"),
         }
         if self._with_pid:
             entry["pid"] = record.process
@@ -48,13 +49,13 @@ def configure_logging(level: str, log_format: str, with_pid: bool = False) -> No
     """Log to stderr. `with_pid`: each record names the process that wrote it (`serve
     --workers`, where a supervisor and its workers share one stderr)."""
     handler = logging.StreamHandler()
-    handler.addFilter(RequestIdFilter())
+    handler.addFilter(TraceIdFilter())
     pid = " pid=%(process)d" if with_pid else ""
     handler.setFormatter(
         JsonFormatter(with_pid)
         if log_format == "json"
         else logging.Formatter(
-            f"%(asctime)s %(levelname)s %(name)s{pid} [%(request_id)s] %(message)s"
+            f"%(asctime)s %(levelname)s %(name)s{pid} [%(trace_id)s] %(message)s"
         )
     )
     logging.basicConfig(level=level, handlers=[handler], force=True)

@@ -132,7 +132,7 @@ def request(
         model=ModelRegistry().lookup("gpt-4o-mini"),
         messages=(PromptMessage("system", "Be helpful."), PromptMessage("user", last)),
         params=ChatParams(max_completion_tokens=max_tokens),
-        request_id="req-1",
+        trace_id="req-1",
     )
 
 

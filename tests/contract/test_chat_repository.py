@@ -93,14 +93,16 @@ def message(
     return Message(new_id(), role, content, 7 + position, position, created, **fields)  # type: ignore[arg-type]
 
 
-def exchange(position: int, request_id: str | None = None, erased: bool = False) -> list[Message]:
+def exchange(
+    position: int, idempotency_key: str | None = None, erased: bool = False
+) -> list[Message]:
     return [
         message(
             position,
             Role.USER,
             f"question {position}",
             erased=erased,
-            request_id=request_id or new_id(),
+            idempotency_key=idempotency_key or new_id(),
         ),
         message(
             position + 1,
@@ -129,22 +131,22 @@ def new_chat(user_id: str, exchanges: int = 0, erased: int = 0, **fields: object
     return Chat(new_id(), user_id, messages=messages, **values)  # type: ignore[arg-type]
 
 
-def claim(request_id: str | None = None, at: datetime = T0, ttl: float = 120) -> TurnClaim:
-    return TurnClaim(request_id or new_id(), at, at + timedelta(seconds=ttl))
+def claim(idempotency_key: str | None = None, at: datetime = T0, ttl: float = 120) -> TurnClaim:
+    return TurnClaim(idempotency_key or new_id(), at, at + timedelta(seconds=ttl))
 
 
 def turn(
     chat: Chat,
-    request_id: str,
+    idempotency_key: str,
     erase_before: int | None = None,
     title: str | None = "A title",
     version: int | None = None,
 ) -> TurnRecord:
     position = chat.messages[-1].position + 1
-    user, reply = exchange(position, request_id)
+    user, reply = exchange(position, idempotency_key)
     return TurnRecord(
         chat_id=chat.id,
-        request_id=request_id,
+        idempotency_key=idempotency_key,
         expected_version=chat.version if version is None else version,
         user_message=user,
         reply=replace(reply, usage_estimated=True),
@@ -165,7 +167,7 @@ async def test_an_added_chat_reads_back_with_every_field_intact(repository: Chat
         title="Olá 🙂 𝄞" * 10,
     )
     chat.messages += [
-        message(1, Role.USER, UNICODE + "x" * 100_000, request_id="Key-1 ", erased=True),
+        message(1, Role.USER, UNICODE + "x" * 100_000, idempotency_key="Key-1 ", erased=True),
         message(
             2,
             Role.ASSISTANT,
@@ -198,7 +200,7 @@ async def test_a_claim_returns_the_chat_with_only_its_non_erased_messages(
     assert [m.position for m in claimed.messages] == [0, 5, 6, 7, 8]
 
 
-async def test_a_second_claim_is_refused_with_the_holders_request_id(
+async def test_a_second_claim_is_refused_with_the_holders_idempotency_key(
     repository: ChatRepository,
 ) -> None:
     chat = new_chat(new_user())
@@ -209,7 +211,7 @@ async def test_a_second_claim_is_refused_with_the_holders_request_id(
         await repository.claim_turn(
             chat.user_id, chat.id, claim("second", at=T0 + timedelta(seconds=119))
         )
-    assert refused.value.request_id == "first"
+    assert refused.value.idempotency_key == "first"
 
 
 async def test_only_one_of_many_simultaneous_claims_wins(repository: ChatRepository) -> None:
@@ -239,7 +241,7 @@ async def test_an_expired_claim_can_be_taken_over(repository: ChatRepository) ->
         await repository.claim_turn(
             chat.user_id, chat.id, claim("third", T0 + timedelta(seconds=121))
         )
-    assert refused.value.request_id == "next"
+    assert refused.value.idempotency_key == "next"
 
 
 async def test_a_claim_on_an_ended_chat_is_refused(repository: ChatRepository) -> None:
@@ -261,12 +263,12 @@ async def test_a_chat_is_not_found_by_any_other_user_however_alike_their_ids(
     prefix = uuid.uuid4().hex[:12]
     chat = new_chat(prefix + owner, exchanges=1)
     await repository.add_chat(chat)
-    request_id = chat.messages[1].request_id or ""
+    idempotency_key = chat.messages[1].idempotency_key or ""
     other = prefix + stranger
 
     for attempt in (
         repository.claim_turn(other, chat.id, claim()),
-        repository.find_turn(other, chat.id, request_id),
+        repository.find_turn(other, chat.id, idempotency_key),
         repository.get_chat(other, chat.id),
         repository.end_chat(other, chat.id, T0),
         repository.delete_chat(other, chat.id),

@@ -82,7 +82,7 @@ def request(
         model=model,
         messages=tuple(PromptMessage(role, content) for role, content in prompt),
         params=params or ChatParams(max_completion_tokens=300),
-        request_id="req-anthropic-1",
+        trace_id="req-anthropic-1",
     )
 
 

@@ -1,4 +1,4 @@
-"""Metrics after real turns, and request ids from the caller to the provider and back."""
+"""Metrics after real turns, and trace ids from the caller to the provider and back."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ async def test_grpc_calls_are_counted_by_method_and_status(
     )
 
 
-async def test_a_request_id_is_returned_and_passed_to_the_provider(
+async def test_a_trace_id_is_returned_and_passed_to_the_provider_but_never_the_idempotency_key(
     open_api: ApiFactory, request: pytest.FixtureRequest
 ) -> None:
     u = unique_user("u", request)
@@ -94,14 +94,20 @@ async def test_a_request_id_is_returned_and_passed_to_the_provider(
             assert given.headers["x-request-id"] == "trace-123"
             assert upstream.received[-1].headers["x-request-id"] == "trace-123"
             generated = await api.client.post(path, json={"content": "again"}, headers=AUTH)
-            request_id = generated.headers["x-request-id"]
-            assert len(request_id) == 32 and request_id != "trace-123"
-            assert upstream.received[-1].headers["x-request-id"] == request_id
+            trace_id = generated.headers["x-request-id"]
+            assert len(trace_id) == 32 and trace_id != "trace-123"
+            assert upstream.received[-1].headers["x-request-id"] == trace_id
+            keyed = await api.client.post(
+                path, json={"content": "once"}, headers=AUTH | {"Idempotency-Key": "my-key-1"}
+            )
+            sent = upstream.received[-1].headers
+            assert sent["x-request-id"] == keyed.headers["x-request-id"] != "my-key-1"
+            assert "my-key-1" not in str(sent)  # the idempotency key is the caller's own
             insane = await api.client.get("/healthz", headers={"X-Request-Id": "a b"})
             assert insane.headers["x-request-id"] != "a b"
 
 
-async def test_a_grpc_call_returns_its_request_id(
+async def test_a_grpc_call_returns_its_trace_id(
     open_live_grpc: LiveGrpcFactory, request: pytest.FixtureRequest
 ) -> None:
     async with open_live_grpc() as live:

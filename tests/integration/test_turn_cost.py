@@ -117,7 +117,7 @@ def with_long_history(short: Chat, exchanges: int) -> Chat:
                     id=str(uuid.uuid4()),
                     position=1 + 2 * index + offset,
                     erased=True,
-                    request_id=str(uuid.uuid4()) if template.request_id else None,
+                    idempotency_key=str(uuid.uuid4()) if template.idempotency_key else None,
                 )
             )
     shifted = [replace(m, id=str(uuid.uuid4()), position=m.position + 2 * exchanges) for m in rest]

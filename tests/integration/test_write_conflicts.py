@@ -64,7 +64,7 @@ async def stored(url: str, chat_id: str) -> dict[str, Any]:
                 await connection.execute(text("SET SESSION wsrep_sync_wait = 1"))
             chat = (
                 await connection.execute(
-                    select(chats.c.title, chats.c.status, chats.c.claim_request_id).where(
+                    select(chats.c.title, chats.c.status, chats.c.claim_idempotency_key).where(
                         chats.c.id == chat_id
                     )
                 )
@@ -74,7 +74,12 @@ async def stored(url: str, chat_id: str) -> dict[str, Any]:
                 .where(messages.c.chat_id == chat_id)
                 .order_by(messages.c.position)
             )
-            return {**chat._asdict(), "roles": list(roles)}
+            return {
+                "title": chat.title,
+                "status": chat.status,
+                "claim_idempotency_key": chat.claim_idempotency_key,
+                "roles": list(roles),
+            }
     finally:
         await engine.dispose()
 
@@ -144,7 +149,7 @@ async def test_a_commit_chosen_as_the_victim_of_a_deadlock_is_409_and_stores_not
         assert await stored(mariadb_database_url, chat["id"]) == {
             "title": "",
             "status": "active",
-            "claim_request_id": None,
+            "claim_idempotency_key": None,
             "roles": ["system"],
         }
         assert (await post_message(api, user, chat["id"], "a retry")).status_code == 200
@@ -241,7 +246,8 @@ async def test_a_claim_that_loses_certification_to_a_claim_through_another_node_
             update(chats)
             .where(chats.c.id == chat["id"])
             .values(
-                claim_request_id=OTHER_CLAIM, claim_expires_at=func.now() + text("INTERVAL 1 HOUR")
+                claim_idempotency_key=OTHER_CLAIM,
+                claim_expires_at=func.now() + text("INTERVAL 1 HOUR"),
             )
         )
         with committed_elsewhere_first(api, galera.url(1), other_claim):
@@ -252,7 +258,7 @@ async def test_a_claim_that_loses_certification_to_a_claim_through_another_node_
         assert await stored(galera.url(3), chat["id"]) == {
             "title": "",
             "status": "active",
-            "claim_request_id": OTHER_CLAIM,
+            "claim_idempotency_key": OTHER_CLAIM,
             "roles": ["system"],
         }
 
@@ -278,7 +284,7 @@ async def test_a_commit_that_loses_certification_is_409_stores_nothing_and_relea
         assert await stored(galera.url(3), chat["id"]) == {
             "title": "renamed",
             "status": "active",
-            "claim_request_id": None,
+            "claim_idempotency_key": None,
             "roles": ["system", "user", "assistant"],
         }
         # The next turn starts from the chat as stored, not from this replica's copy of it.

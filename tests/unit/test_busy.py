@@ -31,7 +31,7 @@ async def test_the_attempt_is_tried_again_until_the_chat_is_free() -> None:
 
 
 def held_by_mine(busy: TurnInProgress) -> bool:
-    return busy.request_id == "mine"
+    return busy.idempotency_key == "mine"
 
 
 async def test_only_the_holders_the_caller_waits_for_are_waited_for() -> None:

@@ -17,7 +17,7 @@ REQUEST = CompletionRequest(
     model=ModelRegistry().lookup("gpt-4o-mini"),
     messages=(PromptMessage("user", "one two three four five six"),),
     params=ChatParams(max_completion_tokens=200),
-    request_id="r1",
+    trace_id="r1",
 )
 
 

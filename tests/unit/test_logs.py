@@ -1,22 +1,22 @@
 import json
 import logging
 
-from chatservice.application.observability import current_request_id
-from chatservice.entrypoints.logs import JsonFormatter, RequestIdFilter
+from chatservice.application.observability import current_trace_id
+from chatservice.entrypoints.logs import JsonFormatter, TraceIdFilter
 
 
 def record(message: str) -> logging.LogRecord:
     entry = logging.LogRecord("chatservice.test", logging.INFO, __file__, 1, message, None, None)
-    RequestIdFilter().filter(entry)
+    TraceIdFilter().filter(entry)
     return entry
 
 
-def test_json_logs_are_one_object_a_line_with_the_request_id() -> None:
-    token = current_request_id.set("req-42")
+def test_json_logs_are_one_object_a_line_with_the_trace_id_as_request_id() -> None:
+    token = current_trace_id.set("req-42")
     try:
         line = JsonFormatter().format(record("a turn ended"))
     finally:
-        current_request_id.reset(token)
+        current_trace_id.reset(token)
     entry = json.loads(line)
     assert "\n" not in line
     assert entry["message"] == "a turn ended"

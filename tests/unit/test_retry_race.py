@@ -25,8 +25,10 @@ class LateLookUps(InMemoryChatRepository):
     def hold_next_look_up(self) -> None:
         self._holding = True
 
-    async def find_turn(self, user_id: str, chat_id: str, request_id: str) -> StoredTurn | None:
-        found = await super().find_turn(user_id, chat_id, request_id)
+    async def find_turn(
+        self, user_id: str, chat_id: str, idempotency_key: str
+    ) -> StoredTurn | None:
+        found = await super().find_turn(user_id, chat_id, idempotency_key)
         if self._holding:
             self._holding = False
             self.read.set()

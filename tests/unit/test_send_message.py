@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from chatservice.adapters.fake_gateway import ScriptedFailure
+from chatservice.application.observability import current_trace_id
 from chatservice.application.ports import TurnClaim
 from chatservice.application.turn_events import Completed, Delta, TurnEvent
 from chatservice.domain.chat import Role
@@ -234,6 +235,20 @@ async def test_a_retry_with_a_committed_key_returns_the_stored_reply(service: Se
     assert len((await service.repository.get_chat("u1", chat.id)).messages) == 3
 
 
+async def test_the_model_is_told_the_trace_id_and_never_the_idempotency_key(
+    service: Service,
+) -> None:
+    chat = await service.start_chat("u1")
+    token = current_trace_id.set("trace-1")
+    try:
+        await turn(service, "u1", chat.id, "hi", key="k1")
+    finally:
+        current_trace_id.reset(token)
+    await turn(service, "u1", chat.id, "no transport, no trace", key="k2")
+    *_, traced, untraced = service.gateway.requests
+    assert (traced.trace_id, untraced.trace_id) == ("trace-1", None)
+
+
 async def test_a_key_reused_with_another_message_is_refused(service: Service) -> None:
     chat = await service.start_chat("u1")
     await turn(service, "u1", chat.id, "hi", key="k1")
@@ -278,8 +293,8 @@ async def test_closing_the_stream_after_completed_keeps_the_turn(service: Servic
 
 
 @pytest.mark.parametrize("key", ["", "k" * 129, "café", "has space", "tab\t"])
-async def test_a_malformed_request_id_is_refused(service: Service, key: str) -> None:
+async def test_a_malformed_idempotency_key_is_refused(service: Service, key: str) -> None:
     chat = await service.start_chat("u1")
-    with pytest.raises(InvalidInput, match="request id"):
+    with pytest.raises(InvalidInput, match="idempotency key"):
         await turn(service, "u1", chat.id, "hi", key=key)
     assert len(service.gateway.requests) == 0

@@ -28,7 +28,7 @@ def turn_on(chat: Chat, erase_before: int | None = None, title: str | None = Non
     position = chat.next_position
     return TurnRecord(
         chat_id=chat.id,
-        request_id="request",
+        idempotency_key="request",
         expected_version=chat.version,
         user_message=Message("new-q", Role.USER, "question", 1, position, LATER),
         reply=Message("new-a", Role.ASSISTANT, "answer", 1, position + 1, LATER),

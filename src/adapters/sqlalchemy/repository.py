@@ -59,12 +59,12 @@ _CLAIM = (
         chats.c.user_id == bindparam("owner"),
         chats.c.status == ChatStatus.ACTIVE.value,
         or_(
-            chats.c.claim_request_id.is_(None),
+            chats.c.claim_idempotency_key.is_(None),
             chats.c.claim_expires_at <= bindparam("now"),
         ),
     )
     .values(
-        claim_request_id=bindparam("new_claim"),
+        claim_idempotency_key=bindparam("new_claim"),
         claim_expires_at=bindparam("new_claim_expires"),
     )
 )
@@ -96,22 +96,22 @@ _COMMIT = (
     .where(
         chats.c.id == bindparam("chat"),
         chats.c.version == bindparam("expected_version"),
-        chats.c.claim_request_id == bindparam("claim"),
+        chats.c.claim_idempotency_key == bindparam("claim"),
     )
     .values(
         version=chats.c.version + 1,
         updated_at=bindparam("now"),
         prompt_tokens=chats.c.prompt_tokens + bindparam("prompt_tokens_used"),
         completion_tokens=chats.c.completion_tokens + bindparam("completion_tokens_used"),
-        claim_request_id=None,
+        claim_idempotency_key=None,
         claim_expires_at=None,
     )
 )
 _COMMIT_WITH_TITLE = _COMMIT.values(title=bindparam("new_title"))
 _RELEASE = (
     update(chats)
-    .where(chats.c.id == bindparam("chat"), chats.c.claim_request_id == bindparam("claim"))
-    .values(claim_request_id=None, claim_expires_at=None)
+    .where(chats.c.id == bindparam("chat"), chats.c.claim_idempotency_key == bindparam("claim"))
+    .values(claim_idempotency_key=None, claim_expires_at=None)
 )
 _ADD_MESSAGES = insert(messages)
 # A table, not `SELECT 1`: a Galera node outside the primary component answers statements that
@@ -146,7 +146,7 @@ class SqlAlchemyChatRepository:
             "chat": chat_id,
             "owner": user_id,
             "now": claim.claimed_at,
-            "new_claim": claim.request_id,
+            "new_claim": claim.idempotency_key,
             "new_claim_expires": claim.expires_at,
         }
 
@@ -176,9 +176,9 @@ class SqlAlchemyChatRepository:
             self._windows.put(chat)
         return chat
 
-    async def release_turn(self, chat_id: str, request_id: str) -> None:
+    async def release_turn(self, chat_id: str, idempotency_key: str) -> None:
         def release(connection: Connection) -> None:
-            connection.execute(_RELEASE, {"chat": chat_id, "claim": request_id})
+            connection.execute(_RELEASE, {"chat": chat_id, "claim": idempotency_key})
 
         try:
             await self._transactions.run(release, write=True, attempts=_IDEMPOTENT_ATTEMPTS)
@@ -192,7 +192,7 @@ class SqlAlchemyChatRepository:
                 {
                     "chat": turn.chat_id,
                     "expected_version": turn.expected_version,
-                    "claim": turn.request_id,
+                    "claim": turn.idempotency_key,
                     "now": turn.updated_at,
                     "prompt_tokens_used": turn.usage.prompt_tokens,
                     "completion_tokens_used": turn.usage.completion_tokens,
@@ -216,18 +216,20 @@ class SqlAlchemyChatRepository:
             self._windows.forget(turn.chat_id)
             raise
         except (exc.IntegrityError, WriteConflict) as error:
-            # Another writer took the position or the request id first, or its transaction (on
+            # Another writer took the position or the idempotency key first, or its transaction (on
             # Galera, another node's write-set) won the chat row: nothing of this turn is stored.
             self._windows.forget(turn.chat_id)
             raise ConcurrentUpdate(turn.chat_id) from error
         self._windows.record_turn(turn)
 
-    async def find_turn(self, user_id: str, chat_id: str, request_id: str) -> StoredTurn | None:
+    async def find_turn(
+        self, user_id: str, chat_id: str, idempotency_key: str
+    ) -> StoredTurn | None:
         def find(connection: Connection) -> StoredTurn | None:
             _check_owner(connection, user_id, chat_id)
             asked = connection.execute(
                 select(messages).where(
-                    messages.c.chat_id == chat_id, messages.c.request_id == request_id
+                    messages.c.chat_id == chat_id, messages.c.idempotency_key == idempotency_key
                 )
             ).one_or_none()
             if asked is None:
@@ -308,7 +310,7 @@ class SqlAlchemyChatRepository:
 
 def _raise_why_not_claimed(connection: Connection, user_id: str, chat_id: str) -> None:
     row = connection.execute(
-        select(chats.c.status, chats.c.claim_request_id).where(
+        select(chats.c.status, chats.c.claim_idempotency_key).where(
             chats.c.id == chat_id, chats.c.user_id == user_id
         )
     ).one_or_none()
@@ -316,7 +318,7 @@ def _raise_why_not_claimed(connection: Connection, user_id: str, chat_id: str) -
         raise ChatNotFound(chat_id)
     if row.status == ChatStatus.ENDED.value:
         raise ChatEnded(chat_id)
-    raise TurnInProgress(chat_id, row.claim_request_id)
+    raise TurnInProgress(chat_id, row.claim_idempotency_key)
 
 
 def _check_owner(connection: Connection, user_id: str, chat_id: str) -> None:

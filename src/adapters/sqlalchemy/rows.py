@@ -49,7 +49,7 @@ def chat_row(chat: Chat) -> dict[str, object]:
         "created_at": chat.created_at,
         "updated_at": chat.updated_at,
         "version": chat.version,
-        "claim_request_id": None,
+        "claim_idempotency_key": None,
         "claim_expires_at": None,
     }
 
@@ -78,7 +78,7 @@ def message_row(chat_id: str, message: Message) -> dict[str, object]:
         "content": message.content,
         "tokens": message.tokens,
         "erased": message.erased,
-        "request_id": message.request_id,
+        "idempotency_key": message.idempotency_key,
         "finish_reason": message.finish_reason,
         "prompt_tokens": message.prompt_tokens,
         "completion_tokens": message.completion_tokens,
@@ -96,7 +96,7 @@ def message_from(row: Row[Any]) -> Message:  # a row of the messages table
         position=row.position,
         created_at=row.created_at,
         erased=bool(row.erased),
-        request_id=row.request_id,
+        idempotency_key=row.idempotency_key,
         finish_reason=row.finish_reason,
         prompt_tokens=row.prompt_tokens,
         completion_tokens=row.completion_tokens,

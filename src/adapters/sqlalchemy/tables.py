@@ -2,7 +2,7 @@
 inbound messages), and the column types they share with the migrations.
 
 On MySQL/MariaDB every text column is `utf8mb4`, whatever the server's defaults. Identifiers (chat,
-message and request ids, user ids) are stored as `VARBINARY` and so compare byte for byte: the
+message ids, idempotency keys, user ids) are stored as `VARBINARY` and so compare byte for byte: the
 `utf8mb4_bin` collation is PAD SPACE on MariaDB and MySQL 5.7, so it would take `alice ` for
 `alice`, and the NO PAD binary collations differ between the two servers (a `mysql://` URL may
 point at either). SQLite compares text byte for byte already.
@@ -37,7 +37,8 @@ from chatservice.domain.chat import TITLE_LENGTH
 #: Both names a MySQL-family URL may carry: a `mariadb+asyncmy` URL ignores `mysql` variants.
 MYSQL_DIALECTS = ("mysql", "mariadb")
 
-#: The longest identifiers stored, in characters (ids are UUIDs; request ids come from callers).
+#: The longest identifiers stored, in characters (ids are UUIDs; idempotency keys come from
+#: callers).
 ID_CHARS = 36
 USER_ID_CHARS = 128
 REQUEST_ID_CHARS = 255
@@ -150,7 +151,14 @@ chats = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("version", BigInteger(), nullable=False),
-    Column("claim_request_id", Identifier(REQUEST_ID_CHARS), nullable=True),
+    # The idempotency key of the turn holding the chat. The columns keep their first names
+    # (`request_id`): a rename would cost a migration and say nothing new to the database.
+    Column(
+        "claim_request_id",
+        Identifier(REQUEST_ID_CHARS),
+        key="claim_idempotency_key",
+        nullable=True,
+    ),
     Column("claim_expires_at", UtcDateTime(), nullable=True),
     # A user's chat list, newest first, paged by (updated_at, id).
     Index(None, "user_id", "updated_at", "id"),
@@ -172,7 +180,7 @@ messages = Table(
     Column("content", long_text(), nullable=False),
     Column("tokens", Integer(), nullable=False),
     Column("erased", Boolean(), nullable=False),
-    Column("request_id", Identifier(REQUEST_ID_CHARS), nullable=True),
+    Column("request_id", Identifier(REQUEST_ID_CHARS), key="idempotency_key", nullable=True),
     Column("finish_reason", short_text(64), nullable=True),
     Column("prompt_tokens", BigInteger(), nullable=True),
     Column("completion_tokens", BigInteger(), nullable=True),
@@ -181,8 +189,8 @@ messages = Table(
     # A chat's messages sit together (InnoDB clusters rows by primary key).
     PrimaryKeyConstraint("chat_id", "position"),
     UniqueConstraint("id"),
-    # One turn per request id in a chat; NULLs (system messages, replies) do not collide.
-    UniqueConstraint("chat_id", "request_id"),
+    # One turn per idempotency key in a chat; NULLs (system messages, replies) do not collide.
+    UniqueConstraint("chat_id", "idempotency_key"),
     # The window read and the erasure update touch only the non-erased rows.
     Index(WINDOW_INDEX, "chat_id", "erased", "position"),
     **MYSQL_TABLE_OPTIONS,

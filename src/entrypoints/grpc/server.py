@@ -20,7 +20,7 @@ from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server, Stream
 
 from chatservice.adapters.prometheus_metrics import observe_grpc_call
-from chatservice.application.observability import current_request_id, request_id_from
+from chatservice.application.observability import current_trace_id, trace_id_from
 from chatservice.entrypoints.auth import TokenAuthenticator
 from chatservice.entrypoints.container import Container
 from chatservice.entrypoints.grpc.servicers import ChatServiceV1, CompatChatService
@@ -49,13 +49,13 @@ class RpcGate:
                     Status.UNAUTHENTICATED, "send a valid token in the authorization metadata"
                 )
         given = event.metadata.get("x-request-id")
-        request_id = request_id_from(given if isinstance(given, str) else None)
+        trace_id = trace_id_from(given if isinstance(given, str) else None)
         handle = event.method_func
 
         async def counted(stream: Stream[Any, Any]) -> None:
             self._in_flight += 1
             self._idle.clear()
-            token = current_request_id.set(request_id)
+            token = current_trace_id.set(trace_id)
             started, status = time.perf_counter(), Status.OK.name
             try:
                 await handle(stream)
@@ -70,7 +70,7 @@ class RpcGate:
                 raise
             finally:
                 observe_grpc_call(method, status, time.perf_counter() - started)
-                current_request_id.reset(token)
+                current_trace_id.reset(token)
                 self._in_flight -= 1
                 if not self._in_flight:
                     self._idle.set()
@@ -87,10 +87,10 @@ class RpcGate:
             pass
 
 
-async def _return_request_id(event: SendInitialMetadata) -> None:
-    request_id = current_request_id.get()
-    if request_id is not None:
-        event.metadata["x-request-id"] = request_id
+async def _return_trace_id(event: SendInitialMetadata) -> None:
+    trace_id = current_trace_id.get()
+    if trace_id is not None:
+        event.metadata["x-request-id"] = trace_id
 
 
 def create_grpc_server(container: Container) -> tuple[Server, RpcGate]:
@@ -113,5 +113,5 @@ def create_grpc_server(container: Container) -> tuple[Server, RpcGate]:
     )
     gate = RpcGate(container.authenticator())
     listen(server, RecvRequest, gate.on_request)
-    listen(server, SendInitialMetadata, _return_request_id)
+    listen(server, SendInitialMetadata, _return_trace_id)
     return server, gate

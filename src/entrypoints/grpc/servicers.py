@@ -94,8 +94,9 @@ class ChatServiceV1(chatservice_v1_grpc.ChatServiceBase):
         self, stream: Stream[pb.SendMessageRequest, pb.SendMessageResponse]
     ) -> None:
         request: pb.SendMessageRequest = await _request(stream)
-        request_id = request.request_id if request.HasField("request_id") else None
-        events = self._send_message(request.user_id, request.chat_id, request.content, request_id)
+        # The proto's `request_id` is the idempotency key (its wire name stays).
+        key = request.request_id if request.HasField("request_id") else None
+        events = self._send_message(request.user_id, request.chat_id, request.content, key)
         async with grpc_status(), aclosing(events) as turn:
             async for event in turn:
                 if isinstance(event, Delta):

@@ -22,7 +22,7 @@ from chatservice.entrypoints.http.errors import EXCEPTION_HANDLERS, Unauthentica
 from chatservice.entrypoints.http.health import healthz, readyz
 from chatservice.entrypoints.http.litestar_internals import ClosedStructSchemaPlugin
 from chatservice.entrypoints.http.metrics import MetricsController, metrics_middleware
-from chatservice.entrypoints.http.request_id import request_id_middleware
+from chatservice.entrypoints.http.trace_id import trace_id_middleware
 from chatservice.entrypoints.http.web import web_chat_router
 from chatservice.entrypoints.http.whatsapp import whatsapp_route
 
@@ -81,7 +81,7 @@ def create_app(container: Container) -> Litestar:
             # The web chat page asks its user for the token; the page itself is open.
             web_chat_router(),
         ],
-        middleware=[request_id_middleware, metrics_middleware()],
+        middleware=[trace_id_middleware, metrics_middleware()],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         plugins=[ClosedStructSchemaPlugin()],
