@@ -79,17 +79,11 @@ class OpenAIChatGateway:
             "stream_options": {"include_usage": True},
             model.max_tokens_param: params.max_completion_tokens,
         }
-        sampling = {
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "presence_penalty": params.presence_penalty,
-            "frequency_penalty": params.frequency_penalty,
-            "stop": list(params.stop) or None,
-        }
+        # The chat's parameters carry OpenAI's names; a model gets those it accepts.
         arguments.update(
-            (name, value)
-            for name, value in sampling.items()
-            if value is not None and name in model.sampling_params
+            (name, list(value) if isinstance(value, tuple) else value)
+            for name, value in params.sampling().items()
+            if name in model.sampling_params
         )
         return arguments
 

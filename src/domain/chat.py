@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -54,6 +54,14 @@ class ChatParams:
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     stop: tuple[str, ...] = ()
+
+    def sampling(self) -> dict[str, float | tuple[str, ...]]:
+        """The sampling parameters that are set (not `None`, not an empty `stop`), by name."""
+        return {
+            name: value
+            for name, value in asdict(self).items()
+            if name != "max_completion_tokens" and value is not None and value != ()
+        }
 
 
 @dataclass(frozen=True)

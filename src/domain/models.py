@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
+from chatservice.domain.chat import ChatParams
 from chatservice.domain.errors import InvalidInput, shown
 
-SAMPLING_PARAMS = frozenset(
-    {"temperature", "top_p", "presence_penalty", "frequency_penalty", "stop"}
-)
+#: What a model may accept besides its reply budget: every other parameter of a chat.
+SAMPLING_PARAMS = frozenset(f.name for f in fields(ChatParams)) - {"max_completion_tokens"}
 ENCODINGS = frozenset({"cl100k_base", "o200k_base"})
 
 # A dated snapshot names its family by a date suffix only: `gpt-4o-2024-08-06`, `gpt-4-0613`.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from chatservice.domain.chat import ChatParams
 from chatservice.domain.errors import InvalidInput
@@ -56,11 +56,4 @@ def resolve_params(model: ModelSpec, asked: RequestedParams, default_reserve: in
         raise InvalidInput(
             f"stop takes at most {MAX_STOP_SEQUENCES} sequences of 1 to {MAX_STOP_CHARS} characters"
         )
-    return ChatParams(
-        max_completion_tokens=reserve,
-        temperature=asked.temperature,
-        top_p=asked.top_p,
-        presence_penalty=asked.presence_penalty,
-        frequency_penalty=asked.frequency_penalty,
-        stop=tuple(stop),
-    )
+    return ChatParams(**asdict(asked) | {"max_completion_tokens": reserve, "stop": stop})

@@ -1,7 +1,8 @@
 import pytest
 
+from chatservice.domain.chat import ChatParams
 from chatservice.domain.errors import InvalidInput
-from chatservice.domain.models import ModelRegistry, ModelSpec
+from chatservice.domain.models import SAMPLING_PARAMS, ModelRegistry, ModelSpec
 
 registry = ModelRegistry()
 
@@ -70,3 +71,13 @@ def test_a_model_spec_with_impossible_limits_is_refused() -> None:
         ModelSpec("x", 1000, 100, "o200k_base", 200)
     with pytest.raises(InvalidInput, match="encoding"):
         ModelSpec("x", 1000, 100, "p50k_base", 50)
+
+
+def test_a_chats_sampling_holds_what_is_set_zero_included_and_no_empty_stop() -> None:
+    assert ChatParams(100).sampling() == {}
+    assert ChatParams(100, temperature=0.0, stop=("END",)).sampling() == {
+        "temperature": 0.0,
+        "stop": ("END",),
+    }
+    everything = ChatParams(100, 0.5, 0.9, 0.1, -0.1, ("a",)).sampling()
+    assert set(everything) == SAMPLING_PARAMS

@@ -2,38 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import msgspec
 from sqlalchemy import Row
 
 from chatservice.domain.chat import Chat, ChatParams, ChatStatus, Message, Role, Usage
 
 
 def params_json(params: ChatParams) -> str:
-    return json.dumps(
-        {
-            "max_completion_tokens": params.max_completion_tokens,
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "presence_penalty": params.presence_penalty,
-            "frequency_penalty": params.frequency_penalty,
-            "stop": list(params.stop),
-        },
-        ensure_ascii=False,
-    )
+    """The chat's parameters as one JSON object, a key for each field of `ChatParams`."""
+    return msgspec.json.encode(params).decode()
 
 
 def params_from(document: str) -> ChatParams:
-    fields = json.loads(document)
-    return ChatParams(
-        max_completion_tokens=fields["max_completion_tokens"],
-        temperature=fields.get("temperature"),
-        top_p=fields.get("top_p"),
-        presence_penalty=fields.get("presence_penalty"),
-        frequency_penalty=fields.get("frequency_penalty"),
-        stop=tuple(fields.get("stop", ())),
-    )
+    return msgspec.json.decode(document, type=ChatParams)
 
 
 def chat_row(chat: Chat) -> dict[str, object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -42,31 +43,14 @@ def message_pb(message: Message) -> pb.Message:
 
 
 def params_pb(params: ChatParams) -> pb.ChatParams:
-    return pb.ChatParams(
-        max_completion_tokens=params.max_completion_tokens,
-        temperature=params.temperature,
-        top_p=params.top_p,
-        presence_penalty=params.presence_penalty,
-        frequency_penalty=params.frequency_penalty,
-        stop=list(params.stop),
-    )
+    # The message's fields are `ChatParams`'s, by name; `None` leaves an optional field unset.
+    return pb.ChatParams(**asdict(params))
 
 
 def requested_params(params: pb.ChatParams) -> RequestedParams:
-    def optional(name: str) -> float | None:
-        value: float = getattr(params, name)
-        return value if params.HasField(name) else None
-
-    return RequestedParams(
-        max_completion_tokens=(
-            params.max_completion_tokens if params.HasField("max_completion_tokens") else None
-        ),
-        temperature=optional("temperature"),
-        top_p=optional("top_p"),
-        presence_penalty=optional("presence_penalty"),
-        frequency_penalty=optional("frequency_penalty"),
-        stop=tuple(params.stop) or None,
-    )
+    """The parameters the caller sent: the optional fields present, `stop` when not empty."""
+    sent = {field.name: value for field, value in params.ListFields()}
+    return RequestedParams(**sent | {"stop": tuple(params.stop) or None})
 
 
 def chat_pb(chat: Chat) -> pb.Chat:

@@ -21,7 +21,6 @@ from chatservice.application.chats import (
     StartChat,
 )
 from chatservice.application.turns import SendMessage
-from chatservice.domain.params import RequestedParams
 from chatservice.entrypoints.http.errors import error_responses
 from chatservice.entrypoints.http.schemas import (
     ChatOut,
@@ -30,6 +29,7 @@ from chatservice.entrypoints.http.schemas import (
     NewMessage,
     TurnOut,
     chat_out,
+    requested_params,
     summary_out,
     turn_out,
 )
@@ -72,19 +72,7 @@ class ChatsController(Controller):
         data: JSONBody[NewChat | None] = None,
     ) -> ChatOut:
         data = data or NewChat()
-        params = data.params
-        asked = (
-            RequestedParams(
-                max_completion_tokens=params.max_completion_tokens,
-                temperature=params.temperature,
-                top_p=params.top_p,
-                presence_penalty=params.presence_penalty,
-                frequency_penalty=params.frequency_penalty,
-                stop=tuple(params.stop) if params.stop is not None else None,
-            )
-            if params
-            else RequestedParams()
-        )
+        asked = requested_params(data.params)
         return chat_out(await start_chat(user_id, data.system_message, data.model, asked))
 
     @get(

@@ -7,6 +7,7 @@ from datetime import datetime
 import msgspec
 
 from chatservice.domain.chat import Chat, Message
+from chatservice.domain.params import RequestedParams
 
 
 class ErrorDetail(msgspec.Struct):
@@ -116,6 +117,11 @@ class TurnOut(msgspec.Struct):
     usage: TurnUsageOut
 
 
+def requested_params(params: ParamsIn | None) -> RequestedParams:
+    # The fields are `RequestedParams`'s, by name.
+    return msgspec.convert(params or ParamsIn(), RequestedParams, from_attributes=True)
+
+
 def turn_usage_out(message: Message) -> TurnUsageOut | None:
     if message.prompt_tokens is None or message.completion_tokens is None:
         return None
@@ -154,21 +160,13 @@ def summary_out(chat: Chat) -> ChatSummaryOut:
 
 
 def chat_out(chat: Chat) -> ChatOut:
-    params = chat.params
     return ChatOut(
         id=chat.id,
         user_id=chat.user_id,
         title=chat.title,
         status=chat.status.value,
         model=chat.model,
-        params=ParamsOut(
-            params.max_completion_tokens,
-            params.temperature,
-            params.top_p,
-            params.presence_penalty,
-            params.frequency_penalty,
-            list(params.stop),
-        ),
+        params=msgspec.convert(chat.params, ParamsOut, from_attributes=True),
         created_at=chat.created_at,
         updated_at=chat.updated_at,
         usage=UsageOut(chat.usage.prompt_tokens, chat.usage.completion_tokens),
