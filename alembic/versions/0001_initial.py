@@ -14,8 +14,8 @@ from alembic import op
 
 from chatservice.adapters.sqlalchemy.tables import (
     ID_CHARS,
+    IDEMPOTENCY_KEY_COLUMN_CHARS,
     MYSQL_TABLE_OPTIONS,
-    REQUEST_ID_CHARS,
     USER_ID_CHARS,
     Identifier,
     UtcDateTime,
@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.Column("updated_at", UtcDateTime(), nullable=False),
         sa.Column("version", sa.BigInteger(), nullable=False),
-        sa.Column("claim_request_id", Identifier(REQUEST_ID_CHARS), nullable=True),
+        sa.Column("claim_request_id", Identifier(IDEMPOTENCY_KEY_COLUMN_CHARS), nullable=True),
         sa.Column("claim_expires_at", UtcDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         **MYSQL_TABLE_OPTIONS,
@@ -59,7 +59,7 @@ def upgrade() -> None:
         sa.Column("content", long_text(), nullable=False),
         sa.Column("tokens", sa.Integer(), nullable=False),
         sa.Column("erased", sa.Boolean(), nullable=False),
-        sa.Column("request_id", Identifier(REQUEST_ID_CHARS), nullable=True),
+        sa.Column("request_id", Identifier(IDEMPOTENCY_KEY_COLUMN_CHARS), nullable=True),
         sa.Column("finish_reason", short_text(64), nullable=True),
         sa.Column("prompt_tokens", sa.BigInteger(), nullable=True),
         sa.Column("completion_tokens", sa.BigInteger(), nullable=True),

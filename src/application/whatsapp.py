@@ -53,7 +53,6 @@ class InboundMessage:
     sender: str
     recipient: str
     body: str
-    media_count: int = 0
 
 
 class AnswerWhatsAppMessage:

@@ -13,7 +13,8 @@ from chatservice.domain.tokens import REPLY_PRIMING
 
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@+-]{1,128}$")
 #: Idempotency keys: printable ASCII, so any transport can carry them unchanged.
-IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")
+IDEMPOTENCY_KEY_CHARS = 128
+IDEMPOTENCY_KEY_PATTERN = re.compile(rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_CHARS}}}$")
 TITLE_LENGTH = 80
 #: A chat must leave at least this many tokens for history and the user's message.
 MIN_ROOM_FOR_CONVERSATION = 64
@@ -114,8 +115,8 @@ def validate_user_id(user_id: str) -> str:
 def validate_idempotency_key(key: str) -> str:
     if not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
         raise InvalidInput(
-            "the idempotency key (Idempotency-Key, or request_id over gRPC) must be 1 to 128 "
-            "printable ASCII characters"
+            "the idempotency key (Idempotency-Key, or request_id over gRPC) must be 1 to "
+            f"{IDEMPOTENCY_KEY_CHARS} printable ASCII characters"
         )
     return key
 

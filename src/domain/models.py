@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 
 from chatservice.domain.chat import ChatParams
@@ -90,10 +90,6 @@ class ModelRegistry:
         self._models: dict[str, ModelSpec] = {m.name: m for m in models}
         self._models.update({m.name: m for m in custom})
         self._override = context_window_override
-
-    @property
-    def names(self) -> Mapping[str, ModelSpec]:
-        return dict(self._models)
 
     def lookup(self, name: str) -> ModelSpec:
         spec = self._models.get(name)

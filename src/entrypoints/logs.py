@@ -15,7 +15,6 @@ QUIET_LIBRARIES = (
     "sqlalchemy", "httpx", "httpx2", "httpcore", "httpcore2", "openai", "aiosqlite", "asyncmy",
     "alembic", "grpclib", "uvicorn.access", "litestar",
 )  # fmt: skip
-LOG_FORMATS = ("text", "json")
 
 
 class TraceIdFilter(logging.Filter):

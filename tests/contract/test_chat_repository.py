@@ -16,7 +16,15 @@ from chatservice.adapters.memory_repository import InMemoryChatRepository
 from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.application.ports import ChatCursor, ChatRepository, TurnClaim
-from chatservice.domain.chat import Chat, ChatParams, ChatStatus, Message, Role, Usage
+from chatservice.domain.chat import (
+    IDEMPOTENCY_KEY_CHARS,
+    Chat,
+    ChatParams,
+    ChatStatus,
+    Message,
+    Role,
+    Usage,
+)
 from chatservice.domain.errors import (
     ChatEnded,
     ChatNotFound,
@@ -382,6 +390,20 @@ async def test_find_turn_returns_the_committed_message_and_its_reply(
     assert (found.user_message, found.reply) == (record.user_message, record.reply)
     assert await repository.find_turn(chat.user_id, chat.id, "key") is None
     assert await repository.find_turn(chat.user_id, chat.id, "Key ") is None
+
+
+async def test_the_longest_idempotency_key_the_domain_admits_is_stored_and_found(
+    repository: ChatRepository,
+) -> None:
+    chat = new_chat(new_user())
+    await repository.add_chat(chat)
+    key = "~" * IDEMPOTENCY_KEY_CHARS
+    await repository.claim_turn(chat.user_id, chat.id, claim(key))
+    await repository.commit_turn(turn(chat, key))
+
+    found = await repository.find_turn(chat.user_id, chat.id, key)
+
+    assert found is not None and found.user_message.idempotency_key == key
 
 
 async def test_chats_are_listed_newest_first_and_paged_by_updated_at_then_id(

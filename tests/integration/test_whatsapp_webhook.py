@@ -156,6 +156,14 @@ async def test_a_media_only_message_gets_a_text_answer_and_runs_no_turn(
     assert len(whatsapp.gateway.requests) == 0
 
 
+async def test_a_message_with_a_picture_and_a_caption_is_answered_from_the_caption(
+    whatsapp: WhatsApp, sender: str
+) -> None:
+    response = await whatsapp.send(sender, "what is this?", media=1)
+
+    assert replies(response)[0].startswith('You said: "what is this?"')
+
+
 async def test_xml_special_characters_in_a_reply_are_escaped(
     whatsapp: WhatsApp, sender: str
 ) -> None:
@@ -224,7 +232,7 @@ async def test_the_signature_covers_the_public_url_not_the_one_the_service_sees(
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("From", "not a number!"), ("MessageSid", "SM 1"), ("To", ""), ("NumMedia", "two")],
+    [("From", "not a number!"), ("MessageSid", "SM 1"), ("To", "")],
 )
 async def test_a_signed_form_without_a_valid_sender_or_sid_is_400_and_stores_nothing(
     whatsapp: WhatsApp, sender: str, field: str, value: str

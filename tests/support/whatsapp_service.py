@@ -61,5 +61,5 @@ def build_whatsapp() -> WhatsAppService:
     return WhatsAppService(service)
 
 
-def message(body: str, sid: str = "SM1", media: int = 0, sender: str = SENDER) -> InboundMessage:
-    return InboundMessage(sid, sender, OURS, body, media)
+def message(body: str, sid: str = "SM1", sender: str = SENDER) -> InboundMessage:
+    return InboundMessage(sid, sender, OURS, body)

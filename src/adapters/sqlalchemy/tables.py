@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from chatservice.domain.chat import TITLE_LENGTH
+from chatservice.domain.chat import IDEMPOTENCY_KEY_CHARS, TITLE_LENGTH
 
 #: Both names a MySQL-family URL may carry: a `mariadb+asyncmy` URL ignores `mysql` variants.
 MYSQL_DIALECTS = ("mysql", "mariadb")
@@ -41,9 +41,12 @@ MYSQL_DIALECTS = ("mysql", "mariadb")
 #: callers).
 ID_CHARS = 36
 USER_ID_CHARS = 128
-REQUEST_ID_CHARS = 255
-#: Twilio's MessageSid (34 characters today), held to the request-id rule of at most 128.
-MESSAGE_SID_CHARS = 128
+#: The idempotency-key columns: room for any key the domain admits (`IDEMPOTENCY_KEY_CHARS`).
+#: They were created wider than that rule, and stay so: narrowing them would rebuild the
+#: messages table to gain nothing.
+IDEMPOTENCY_KEY_COLUMN_CHARS = 255
+#: Twilio's MessageSid (34 characters today), held to the idempotency-key rule.
+MESSAGE_SID_CHARS = IDEMPOTENCY_KEY_CHARS
 
 #: The index of a chat's window: its non-erased messages in order.
 WINDOW_INDEX = "ix_messages_chat_id_erased_position"
@@ -155,7 +158,7 @@ chats = Table(
     # (`request_id`): a rename would cost a migration and say nothing new to the database.
     Column(
         "claim_request_id",
-        Identifier(REQUEST_ID_CHARS),
+        Identifier(IDEMPOTENCY_KEY_COLUMN_CHARS),
         key="claim_idempotency_key",
         nullable=True,
     ),
@@ -180,7 +183,9 @@ messages = Table(
     Column("content", long_text(), nullable=False),
     Column("tokens", Integer(), nullable=False),
     Column("erased", Boolean(), nullable=False),
-    Column("request_id", Identifier(REQUEST_ID_CHARS), key="idempotency_key", nullable=True),
+    Column(
+        "request_id", Identifier(IDEMPOTENCY_KEY_COLUMN_CHARS), key="idempotency_key", nullable=True
+    ),
     Column("finish_reason", short_text(64), nullable=True),
     Column("prompt_tokens", BigInteger(), nullable=True),
     Column("completion_tokens", BigInteger(), nullable=True),

@@ -21,6 +21,7 @@ from chatservice.application.chats import (
     StartChat,
 )
 from chatservice.application.turns import SendMessage
+from chatservice.domain.chat import IDEMPOTENCY_KEY_CHARS
 from chatservice.entrypoints.http.errors import error_responses
 from chatservice.entrypoints.http.schemas import (
     ChatOut,
@@ -46,7 +47,7 @@ IdempotencyKey = Annotated[
         name="Idempotency-Key",
         required=False,
         min_length=1,
-        max_length=128,
+        max_length=IDEMPOTENCY_KEY_CHARS,
         description="Retrying with the same key returns the stored reply instead of a new one",
     ),
 ]

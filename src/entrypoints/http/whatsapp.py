@@ -19,7 +19,6 @@ from twilio.twiml.messaging_response import MessagingResponse  # type: ignore[im
 
 from chatservice.application.whatsapp import InboundMessage
 from chatservice.application.whatsapp_replies import ReplyToWhatsApp
-from chatservice.domain.errors import InvalidInput
 from chatservice.entrypoints.http.errors import (
     InvalidTwilioSignature,
     WhatsAppNotConfigured,
@@ -60,16 +59,12 @@ def twiml(parts: list[str]) -> str:
 
 
 def inbound_message(fields: FormFields) -> InboundMessage:
-    try:
-        media_count = int(fields.first("NumMedia", "0") or "0")
-    except ValueError:
-        raise InvalidInput("NumMedia must be a whole number") from None
+    # Media is not read: a message without text gets the "text only" answer from its empty body.
     return InboundMessage(
         message_sid=fields.first("MessageSid"),
         sender=fields.first("From"),
         recipient=fields.first("To"),
         body=fields.first("Body"),
-        media_count=media_count,
     )
 
 
