@@ -68,9 +68,9 @@ class SendMessage:
     """What the transports call to send a user's message: the input and the user's rate are
     checked, then the turn is taken."""
 
-    def __init__(
-        self, take_turn: Turn, policy: ChatPolicy, rate_limiter: TurnRateLimiter | None = None
-    ) -> None:
+    def __init__(self, take_turn: Turn, policy: ChatPolicy, rate_limiter: TurnRateLimiter) -> None:
+        """`rate_limiter`: the container's, as the settings choose it (a limit of 0 turns a
+        minute admits every turn), so the limit has one default, the settings'."""
         self._take_turn = take_turn
         self._policy = policy
         self._rate_limiter = rate_limiter
@@ -104,8 +104,7 @@ class SendMessage:
         """
         self.check_input(user_id, content, idempotency_key)
         # Before any database or model work: a flood costs a look-up each (in memory or Redis).
-        if self._rate_limiter is not None:
-            await self._rate_limiter.admit(user_id)
+        await self._rate_limiter.admit(user_id)
         # aclosing: when our caller closes us, the turn (and with it the model's stream) is
         # closed at once, not whenever it is collected.
         turn = self._take_turn(user_id, chat_id, content, idempotency_key, deltas)
