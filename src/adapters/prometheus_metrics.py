@@ -3,6 +3,11 @@
 HTTP requests are counted by Litestar's Prometheus middleware (`chatservice_requests_total`,
 `chatservice_request_duration_seconds`, by route template). The metrics live in the process's
 default registry, shared by every container of the process, as Prometheus clients expect.
+
+Under `serve --workers N` each worker is its own process: prometheus-client's multiprocess mode
+(`PROMETHEUS_MULTIPROC_DIR`, set by the supervisor) keeps each worker's values in files, and
+`/metrics` sums the counters and histograms over every worker that ever ran, and the gauges over
+the workers alive.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ TOKENS = Counter(
     "chatservice_tokens_total", "Tokens reported by the provider", ["direction", "model"]
 )
 ERASED = Counter("chatservice_erased_messages_total", "Messages erased from context windows")
-ACTIVE_TURNS = Gauge("chatservice_active_turns", "Turns (model streams) in flight")
+# Under `serve --workers`, the sum over the workers alive (prometheus-client's multiprocess mode).
+ACTIVE_TURNS = Gauge(
+    "chatservice_active_turns", "Turns (model streams) in flight", multiprocess_mode="livesum"
+)
 PROVIDER_SECONDS = Histogram(
     "chatservice_provider_duration_seconds",
     "From the request to the model until its stream ended",

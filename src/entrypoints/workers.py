@@ -17,12 +17,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from prometheus_client.multiprocess import mark_process_dead
 
 from chatservice.entrypoints.server import Listeners, announce
 from chatservice.entrypoints.settings import Settings
@@ -101,11 +105,23 @@ def serve_with_workers(settings: Settings, generated_token: str | None) -> int:
         http_port, grpc_port = http.getsockname()[1], grpc.getsockname()[1]
         announce(settings.host, http_port, grpc_port, generated_token)
 
+    # prometheus-client's multiprocess mode: each worker writes its metrics to files of its own
+    # in this directory, and /metrics, whichever worker answers it, reads them all.
+    metrics_dir = tempfile.mkdtemp(prefix="chatservice-metrics-")
+    log.info("the workers' metrics are gathered in %s", metrics_dir)
+    env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=metrics_dir)
+
+    def worker_exited(pid: int) -> None:
+        # Its gauges stop counting (`chatservice_active_turns`); its counters stay in the sums.
+        mark_process_dead(pid, metrics_dir)  # type: ignore[no-untyped-call]
+
     try:
-        return asyncio.run(Supervisor(settings, listeners, dict(os.environ)).run(all_ready))
+        supervisor = Supervisor(settings, listeners, env, worker_exited)
+        return asyncio.run(supervisor.run(all_ready))
     finally:
         http.close()
         grpc.close()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -115,16 +131,19 @@ class _Worker:
 
 
 class Supervisor:
-    """Keeps `settings.worker_count` workers running on `listeners` until told to stop."""
+    """Keeps `settings.worker_count` workers running on `listeners` until told to stop;
+    `worker_exited` hears of each worker's end, by its pid."""
 
     def __init__(
         self,
         settings: Settings,
         listeners: Listeners,
         env: dict[str, str],
+        worker_exited: Callable[[int], None] = lambda pid: None,
         command: Sequence[str] = WORKER_COMMAND,
     ) -> None:
         self._count = settings.worker_count
+        self._worker_exited = worker_exited
         self._command = command
         self._settings_line = settings.model_dump_json().encode() + b"\n"
         self._listeners = listeners
@@ -207,6 +226,7 @@ class Supervisor:
         while True:
             worker = self._workers[slot]
             code = await worker.process.wait()
+            self._worker_exited(worker.process.pid)
             if self._stopping.is_set():
                 _log_exit(slot, worker.process.pid, code)
                 return

@@ -26,6 +26,7 @@ from grpclib.events import SendRequest, listen
 
 from chatservice.entrypoints.grpc.generated import chatservice_v1_grpc
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
+from support.metrics import scrape, value
 from support.openai_server import OpenAICompatibleServer, running_openai_server
 from support.process import CHATSERVICE, ServiceProcess, start_service
 from support.waiting import GENEROUS_SECONDS, eventually
@@ -124,6 +125,10 @@ async def grpc_turn(port: int, user: str) -> list[str]:
             return [str(event.WhichOneof("event")) async for event in stream]
     finally:
         channel.close()
+
+
+def exists(path: Path) -> bool:
+    return path.exists()
 
 
 def wait_for_exit(service: ServiceProcess) -> asyncio.Future[int]:
@@ -282,6 +287,38 @@ async def test_workers_do_not_outlive_a_supervisor_killed_with_sigkill(
     async with httpx.AsyncClient(base_url=service.http_url) as client:
         with pytest.raises(httpx.ConnectError):  # no process holds the port any more
             await client.get("/healthz")
+
+
+async def test_metrics_from_either_worker_count_the_turns_of_every_worker_dead_or_alive(
+    services: list[ServiceProcess], tmp_path: Path
+) -> None:
+    service = serve(services, tmp_path)
+    workers = child_pids(service.process.pid)
+    gathered_in = next(line for line in service.printed if "metrics are gathered in" in line)
+    metrics_dir = Path(gathered_in.rsplit(" ", 1)[1])
+    user = new_user()
+    messages = "/v1/users/{user_id}/chats/{chat_id}/messages"
+    async with client_on_each_worker(service.http_url, workers, HEADERS) as clients:
+        first, second = sorted(clients)
+        chat_id = await new_chat(clients[first], user)
+        for pid, turns in ((first, 2), (second, 3)):
+            for _ in range(turns):
+                turn = await clients[pid].post(
+                    f"/v1/users/{user}/chats/{chat_id}/messages", json={"content": "hi"}
+                )
+                assert turn.status_code == 200 and serving_pid(turn, workers) == pid
+        for client in clients.values():
+            samples = await scrape(client)
+            assert value(samples, "chatservice_turns_total", outcome="completed") == 5
+            assert value(samples, "chatservice_requests_total", path=messages) == 5
+            assert value(samples, "chatservice_active_turns") == 0
+
+        os.kill(second, signal.SIGKILL)
+        await eventually(lambda: len(child_pids(service.process.pid) - {second}) == 2, "a new one")
+        samples = await scrape(clients[first])
+        assert value(samples, "chatservice_turns_total", outcome="completed") == 5
+    assert service.stop() == 0
+    assert not exists(metrics_dir)  # the supervisor removed its metrics directory
 
 
 def test_a_bad_worker_count_stops_start_up_with_one_line(tmp_path: Path) -> None:

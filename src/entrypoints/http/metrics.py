@@ -1,4 +1,9 @@
-"""`GET /metrics` for Prometheus, and the middleware that counts HTTP requests by route."""
+"""`GET /metrics` for Prometheus, and the middleware that counts HTTP requests by route.
+
+Under `serve --workers N` (`PROMETHEUS_MULTIPROC_DIR` set), Litestar's controller answers from a
+`MultiProcessCollector` over every worker's files instead of this process's registry, so any
+worker answers for the whole server; its own gauge of requests in progress sums the live workers.
+"""
 
 from __future__ import annotations
 
