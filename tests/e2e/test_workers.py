@@ -16,7 +16,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack
+from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
 
 import httpx
@@ -30,7 +30,7 @@ from support.metrics import scrape, value
 from support.openai_server import OpenAICompatibleServer, running_openai_server
 from support.process import CHATSERVICE, ServiceProcess, start_service
 from support.waiting import GENEROUS_SECONDS, eventually
-from support.workers import child_pids, client_on_each_worker, serving_pid
+from support.workers import child_pids, client_on_each_worker, connections_held, serving_pid
 
 TOKEN = "workers-token"
 HEADERS = {"Authorization": TOKEN}
@@ -108,23 +108,28 @@ def sse_turn(client: httpx.AsyncClient, user: str, chat_id: str) -> httpx.Reques
     )
 
 
-async def grpc_turn(port: int, user: str) -> list[str]:
-    channel = Channel("127.0.0.1", port)
+async def grpc_turn(channel: Channel, user: str) -> list[str]:
+    """A chat and a turn in it over `channel`: the kinds of the turn's events."""
 
     async def authorize(event: SendRequest) -> None:
         event.metadata["authorization"] = TOKEN
 
     listen(channel, SendRequest, authorize)
     stub = chatservice_v1_grpc.ChatServiceStub(channel)
+    chat = await stub.CreateChat(pb.CreateChatRequest(user_id=user))
+    async with stub.SendMessage.open() as stream:
+        await stream.send_message(
+            pb.SendMessageRequest(user_id=user, chat_id=chat.id, content="hi"), end=True
+        )
+        return [str(event.WhichOneof("event")) async for event in stream]
+
+
+def alive(pid: int) -> bool:
     try:
-        chat = await stub.CreateChat(pb.CreateChatRequest(user_id=user))
-        async with stub.SendMessage.open() as stream:
-            await stream.send_message(
-                pb.SendMessageRequest(user_id=user, chat_id=chat.id, content="hi"), end=True
-            )
-            return [str(event.WhichOneof("event")) async for event in stream]
-    finally:
-        channel.close()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def exists(path: Path) -> bool:
@@ -155,11 +160,26 @@ async def test_two_workers_answer_http_and_grpc_and_each_serves_connections(
             assert turn.status_code == 200, turn.text
             assert serving_pid(turn, workers) == pid
             chat_ids.append(chat_id)
-        assert (await grpc_turn(service.grpc_port, user))[-1] == "completed"
+        async with AsyncExitStack() as channels:
+
+            async def one_more_grpc_turn() -> bool:
+                """A turn over a new connection; whether every worker now holds one (the
+                connections stay open, so each worker served the turns of those it holds)."""
+                channel = Channel("127.0.0.1", service.grpc_port)
+                channels.callback(channel.close)
+                assert (await grpc_turn(channel, user))[-1] == "completed"
+                return all(connections_held(pid, service.grpc_port) for pid in workers)
+
+            await eventually(one_more_grpc_turn, "a gRPC turn served by each worker")
         for client in clients.values():
             listed = (await client.get(f"/v1/users/{user}/chats")).json()
             assert set(chat_ids) <= {chat["id"] for chat in listed["items"]}
     assert service.stop() == 0
+    # Each worker's own log records (its drain on SIGTERM) name it.
+    await eventually(
+        lambda: all(any(f"pid={pid} " in line for line in service.printed) for pid in workers),
+        "a log record of each worker, naming it",
+    )
 
 
 async def test_a_worker_killed_mid_service_is_replaced_and_the_others_turn_goes_on(
@@ -242,7 +262,7 @@ async def test_sigterm_lets_the_turns_on_every_worker_finish_then_exits_0(
             ["system", "user", "assistant"],
             None,
         )
-    assert child_pids(service.process.pid) == set()
+    assert not any(alive(pid) for pid in workers)  # the supervisor exited after its workers
 
 
 async def test_turns_past_the_grace_period_are_cut_on_every_worker_leaving_nothing_half_written(
@@ -275,13 +295,6 @@ async def test_workers_do_not_outlive_a_supervisor_killed_with_sigkill(
     workers = child_pids(service.process.pid)
     service.process.kill()
     service.process.wait(GENEROUS_SECONDS)
-
-    def alive(pid: int) -> bool:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return False
-        return state != "Z"
 
     await eventually(lambda: not any(alive(pid) for pid in workers), "the workers exited")
     async with httpx.AsyncClient(base_url=service.http_url) as client:
@@ -319,6 +332,23 @@ async def test_metrics_from_either_worker_count_the_turns_of_every_worker_dead_o
         assert value(samples, "chatservice_turns_total", outcome="completed") == 5
     assert service.stop() == 0
     assert not exists(metrics_dir)  # the supervisor removed its metrics directory
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_the_generated_token_is_printed_once_works_on_every_worker_and_either_signal_stops(
+    services: list[ServiceProcess], tmp_path: Path, sig: int
+) -> None:
+    service = start_service({}, cwd=tmp_path, args=["--workers", "2"])  # no token configured
+    services.append(service)
+    service.follow_output()
+    token = service.token()
+    assert token and sum("use this one" in line for line in service.printed) == 1
+    workers = child_pids(service.process.pid)
+    async with client_on_each_worker(service.http_url, workers, {"Authorization": token}) as on:
+        for client in on.values():
+            assert (await client.get(f"/v1/users/{new_user()}/chats")).status_code == 200
+    assert service.stop(sig, timeout=GENEROUS_SECONDS) == 0
+    assert not any(alive(pid) for pid in workers)  # the supervisor exited after its workers
 
 
 def test_a_bad_worker_count_stops_start_up_with_one_line(tmp_path: Path) -> None:

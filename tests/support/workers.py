@@ -52,21 +52,23 @@ def _socket_inodes(pid: int) -> set[int]:
     return inodes
 
 
-def _server_side_inode(client_port: int, server_port: int) -> int | None:
-    """The inode of the accepted socket of the connection from `client_port` to `server_port`
-    (None: no such connection, or not accepted yet)."""
+def _accepted(server_port: int) -> dict[int, int]:
+    """The connections to `server_port` a process has accepted: their server side's inode, by
+    the client's port."""
+    accepted = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
             local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
-            if (
-                state == _ESTABLISHED
-                and int(local.rsplit(":", 1)[1], 16) == server_port
-                and int(remote.rsplit(":", 1)[1], 16) == client_port
-                and inode
-            ):
-                return inode
-    return None
+            # A connection still waiting in the listening socket's queue has no inode yet.
+            if state == _ESTABLISHED and int(local.rsplit(":", 1)[1], 16) == server_port and inode:
+                accepted[int(remote.rsplit(":", 1)[1], 16)] = inode
+    return accepted
+
+
+def connections_held(pid: int, server_port: int) -> int:
+    """How many connections to `server_port` process `pid` has accepted and holds open."""
+    return len(set(_accepted(server_port).values()) & _socket_inodes(pid))
 
 
 def serving_pid(response: httpx.Response, candidates: Iterable[int]) -> int | None:
@@ -74,7 +76,7 @@ def serving_pid(response: httpx.Response, candidates: Iterable[int]) -> int | No
     stream = response.extensions["network_stream"]
     client_port = stream.get_extra_info("client_addr")[1]
     server_port = stream.get_extra_info("server_addr")[1]
-    inode = _server_side_inode(client_port, server_port)
+    inode = _accepted(server_port).get(client_port)
     if inode is None:
         return None
     return next((pid for pid in candidates if inode in _socket_inodes(pid)), None)

@@ -27,3 +27,9 @@ def test_json_logs_are_one_object_a_line_with_the_trace_id_as_request_id() -> No
 
 def test_records_outside_a_request_say_so() -> None:
     assert json.loads(JsonFormatter().format(record("idle")))["request_id"] == "-"
+
+
+def test_json_logs_of_workers_name_the_process_that_wrote_them() -> None:
+    entry = record("worker ready")
+    assert json.loads(JsonFormatter(with_pid=True).format(entry))["pid"] == entry.process
+    assert "pid" not in json.loads(JsonFormatter().format(entry))
