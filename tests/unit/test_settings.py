@@ -142,3 +142,15 @@ def test_the_turn_limit_is_counted_in_redis_only_with_a_redis_and_a_limit() -> N
     assert load_settings(environ=redis | limit).turn_limit_store == "redis"
     assert load_settings(environ=redis).turn_limit_store == "process"
     assert load_settings(environ=limit).turn_limit_store == "process"
+
+
+def test_settings_reach_a_worker_as_they_are(tmp_path: Path) -> None:
+    # `serve --workers` hands each worker the supervisor's settings as JSON on its stdin.
+    config = tmp_path / "chat.toml"
+    config.write_text(
+        'auth_tokens = ["a", "b"]\nworkers = "auto"\nredis_url = "redis://127.0.0.1:6379/2"\n'
+        '[models."llama3.1:8b"]\ncontext_window = 8192\nmax_output = 2048\n'
+        'sampling_params = ["temperature", "top_p"]\n'
+    )
+    settings = load_settings(config, {"CHATSERVICE_TURNS_PER_MINUTE_PER_USER": "7"})
+    assert Settings.model_validate_json(settings.model_dump_json()) == settings
