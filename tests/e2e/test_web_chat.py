@@ -1,111 +1,18 @@
 """The web chat page (docs/api.md) end to end: headless Chromium, driven by Playwright, on the app
 behind a real uvicorn server. The page is found the way assistive technology finds it: by the
-labels `Token`, `User id`, `Message`, `Send` and `New chat`."""
+labels `Token`, `User id`, `Message`, `Send` and `New chat` (support/browser.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, Route, expect
+from playwright.async_api import Route, expect
 
 from chatservice.adapters.fake_gateway import FakeChatGateway, ScriptedFailure
 from chatservice.domain.errors import ProviderUnavailable
-from support.http import TOKEN, LiveApi, LiveApiFactory, read_sse, unique_user
-
-
-@dataclass
-class WebChat:
-    """The page as a person uses it."""
-
-    page: Page
-    url: str
-    #: Uncaught exceptions in the page: a test fails on any.
-    page_errors: list[str]
-
-    @property
-    def token(self) -> Locator:
-        return self.page.get_by_label("Token", exact=True)
-
-    @property
-    def user_id(self) -> Locator:
-        return self.page.get_by_label("User id", exact=True)
-
-    @property
-    def message(self) -> Locator:
-        return self.page.get_by_label("Message", exact=True)
-
-    @property
-    def send_button(self) -> Locator:
-        return self.page.get_by_role("button", name="Send", exact=True)
-
-    @property
-    def new_chat(self) -> Locator:
-        return self.page.get_by_role("button", name="New chat", exact=True)
-
-    @property
-    def sidebar(self) -> Locator:
-        return self.page.get_by_role("navigation", name="Chats")
-
-    @property
-    def conversation(self) -> Locator:
-        return self.page.get_by_role("log", name="Conversation")
-
-    @property
-    def alert(self) -> Locator:
-        return self.page.get_by_role("alert")
-
-    def messages(self, role: str = "") -> Locator:
-        return self.conversation.locator(f".msg{'.' + role if role else ''}")
-
-    async def connect(self, user_id: str, token: str = TOKEN) -> None:
-        await self.page.goto(self.url)
-        await self.token.fill(token)
-        await self.user_id.fill(user_id)
-        await self.page.get_by_role("button", name="Connect", exact=True).click()
-
-    async def say(self, text: str, *, with_enter: bool = True) -> None:
-        """Send a message and wait until its reply is complete and the page has caught up."""
-        await self.message.fill(text)
-        if with_enter:
-            await self.message.press("Enter")
-        else:
-            await self.send_button.click()
-        await self.reply_finished()
-
-    async def reply_finished(self) -> None:
-        await expect(self.send_button).to_be_enabled()
-        await expect(self.conversation.locator(".streaming")).to_have_count(0)
-
-    async def streaming_text(self) -> str | None:
-        """The text of the reply as it streams in; `None` when no reply is streaming."""
-        text: str | None = await self.page.evaluate(
-            "() => document.querySelector('.msg.streaming .text')?.textContent ?? null"
-        )
-        return text
-
-
-OpenPage = Callable[..., Awaitable[WebChat]]
-
-
-@pytest.fixture
-async def open_page(browser: Browser) -> AsyncIterator[OpenPage]:
-    pages: list[WebChat] = []
-
-    async def open_page(live: LiveApi, width: int = 1200, height: int = 800) -> WebChat:
-        context = await browser.new_context(viewport={"width": width, "height": height})
-        page = await context.new_page()
-        chat = WebChat(page, f"{live.url}/", [])
-        page.on("pageerror", lambda error: chat.page_errors.append(str(error)))
-        pages.append(chat)
-        return chat
-
-    yield open_page
-    for chat in pages:
-        await chat.page.context.close()
-        assert chat.page_errors == []
+from support.browser import OpenPage
+from support.http import TOKEN, LiveApi, LiveApiFactory, unique_user
 
 
 def gateway(live: LiveApi) -> FakeChatGateway:
@@ -158,7 +65,8 @@ async def test_a_person_chats_with_replies_streaming_in_and_finds_the_chat_after
             else:
                 hold.move_to(next_stop)
         await chat.reply_finished()
-        first_reply = await chat.messages("assistant").last.locator(".text").inner_text()
+        shown = await chat.messages("assistant").last.locator(".text").inner_text()
+        first_reply = " ".join(shown.split())
         assert first_reply.startswith('You said: "What is a context window? Answer briefly."')
         partial = [text for text in dict.fromkeys(seen) if text and text != first_reply]
         assert len(partial) >= 3, seen
@@ -356,19 +264,7 @@ async def test_a_busy_chat_a_too_long_message_and_a_lost_connection_are_said_in_
 
         # 409: another client's turn holds the chat (its model is held mid-reply).
         hold = gateway(live).hold(after_chunks=1)
-        async with (
-            live.client() as http,
-            http.stream(
-                "POST",
-                f"/v1/users/{user}/chats/{chat_id}/messages",
-                json={"content": "from elsewhere"},
-                headers={"Accept": "text/event-stream"},
-            ) as held,
-        ):
-            assert held.status_code == 200
-            # Kept in a variable: a collected generator would close the stream, ending the turn.
-            held_events = read_sse(held)
-            await anext(held_events)
+        async with live.turn_streaming(user, chat_id, "from elsewhere"):
             await chat.message.fill("me too")
             await chat.message.press("Enter")
             await expect(chat.alert).to_contain_text("Another reply is still being written")

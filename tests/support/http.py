@@ -89,6 +89,28 @@ class LiveApi:
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, headers=AUTH, timeout=30, **kwargs)
 
+    @asynccontextmanager
+    async def turn_streaming(
+        self, user_id: str, chat_id: str, content: str
+    ) -> AsyncIterator[AsyncIterator[SseEvent | str]]:
+        """A turn another client runs on the chat, as SSE, for the block: started (its first
+        event read) on entry, so the chat is busy; the caller may read the rest of its events.
+        Leaving the block closes the stream, which cancels the turn if it has not ended."""
+        async with (
+            self.client() as http,
+            http.stream(
+                "POST",
+                f"/v1/users/{user_id}/chats/{chat_id}/messages",
+                json={"content": content},
+                headers={"Accept": "text/event-stream"},
+            ) as response,
+        ):
+            assert response.status_code == 200
+            # Kept in a variable: a collected generator would close the stream, ending the turn.
+            events = read_sse(response)
+            await anext(events)
+            yield events
+
 
 LiveApiFactory = Callable[..., AbstractAsyncContextManager[LiveApi]]
 

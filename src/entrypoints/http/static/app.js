@@ -1,7 +1,11 @@
 // The web chat page (docs/api.md), on the /v1 HTTP API. Plain modern JavaScript, no build step.
 //
 // Every text that comes from a person or the service goes into the page with `textContent` or as
-// a Text node, never as HTML: a message holding `<script>` is shown, not run.
+// a Text node, never as HTML: a message holding `<script>` is shown, not run. The one exception is
+// a reply's Markdown, which markdown.js renders through a sanitizer.
+
+import { ApiError, NetworkError, StoppedError, StreamError, call, pause, readEvents } from "./api.js";
+import { showMarkdown } from "./markdown.js";
 
 const PAGE_SIZE = 50;
 const STORED = { token: "chatservice.token", userId: "chatservice.userId" };
@@ -27,6 +31,10 @@ const ui = {
   composer: byId("composer"),
   message: byId("message"),
   send: byId("send"),
+  stop: byId("stop"),
+  notice: byId("notice"),
+  sidebar: byId("sidebar"),
+  toggleChats: byId("toggle-chats"),
 };
 
 const state = {
@@ -37,30 +45,14 @@ const state = {
   nextCursor: null,
   // The selected chat as `GET …/chats/{id}` returns it; null before its first message.
   chat: null,
-  streaming: false,
+  // The running turn's stop switch; null while no reply is being written.
+  turn: null,
+  // Chats whose reply was stopped and not yet followed by a new turn: the service may still be
+  // cancelling it for a moment, so their next message waits for the chat to be free.
+  stopped: new Set(),
   // Which `openChat` call may still render: a slow answer for a chat left since is dropped.
   openSequence: 0,
 };
-
-/** The service answered with an error status; its `{"error": {code, message}}` body. */
-class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
-/** The request never got an answer: the service is down, or the network is. */
-class NetworkError extends Error {}
-
-/** The reply failed after it started streaming (`event: error`, or a cut connection). */
-class StreamError extends Error {
-  constructor(code, message) {
-    super(message);
-    this.code = code;
-  }
-}
 
 const LEADS_BY_STATUS = {
   400: "The service refused the request",
@@ -114,6 +106,11 @@ function clearError() {
   ui.errorText.textContent = "";
 }
 
+/** A passing word on what the page is doing (it is not an error). */
+function showNotice(text) {
+  ui.notice.textContent = text;
+}
+
 /** Run an event's work, showing any failure in words. */
 function run(work) {
   work().catch(showError);
@@ -121,85 +118,10 @@ function run(work) {
 
 // --- The HTTP API -------------------------------------------------------------------------------
 
-async function errorOf(response) {
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    // Not our JSON (a proxy's page, say): the status speaks for itself.
-  }
-  const detail = body?.error;
-  return new ApiError(
-    response.status,
-    detail?.code ?? "",
-    detail?.message ?? (response.statusText || "no details given"),
-  );
-}
+/** A call under `/v1/users/{user id}` as the signed-in person (api.js). */
+const api = (path, options) => call(state, path, options);
 
-/** A call under `/v1/users/{user id}`; an error status or no answer at all throws. */
-async function call(path, { method = "GET", body, accept = "application/json" } = {}) {
-  let headers;
-  try {
-    headers = new Headers({ Authorization: `Bearer ${state.token}`, Accept: accept });
-  } catch {
-    throw new ApiError(401, "unauthenticated", "the token holds characters a header cannot carry");
-  }
-  if (body !== undefined) headers.set("Content-Type", "application/json");
-  let response;
-  try {
-    response = await fetch(`/v1/users/${encodeURIComponent(state.userId)}${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      cache: "no-store",
-    });
-  } catch (error) {
-    throw new NetworkError(error?.message || "network error");
-  }
-  if (!response.ok) throw await errorOf(response);
-  return response;
-}
-
-/** Server-Sent Events as they arrive: `{type, data}`, `: ping` comments skipped. */
-async function* readEvents(body) {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  let type = "message";
-  let data = [];
-  try {
-    while (true) {
-      let chunk;
-      try {
-        chunk = await reader.read();
-      } catch (error) {
-        throw new NetworkError(error?.message || "the connection broke");
-      }
-      if (chunk.done) return;
-      buffer += chunk.value;
-      // A trailing "\r" may be the first half of "\r\n": keep it for the next chunk.
-      const end = buffer.endsWith("\r") ? buffer.length - 1 : buffer.length;
-      const lines = buffer.slice(0, end).split(/\r\n|\r|\n/);
-      buffer = lines.pop() + buffer.slice(end);
-      for (const line of lines) {
-        if (line === "") {
-          if (data.length > 0) yield { type, data: JSON.parse(data.join("\n")) };
-          type = "message";
-          data = [];
-        } else if (!line.startsWith(":")) {
-          const colon = line.indexOf(":");
-          const field = colon < 0 ? line : line.slice(0, colon);
-          const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-          if (field === "event") type = value;
-          else if (field === "data") data.push(value);
-        }
-      }
-    }
-  } finally {
-    reader.cancel().catch(() => {});
-  }
-}
-
-// --- Rendering (text only) ----------------------------------------------------------------------
+// --- Rendering ----------------------------------------------------------------------------------
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -237,8 +159,46 @@ function messageItem(message) {
   if (message.finish_reason === "length") {
     meta.append(element("span", "cut", "cut at the reply's token limit"));
   }
-  item.append(meta, element("div", "text", message.content));
+  // A reply is Markdown, rendered through the sanitizer; what a person or an operator wrote is
+  // shown exactly as written.
+  const text = element("div", "text");
+  if (message.role === "assistant") {
+    text.classList.add("markdown");
+    showMarkdown(text, message.content);
+  } else {
+    text.textContent = message.content;
+  }
+  item.append(meta, text);
   return item;
+}
+
+/** A reply's text as it streams in: drawn again at most once a frame, however many deltas come. */
+class LiveReply {
+  constructor(item) {
+    this.target = item.querySelector(".text");
+    this.content = "";
+    this.frame = 0;
+  }
+
+  append(delta) {
+    this.content += delta;
+    this.frame ||= requestAnimationFrame(() => this.draw());
+  }
+
+  /** Draw now what has come (a frame may never come: the tab is in the background). */
+  flush() {
+    if (this.frame) this.draw();
+  }
+
+  draw() {
+    cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    // Follow the reply down only if the reader was at the end; otherwise leave them where they
+    // read (only the reply below them changes).
+    const follow = atEnd();
+    showMarkdown(this.target, this.content);
+    if (follow) scrollToEnd();
+  }
 }
 
 function placeholder(text) {
@@ -290,11 +250,18 @@ function renderChatList() {
   ui.moreChats.hidden = !state.nextCursor;
 }
 
+/** On a narrow screen the list of chats folds away under its "Chats" button. */
+function showChatList(open) {
+  ui.sidebar.classList.toggle("open", open);
+  ui.toggleChats.setAttribute("aria-expanded", String(open));
+}
+
 function updateControls() {
   const ended = state.chat?.status === "ended";
   ui.newChat.disabled = !state.connected;
   ui.message.disabled = !state.connected || ended;
-  ui.send.disabled = !state.connected || ended || state.streaming;
+  ui.send.disabled = !state.connected || ended || state.turn !== null;
+  ui.stop.hidden = state.turn === null;
   ui.message.placeholder = ended ? "This chat has ended. Start a new chat to go on." : "Write a message…";
 }
 
@@ -311,7 +278,7 @@ function showIdentity() {
 
 async function loadChats({ more = false } = {}) {
   const cursor = more && state.nextCursor ? `&cursor=${encodeURIComponent(state.nextCursor)}` : "";
-  const page = await (await call(`/chats?limit=${PAGE_SIZE}${cursor}`)).json();
+  const page = await (await api(`/chats?limit=${PAGE_SIZE}${cursor}`)).json();
   const known = more ? state.chats : [];
   const seen = new Set(known.map((chat) => chat.id));
   state.chats = known.concat(page.items.filter((chat) => !seen.has(chat.id)));
@@ -344,8 +311,9 @@ function signOut() {
 }
 
 async function openChat(chatId) {
+  showChatList(false);
   const sequence = ++state.openSequence;
-  const chat = await (await call(`/chats/${encodeURIComponent(chatId)}`)).json();
+  const chat = await (await api(`/chats/${encodeURIComponent(chatId)}`)).json();
   if (sequence !== state.openSequence) return;
   state.chat = chat;
   renderChat();
@@ -353,6 +321,7 @@ async function openChat(chatId) {
 }
 
 function startNewChat() {
+  showChatList(false);
   state.openSequence += 1;
   state.chat = null;
   clearError();
@@ -361,38 +330,85 @@ function startNewChat() {
   ui.message.focus();
 }
 
-/** Stream the reply into `item`; resolves to the `done` event's `{message, usage}`. */
-async function streamReply(chatId, content, item) {
-  const response = await call(`/chats/${encodeURIComponent(chatId)}/messages`, {
-    method: "POST",
-    body: { content },
-    accept: "text/event-stream",
-  });
+// A chat stays busy for a moment after its reply was stopped, until the service has noticed the
+// closed connection and cancelled the turn; a message sent meanwhile is answered 409. It is sent
+// again as soon as the chat is free, for this long at most (then the 409 is shown).
+const STOPPED_TURN_WAIT_MS = 20_000;
+
+/**
+ * Start a turn (`POST path` with `body`, as SSE). Right after a reply of this chat was stopped,
+ * a 409 `turn_in_progress` means the service is still cancelling it: ask again until it is free.
+ */
+async function startTurn(chatId, path, body, signal) {
+  const request = { method: "POST", body, accept: "text/event-stream", signal };
+  let since = null;
+  for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
+    try {
+      const response = await api(path, request);
+      state.stopped.delete(chatId);
+      return response;
+    } catch (error) {
+      const busy = error instanceof ApiError && error.code === "turn_in_progress";
+      since ??= performance.now();
+      if (!busy || !state.stopped.has(chatId) || performance.now() - since > STOPPED_TURN_WAIT_MS) {
+        state.stopped.delete(chatId);
+        throw error;
+      }
+      showNotice("The stopped reply is still being cancelled: sending as soon as the chat is free…");
+      await pause(wait, signal);
+    }
+  }
+}
+
+/**
+ * Run a turn of chat `chatId` (`POST path` with `body`) and stream its reply into `item`;
+ * resolves to the `done` event's `{message, usage}`. `signal` stops it (`StoppedError`), with
+ * what had come of the reply drawn in `item`.
+ */
+async function streamReply(chatId, path, body, item, signal) {
+  const response = await startTurn(chatId, path, body, signal);
+  showNotice("");
   if (!(response.headers.get("Content-Type") ?? "").startsWith("text/event-stream")) {
     return response.json();
   }
-  const text = item.querySelector(".text");
-  for await (const event of readEvents(response.body)) {
-    if (event.type === "delta") {
-      const follow = atEnd();
-      text.append(event.data.text);
-      if (follow) scrollToEnd();
-    } else if (event.type === "done") {
-      return event.data;
-    } else if (event.type === "error") {
-      throw new StreamError(event.data.code, event.data.message);
+  const reply = new LiveReply(item);
+  try {
+    for await (const event of readEvents(response.body)) {
+      if (event.type === "delta") {
+        reply.append(event.data.text);
+      } else if (event.type === "done") {
+        return event.data;
+      } else if (event.type === "error") {
+        throw new StreamError(event.data.code, event.data.message);
+      }
     }
+  } finally {
+    reply.flush();
   }
   throw new StreamError("stream_cut", "The connection closed before the reply was complete.");
 }
 
+/** Mark a stopped exchange on the page: shown until the next message, never stored. */
+function markStopped(question, reply) {
+  for (const [item, words] of [
+    [question, "not stored"],
+    [reply, "stopped · not stored"],
+  ]) {
+    item.classList.add("stopped");
+    item.title = "Stopped before the reply was complete: the service stored nothing of it";
+    item.querySelector(".meta").append(element("span", "badge", words));
+  }
+}
+
 async function send() {
   const content = ui.message.value;
-  if (state.streaming || !state.connected || content.trim() === "") return;
+  if (state.turn !== null || !state.connected || content.trim() === "") return;
   clearError();
-  state.streaming = true;
+  const turn = new AbortController();
+  state.turn = turn;
   updateControls();
   ui.message.value = "";
+  for (const item of ui.messages.querySelectorAll(".stopped")) item.remove();
   const question = messageItem({ role: "user", content });
   const reply = messageItem({ role: "assistant", content: "" });
   reply.classList.add("streaming");
@@ -401,33 +417,49 @@ async function send() {
   let stored = false;
   try {
     if (!chatId) {
-      state.chat = await (await call("/chats", { method: "POST", body: {} })).json();
+      state.chat = await (await api("/chats", { method: "POST", body: {} })).json();
       chatId = state.chat.id;
       renderChat();
     }
     ui.messages.querySelector(".empty")?.remove();
     ui.messages.append(question, reply);
     scrollToEnd();
-    const turn = await streamReply(chatId, content, reply);
+    const path = `/chats/${encodeURIComponent(chatId)}/messages`;
+    const done = await streamReply(chatId, path, { content }, reply, turn.signal);
     stored = true;
-    reply.replaceWith(messageItem({ ...turn.message, usage: turn.usage }));
+    reply.replaceWith(messageItem({ ...done.message, usage: done.usage }));
     // The stored chat says what was erased to make room, and the new totals.
     if (state.chat?.id === chatId) await openChat(chatId);
     await loadChats();
   } catch (error) {
-    if (!stored) {
-      // Nothing of a failed turn is stored: take its messages off the page, give the draft back.
+    if (stored) throw error;
+    // Nothing of a stopped or failed turn is stored; the draft is given back. A stopped reply
+    // stays on the page, marked, as far as it had come; a failed one goes.
+    const stopped = error instanceof StoppedError;
+    if (stopped) {
+      markStopped(question, reply);
+      state.stopped.add(chatId);
+    } else {
       question.remove();
       reply.remove();
-      if (ui.message.value === "") ui.message.value = content;
-      // A chat made for this message stays (empty): list it. The turn's error is the one shown.
-      if (chatId && state.chats.every((chat) => chat.id !== chatId)) loadChats().catch(() => {});
     }
-    throw error;
+    if (ui.message.value === "") ui.message.value = content;
+    // A chat made for this message stays (empty): list it. The turn's error is the one shown.
+    if (chatId && state.chats.every((chat) => chat.id !== chatId)) loadChats().catch(() => {});
+    if (!stopped) throw error;
   } finally {
-    state.streaming = false;
+    reply.classList.remove("streaming");
+    reply.removeAttribute("aria-busy");
+    state.turn = null;
+    showNotice("");
     updateControls();
   }
+}
+
+/** Stop the reply being written: the connection closes and the service cancels the turn. */
+function stop() {
+  state.turn?.abort();
+  ui.message.focus();
 }
 
 ui.identity.addEventListener("submit", (event) => {
@@ -437,11 +469,16 @@ ui.identity.addEventListener("submit", (event) => {
 });
 ui.signOut.addEventListener("click", signOut);
 ui.newChat.addEventListener("click", startNewChat);
+ui.toggleChats.addEventListener("click", () => showChatList(!ui.sidebar.classList.contains("open")));
 ui.moreChats.addEventListener("click", () => run(() => loadChats({ more: true })));
 ui.errorDismiss.addEventListener("click", clearError);
 ui.composer.addEventListener("submit", (event) => {
   event.preventDefault();
   run(send);
+});
+ui.stop.addEventListener("click", stop);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && state.turn !== null) stop();
 });
 ui.message.addEventListener("keydown", (event) => {
   // Enter sends; Shift+Enter is a new line; Enter that confirms an input method's text is not.
