@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -38,10 +39,18 @@ HEADERS = {"Authorization": TOKEN}
 
 @pytest.fixture
 def services() -> Iterator[list[ServiceProcess]]:
-    """The services a test starts; any still running at its end are killed."""
+    """The services a test starts; any still running at its end are stopped (killed if they
+    do not stop), so that each supervisor removes its metrics directory."""
     started: list[ServiceProcess] = []
+
+    def stop(service: ServiceProcess) -> None:
+        try:
+            service.stop(signal.SIGTERM, timeout=GENEROUS_SECONDS)
+        except subprocess.TimeoutExpired:
+            service.stop(signal.SIGKILL)
+
     with ExitStack() as cleanup:
-        cleanup.callback(lambda: [s.stop(signal.SIGKILL) for s in started])
+        cleanup.callback(lambda: [stop(service) for service in started])
         yield started
 
 
@@ -122,6 +131,12 @@ async def grpc_turn(channel: Channel, user: str) -> list[str]:
             pb.SendMessageRequest(user_id=user, chat_id=chat.id, content="hi"), end=True
         )
         return [str(event.WhichOneof("event")) async for event in stream]
+
+
+def metrics_dir(service: ServiceProcess) -> Path:
+    """Where the supervisor has its workers keep their metrics (it says so at start)."""
+    said = next(line for line in service.printed if "metrics are gathered in" in line)
+    return Path(said.rsplit(" ", 1)[1])
 
 
 def alive(pid: int) -> bool:
@@ -293,6 +308,7 @@ async def test_workers_do_not_outlive_a_supervisor_killed_with_sigkill(
 ) -> None:
     service = serve(services, tmp_path)
     workers = child_pids(service.process.pid)
+    shutil.rmtree(metrics_dir(service))  # left behind by a supervisor that is killed
     service.process.kill()
     service.process.wait(GENEROUS_SECONDS)
 
@@ -307,8 +323,7 @@ async def test_metrics_from_either_worker_count_the_turns_of_every_worker_dead_o
 ) -> None:
     service = serve(services, tmp_path)
     workers = child_pids(service.process.pid)
-    gathered_in = next(line for line in service.printed if "metrics are gathered in" in line)
-    metrics_dir = Path(gathered_in.rsplit(" ", 1)[1])
+    gathered_in = metrics_dir(service)
     user = new_user()
     messages = "/v1/users/{user_id}/chats/{chat_id}/messages"
     async with client_on_each_worker(service.http_url, workers, HEADERS) as clients:
@@ -331,7 +346,7 @@ async def test_metrics_from_either_worker_count_the_turns_of_every_worker_dead_o
         samples = await scrape(clients[first])
         assert value(samples, "chatservice_turns_total", outcome="completed") == 5
     assert service.stop() == 0
-    assert not exists(metrics_dir)  # the supervisor removed its metrics directory
+    assert not exists(gathered_in)  # the supervisor removed its metrics directory
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
