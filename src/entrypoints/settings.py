@@ -86,6 +86,8 @@ class ModelTable(BaseModel):
     #: Compatible servers (vLLM, Ollama, …) mostly take the older name.
     max_tokens_param: str = "max_tokens"
     sampling_params: frozenset[str] = SAMPLING_PARAMS
+    #: Whether `encoding` is the model's own tokenizer; few servers' models have one in tiktoken.
+    exact_tokenizer: bool = False
 
     def spec(self, name: str) -> ModelSpec:
         """The model as the registry knows it; `InvalidInput` when the table cannot be one."""
@@ -99,6 +101,7 @@ class ModelTable(BaseModel):
             ),
             max_tokens_param=self.max_tokens_param,
             sampling_params=self.sampling_params,
+            exact_tokenizer=self.exact_tokenizer,
         )
 
 
