@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -25,18 +26,30 @@ SERVE_IMPORTS = (
 
 
 @dataclass(frozen=True)
+class Sample:
+    #: From launching the process to the answer.
+    wall: float
+    #: The CPU the process used meanwhile (user + system), without its waits for a core.
+    cpu: float
+
+
+@dataclass(frozen=True)
 class Timing:
     what: str
-    seconds: list[float]
+    samples: list[Sample]
     target: float | None = None
 
     @property
     def median(self) -> float:
-        return statistics.median(self.seconds)
+        return statistics.median(s.wall for s in self.samples)
 
     @property
     def worst(self) -> float:
-        return max(self.seconds)
+        return max(s.wall for s in self.samples)
+
+    @property
+    def median_cpu(self) -> float:
+        return statistics.median(s.cpu for s in self.samples)
 
 
 def _healthz_answers(port: int) -> bool:
@@ -50,7 +63,13 @@ def _healthz_answers(port: int) -> bool:
         connection.close()
 
 
-def serve_until_healthy(timeout: float = 60) -> float:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a running process (every thread), from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def serve_until_healthy(timeout: float = 60) -> Sample:
     """Seconds from launching `chatservice serve` (fake model, SQLite in a fresh directory, so the
     schema is made too) to the first 200 from /healthz."""
     http_port, grpc_port = free_port(), free_port()
@@ -70,22 +89,27 @@ def serve_until_healthy(timeout: float = 60) -> float:
                 if process.poll() is not None or time.monotonic() - started > timeout:
                     raise RuntimeError(f"chatservice serve did not answer (exit {process.poll()})")
                 time.sleep(0.005)
-            return time.monotonic() - started
+            return Sample(time.monotonic() - started, _cpu_seconds(process.pid))
         finally:
             process.terminate()
             process.wait(30)
 
 
-def _wall_time(command: list[str], stdin: bytes = b"") -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run(command: list[str], stdin: bytes = b"") -> Sample:
+    cpu_before, started = _children_cpu(), time.monotonic()
     # Outside the repository: its alembic/ folder would shadow the alembic package.
-    started = time.monotonic()
     subprocess.run(command, input=stdin, check=True, stdout=subprocess.DEVNULL,
                    cwd=tempfile.gettempdir(), env={"PATH": f"{BIN}:/usr/bin:/bin"})  # fmt: skip
-    return time.monotonic() - started
+    return Sample(time.monotonic() - started, _children_cpu() - cpu_before)
 
 
-def tokens_wall_time() -> float:
-    return _wall_time([str(BIN / "chatservice"), "tokens", "--model", "gpt-4o", "-"], MESSAGES)
+def count_tokens() -> Sample:
+    return _run([str(BIN / "chatservice"), "tokens", "--model", "gpt-4o", "-"], MESSAGES)
 
 
 @dataclass(frozen=True)
@@ -98,16 +122,16 @@ class StartUp:
 
 def start_up(runs: int, progress: Callable[[str], None]) -> StartUp:
     """Each measurement `runs` times, interleaved, so that a busy minute falls on all alike."""
-    samples: dict[str, list[float]] = {
+    samples: dict[str, list[Sample]] = {
         name: [] for name in ("serve", "tokens", "python", "imports")
     }
     load_before = os.getloadavg()[0]
     for run in range(runs):
         progress(f"start-up, round {run + 1} of {runs}")
         samples["serve"].append(serve_until_healthy())
-        samples["tokens"].append(tokens_wall_time())
-        samples["python"].append(_wall_time([sys.executable, "-c", "pass"]))
-        samples["imports"].append(_wall_time([sys.executable, "-c", SERVE_IMPORTS]))
+        samples["tokens"].append(count_tokens())
+        samples["python"].append(_run([sys.executable, "-c", "pass"]))
+        samples["imports"].append(_run([sys.executable, "-c", SERVE_IMPORTS]))
     return StartUp(runs, load_before, os.getloadavg()[0], [
         Timing("`chatservice serve`: launch to the first 200 from /healthz", samples["serve"], 2),
         Timing("`chatservice tokens --model gpt-4o -` (two messages)", samples["tokens"], 1),
@@ -125,15 +149,16 @@ def startup_section(figures: StartUp, machine: str) -> list[str]:
         f"Each process is started fresh, each measurement once a round, {figures.runs} rounds.",
         "`serve` runs on the fake model and SQLite in a new empty directory, so it also makes the",
         "schema; its time runs from launching the command to the first 200 from `/healthz`. A",
-        "target is met when every round meets it; the targets are set for an idle machine, so",
-        "the load average is shown. The last two lines are parts of the first two.",
+        "target is met when every round meets it. The targets are set for an idle machine, so",
+        "the load average is shown, and the CPU time each process used (user + system), which",
+        "leaves out the time it waited for a core. The last two lines are parts of the first two.",
         "This section alone: `make bench-startup` (`.venv/bin/python bench/run.py --only startup`).",
         "",
         f"Measured: {machine}; load average (1 min) {figures.load_before:.2f} before, "
         f"{figures.load_after:.2f} after.",
         "",
-        "| what | median s | max s | target | |",
-        "|---|---|---|---|---|",
+        "| what | median s | max s | CPU s, median | target | |",
+        "|---|---|---|---|---|---|",
     ]
     for timing in figures.timings:
         if timing.target is None:
@@ -142,7 +167,8 @@ def startup_section(figures: StartUp, machine: str) -> list[str]:
             met = timing.worst <= timing.target
             target, verdict = f"≤ {timing.target:g} s", "met" if met else "**not met**"
         lines.append(
-            f"| {timing.what} | {timing.median:.2f} | {timing.worst:.2f} | {target} | {verdict} |"
+            f"| {timing.what} | {timing.median:.2f} | {timing.worst:.2f} | "
+            f"{timing.median_cpu:.2f} | {target} | {verdict} |"
         )
     return lines
 
