@@ -18,10 +18,12 @@ from pathlib import Path
 from services import BIN, free_port
 
 MESSAGES = b'[{"role": "system", "content": "You are helpful."}, {"role": "user", "content": "Hi"}]'
-#: The modules `chatservice serve` imports before it builds anything.
+#: The modules `chatservice serve` imports before it builds anything. Then `os._exit`: the
+#: interpreter's clean-up at exit (about 0.3 s with these modules) is no part of a start-up.
 SERVE_IMPORTS = (
     "import chatservice.entrypoints.cli, chatservice.entrypoints.container, "
-    "chatservice.entrypoints.server, chatservice.adapters.sqlalchemy.migrations"
+    "chatservice.entrypoints.server, chatservice.adapters.sqlalchemy.migrations; "
+    "import os; os._exit(0)"
 )
 
 
