@@ -60,7 +60,7 @@ def test_a_service_on_the_fake_model_imports_no_provider_sdk(tmp_path: Path) -> 
     assert imported_slow_modules(script, tmp_path) == []
 
 
-def test_the_openai_gateway_brings_its_sdk_when_chosen(tmp_path: Path) -> None:
+def test_the_openai_gateway_brings_its_sdk_when_it_is_built(tmp_path: Path) -> None:
     script = (
         "from chatservice.entrypoints.container import build_container\n"
         "from chatservice.entrypoints.settings import load_settings\n"
