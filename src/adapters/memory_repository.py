@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from chatservice.application.ports import ChatCursor, StoredTurn, TurnClaim
-from chatservice.domain.chat import Chat, ChatStatus
+from chatservice.domain.chat import Chat, ChatStatus, Message, Role
 from chatservice.domain.errors import ChatEnded, ChatNotFound, ConcurrentUpdate, TurnInProgress
 from chatservice.domain.turn import TurnRecord
 
@@ -31,7 +31,23 @@ class InMemoryChatRepository:
 
     async def add_chat(self, chat: Chat) -> None:
         async with self._lock:
+            origin = chat.forked_from
+            key = origin.idempotency_key if origin else None
+            if origin and key and self._fork(origin.chat_id, key) is not None:
+                raise ConcurrentUpdate(chat.id)
             self._chats[chat.id] = copy.deepcopy(chat)
+
+    def _fork(self, chat_id: str, idempotency_key: str) -> Chat | None:
+        return next(
+            (
+                chat
+                for chat in self._chats.values()
+                if chat.forked_from is not None
+                and (chat.forked_from.chat_id, chat.forked_from.idempotency_key)
+                == (chat_id, idempotency_key)
+            ),
+            None,
+        )
 
     async def claim_turn(self, user_id: str, chat_id: str, claim: TurnClaim) -> Chat:
         async with self._lock:
@@ -43,7 +59,7 @@ class InMemoryChatRepository:
                 raise TurnInProgress(chat_id, held.idempotency_key)
             self._claims[chat_id] = claim
             window = copy.deepcopy(chat)
-            window.messages = [m for m in window.messages if not m.erased]
+            window.messages = [m for m in window.messages if m.in_window]
             return window
 
     async def release_turn(self, chat_id: str, idempotency_key: str) -> None:
@@ -72,13 +88,38 @@ class InMemoryChatRepository:
         async with self._lock:
             messages = self._owned(user_id, chat_id).messages
             for index, message in enumerate(messages):
-                if message.idempotency_key == idempotency_key:
+                if message.idempotency_key != idempotency_key:
+                    continue
+                if message.role is Role.USER:
                     return StoredTurn(message, messages[index + 1])
+                # A regenerated reply: the question it answered is the nearest one before it.
+                question = next(m for m in reversed(messages[:index]) if m.role is Role.USER)
+                return StoredTurn(question, message)
             return None
+
+    async def find_message(self, user_id: str, chat_id: str, message_id: str) -> Message | None:
+        async with self._lock:
+            messages = self._owned(user_id, chat_id).messages
+            return next((m for m in messages if m.id == message_id), None)
 
     async def get_chat(self, user_id: str, chat_id: str) -> Chat:
         async with self._lock:
             return copy.deepcopy(self._owned(user_id, chat_id))
+
+    async def get_settled_chat(self, user_id: str, chat_id: str, now: datetime) -> Chat:
+        async with self._lock:
+            chat = self._owned(user_id, chat_id)
+            held = self._claims.get(chat_id)
+            if held is not None and held.expires_at > now:
+                raise TurnInProgress(chat_id, held.idempotency_key)
+            return copy.deepcopy(chat)
+
+    async def find_fork(self, user_id: str, chat_id: str, idempotency_key: str) -> Chat | None:
+        async with self._lock:
+            fork = self._fork(chat_id, idempotency_key)
+            if fork is None or fork.user_id != user_id:
+                return None
+            return copy.deepcopy(fork)
 
     async def list_chats(self, user_id: str, limit: int, after: ChatCursor | None) -> list[Chat]:
         async with self._lock:

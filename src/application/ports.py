@@ -80,6 +80,9 @@ class TurnClaim:
 
 @dataclass(frozen=True)
 class StoredTurn:
+    """A committed turn: the reply, and the user message it answers (the turn's own, or for a
+    regenerated reply the stored one it answered again)."""
+
     user_message: Message
     reply: Message
 
@@ -99,10 +102,13 @@ class ChatRepository(Protocol):
     """
 
     async def add_chat(self, chat: Chat) -> None:
-        """Store a new chat with its system message."""
+        """Store a new chat with its messages (a fork's copies, or its system message alone).
+        Raises `ConcurrentUpdate` (storing nothing) when a fork of the same chat with the same
+        idempotency key is stored already."""
 
     async def claim_turn(self, user_id: str, chat_id: str, claim: TurnClaim) -> Chat:
-        """Mark the chat busy with `claim` and return it with only its non-erased messages.
+        """Mark the chat busy with `claim` and return it with only its window: the messages
+        neither erased nor superseded.
 
         Raises `ChatNotFound`, `ChatEnded`, or `TurnInProgress` (carrying the holder's
         idempotency key) when an unexpired claim is held.
@@ -112,17 +118,31 @@ class ChatRepository(Protocol):
         """Drop the claim if the turn of `idempotency_key` still holds it; otherwise do nothing."""
 
     async def commit_turn(self, turn: TurnRecord) -> None:
-        """Store the turn atomically: both messages, erasures, usage, title; bump the version and
-        release the claim. Raises `ConcurrentUpdate` (storing nothing) when the version moved or
-        the claim is no longer this turn's."""
+        """Store the turn atomically: its new messages, erasures, supersessions, usage, title;
+        bump the version and release the claim (`TurnRecord.applied_to` is the rule). Raises
+        `ConcurrentUpdate` (storing nothing) when the version moved or the claim is no longer
+        this turn's."""
 
     async def find_turn(
         self, user_id: str, chat_id: str, idempotency_key: str
     ) -> StoredTurn | None:
-        """The committed turn of `idempotency_key` in the chat, if any."""
+        """The committed turn of `idempotency_key` in the chat, if any, whichever of its
+        messages holds the key (the user message, or a regenerated reply)."""
+
+    async def find_message(self, user_id: str, chat_id: str, message_id: str) -> Message | None:
+        """The chat's message of that id, whatever its flags; `None` when the chat has none."""
 
     async def get_chat(self, user_id: str, chat_id: str) -> Chat:
-        """The chat with its whole history, erased messages included."""
+        """The chat with its whole history, erased and superseded messages included."""
+
+    async def get_settled_chat(self, user_id: str, chat_id: str, now: datetime) -> Chat:
+        """The chat with its whole history, as `get_chat`, provided no turn holds it: raises
+        `TurnInProgress` (with the holder's idempotency key) while a claim unexpired at `now`
+        does, for a reader that must not copy a history a turn is about to change."""
+
+    async def find_fork(self, user_id: str, chat_id: str, idempotency_key: str) -> Chat | None:
+        """The user's chat forked from `chat_id` under `idempotency_key`, with its whole
+        history, if there is one (even once `chat_id` is deleted)."""
 
     async def list_chats(self, user_id: str, limit: int, after: ChatCursor | None) -> list[Chat]:
         """Up to `limit` chats without messages, newest `(updated_at, id)` first, after `after`."""

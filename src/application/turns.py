@@ -225,6 +225,7 @@ class TakeTurn:
         turn = self._turn_record(chat, claim, prompt, text, end)
         await self._repository.commit_turn(turn)
         erased, model = len(prompt.fit.erased), prompt.request.model.name
+        assert turn.user_message is not None  # a message's turn always adds it
         return Completed(chat.id, turn.user_message, turn.reply, erased, model)
 
     def _turn_record(

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from chatservice.domain.errors import InvalidInput, MessageTooLong
-from chatservice.domain.tokens import REPLY_PRIMING
+from chatservice.domain.tokens import REPLY_PRIMING, prompt_cost
 
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@+-]{1,128}$")
 #: Idempotency keys: printable ASCII, so any transport can carry them unchanged.
@@ -67,6 +67,11 @@ class ChatParams:
 
 @dataclass(frozen=True)
 class Message:
+    """One message of a chat. `erased`: dropped from the context window to make room;
+    `superseded`: replaced by a newer version (a regenerated reply, an edited question). Either
+    keeps the message in the history and out of every prompt; a message is never both (erasure
+    passes over superseded messages, and only messages in the window are superseded)."""
+
     id: str
     role: Role
     content: str
@@ -79,6 +84,25 @@ class Message:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     usage_estimated: bool = False
+    superseded: bool = False
+    #: The id of the message this one took the place of: the edited question, or the reply
+    #: regenerated.
+    replaces: str | None = None
+
+    @property
+    def in_window(self) -> bool:
+        """Whether the model still sees this message."""
+        return not (self.erased or self.superseded)
+
+
+@dataclass(frozen=True)
+class ForkOrigin:
+    """Where a fork was made from: the chat and the message up to which it copied the history,
+    and the idempotency key of the request that made it, if it had one."""
+
+    chat_id: str
+    message_id: str
+    idempotency_key: str | None = None
 
 
 @dataclass
@@ -96,6 +120,7 @@ class Chat:
     usage: Usage = field(default_factory=Usage)
     version: int = 0
     title: str = ""
+    forked_from: ForkOrigin | None = None
 
     @property
     def system_message(self) -> Message:
@@ -197,3 +222,20 @@ def erase_to_fit(history: Sequence[Message], new_message_cost: int, budget: Budg
         total -= sum(m.tokens for m in rest[cut:end])
         cut = end
     return Fit(kept=(system, *rest[cut:]), erased=tuple(rest[:cut]), prompt_tokens=total)
+
+
+@dataclass(frozen=True)
+class WindowUse:
+    """How full a chat's context window is: `used`, the tokens the next turn's prompt holds
+    before its new message; `reserve`, the room kept for the reply; `limit`, the model's input
+    limit."""
+
+    used: int
+    reserve: int
+    limit: int
+
+
+def window_use(chat: Chat, limit: int) -> WindowUse:
+    """`chat`'s window (its messages the model still sees) against an input `limit`."""
+    used = prompt_cost(m.tokens for m in chat.messages if m.in_window)
+    return WindowUse(used, chat.params.max_completion_tokens, limit)

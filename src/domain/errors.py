@@ -40,6 +40,52 @@ class ChatNotFound(ChatServiceError):
         super().__init__(f"chat {shown(chat_id)} not found")
 
 
+class MessageNotFound(ChatServiceError):
+    """No message of that id in the chat (or the chat is another user's)."""
+
+    code = "message_not_found"
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(f"message {shown(message_id)} not found in this chat")
+
+
+class NothingToRegenerate(ChatServiceError):
+    code = "nothing_to_regenerate"
+
+    def __init__(self) -> None:
+        super().__init__("the chat has no user message to answer again")
+
+
+class NotLastUserMessage(ChatServiceError):
+    code = "not_last_user_message"
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(
+            f"message {shown(message_id)} is not the chat's last user message; only that one "
+            "can be edited"
+        )
+
+
+class MessageSuperseded(ChatServiceError):
+    code = "message_superseded"
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(
+            f"message {shown(message_id)} was replaced by a newer version (regenerated or "
+            "edited); fork from its current version"
+        )
+
+
+class MessageErased(ChatServiceError):
+    code = "message_erased"
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(
+            f"message {shown(message_id)} was erased to fit the context window, so the model "
+            "would see nothing up to it; fork from a message still in the window"
+        )
+
+
 class ChatEnded(ChatServiceError):
     code = "chat_ended"
 
@@ -72,7 +118,7 @@ class IdempotencyKeyReused(ChatServiceError):
 
     def __init__(self, idempotency_key: str) -> None:
         super().__init__(
-            f"idempotency key {idempotency_key!r} was already used with a different message"
+            f"idempotency key {idempotency_key!r} was already used with a different request"
         )
 
 

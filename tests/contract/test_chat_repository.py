@@ -1,27 +1,24 @@
-"""The `ChatRepository` contract, held against every adapter: in memory, SQLite and MariaDB."""
+"""The `ChatRepository` contract, held against every adapter: in memory, SQLite and MariaDB
+(the adapters: conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from chatservice.adapters.memory_repository import InMemoryChatRepository
 from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
-from chatservice.application.ports import ChatCursor, ChatRepository, TurnClaim
+from chatservice.application.ports import ChatCursor, ChatRepository
 from chatservice.domain.chat import (
     IDEMPOTENCY_KEY_CHARS,
     Chat,
     ChatParams,
     ChatStatus,
-    Message,
     Role,
     Usage,
 )
@@ -32,137 +29,10 @@ from chatservice.domain.errors import (
     StorageUnavailable,
     TurnInProgress,
 )
-from chatservice.domain.turn import TurnRecord
-from support.waiting import eventually
+from support.chat_records import T0, claim, message, new_chat, new_id, new_user, turn
+from support.databases import connection_threads_finished
 
-T0 = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 UNICODE = "Olá 🙂 𝄞 — ação, 中文, emoji 👩‍👩‍👧"
-
-
-@pytest.fixture(
-    params=[
-        "memory",
-        "sqlite",
-        "sqlite-uncached",
-        pytest.param("mariadb", marks=pytest.mark.mariadb),
-        pytest.param("mariadb-uncached", marks=pytest.mark.mariadb),
-    ]
-)
-def repository_url(request: pytest.FixtureRequest) -> str | None:
-    """The database behind the adapter under test; `None` for the in-memory one. "-uncached":
-    the SQL adapter without its window cache, so every claim reads the window's rows."""
-    if request.param == "memory":
-        return None
-    url: str = request.getfixturevalue(f"{request.param.split('-')[0]}_database_url")
-    return url
-
-
-@pytest.fixture
-async def repository(
-    repository_url: str | None, request: pytest.FixtureRequest
-) -> AsyncIterator[ChatRepository]:
-    if repository_url is None:
-        yield InMemoryChatRepository()
-        return
-    engine = create_engine(repository_url)
-    cache_bytes = (
-        0 if request.node.callspec.params["repository_url"].endswith("-uncached") else 2**20
-    )
-    try:
-        yield SqlAlchemyChatRepository(engine, window_cache_bytes=cache_bytes)
-    finally:
-        await engine.dispose()
-        await _connection_threads_finished()
-
-
-async def _connection_threads_finished() -> None:
-    """Wait for aiosqlite's threads: after a failed connect, one still completes a future on the
-    event loop, which must stay open until it has."""
-    await eventually(
-        lambda: (
-            not any(t.name.endswith("(_connection_worker_thread)") for t in threading.enumerate())
-        ),
-        "aiosqlite's connection threads ended",
-    )
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def new_user(name: str = "user") -> str:
-    return f"{uuid.uuid4().hex[:12]}-{name}"
-
-
-def message(
-    position: int, role: Role = Role.USER, content: str = "hello", **fields: object
-) -> Message:
-    created = fields.pop("created_at", T0 + timedelta(seconds=position))
-    return Message(new_id(), role, content, 7 + position, position, created, **fields)  # type: ignore[arg-type]
-
-
-def exchange(
-    position: int, idempotency_key: str | None = None, erased: bool = False
-) -> list[Message]:
-    return [
-        message(
-            position,
-            Role.USER,
-            f"question {position}",
-            erased=erased,
-            idempotency_key=idempotency_key or new_id(),
-        ),
-        message(
-            position + 1,
-            Role.ASSISTANT,
-            f"answer {position + 1}",
-            erased=erased,
-            finish_reason="stop",
-            prompt_tokens=40 + position,
-            completion_tokens=9,
-        ),
-    ]
-
-
-def new_chat(user_id: str, exchanges: int = 0, erased: int = 0, **fields: object) -> Chat:
-    """A chat with a system message and `exchanges` exchanges, the first `erased` of them erased."""
-    messages = [message(0, Role.SYSTEM, "You are terse.")]
-    for index in range(exchanges):
-        messages += exchange(1 + 2 * index, erased=index < erased)
-    values: dict[str, object] = {
-        "model": "gpt-4o-mini",
-        "params": ChatParams(256),
-        "created_at": T0,
-        "updated_at": T0,
-        **fields,
-    }
-    return Chat(new_id(), user_id, messages=messages, **values)  # type: ignore[arg-type]
-
-
-def claim(idempotency_key: str | None = None, at: datetime = T0, ttl: float = 120) -> TurnClaim:
-    return TurnClaim(idempotency_key or new_id(), at, at + timedelta(seconds=ttl))
-
-
-def turn(
-    chat: Chat,
-    idempotency_key: str,
-    erase_before: int | None = None,
-    title: str | None = "A title",
-    version: int | None = None,
-) -> TurnRecord:
-    position = chat.messages[-1].position + 1
-    user, reply = exchange(position, idempotency_key)
-    return TurnRecord(
-        chat_id=chat.id,
-        idempotency_key=idempotency_key,
-        expected_version=chat.version if version is None else version,
-        user_message=user,
-        reply=replace(reply, usage_estimated=True),
-        erase_before=erase_before,
-        usage=Usage(100, 20),
-        title=title,
-        updated_at=T0 + timedelta(minutes=5),
-    )
 
 
 async def test_an_added_chat_reads_back_with_every_field_intact(repository: ChatRepository) -> None:
@@ -505,4 +375,4 @@ async def test_an_unreachable_database_is_storage_unavailable_without_parameters
             await repository.ping()
     finally:
         await engine.dispose()
-        await _connection_threads_finished()
+        await connection_threads_finished()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from chatservice.adapters.sqlalchemy.tables import (
     whatsapp_messages,
     whatsapp_senders,
 )
+from support.waiting import eventually
 
 MYSQL_URL = os.environ.get("CHATSERVICE_TEST_MYSQL_URL", "mysql+asyncmy://root@127.0.0.1:3306")
 
@@ -56,3 +58,14 @@ async def rows_of(engine: AsyncEngine, user_ids: Sequence[str]) -> StoredRows:
             table: [tuple(row) for row in await connection.execute(statement)]
             for table, statement in statements.items()
         }
+
+
+async def connection_threads_finished() -> None:
+    """Wait for aiosqlite's threads: after a failed connect, one still completes a future on the
+    event loop, which must stay open until it has."""
+    await eventually(
+        lambda: (
+            not any(t.name.endswith("(_connection_worker_thread)") for t in threading.enumerate())
+        ),
+        "aiosqlite's connection threads ended",
+    )

@@ -1,15 +1,20 @@
 """The context-window rule: erase the oldest exchanges, never the system message."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from chatservice.domain.chat import (
     Budget,
+    Chat,
+    ChatParams,
     Message,
     Role,
+    WindowUse,
     check_room_for_conversation,
     erase_to_fit,
+    window_use,
 )
 from chatservice.domain.errors import InvalidInput, MessageTooLong
 
@@ -96,3 +101,11 @@ def test_a_chat_with_too_little_room_to_talk_is_refused() -> None:
     with pytest.raises(InvalidInput, match="at least 64"):
         check_room_for_conversation(30, Budget(window=100, reserve=4))
     check_room_for_conversation(29, Budget(window=100, reserve=4))
+
+
+def test_the_window_in_use_counts_what_the_next_prompt_holds_before_its_new_message() -> None:
+    messages = conversation(10, (5, 6), (7, 8), (9, 4))
+    messages[1:3] = [replace(m, erased=True) for m in messages[1:3]]
+    messages[4] = replace(messages[4], superseded=True)
+    chat = Chat("c", "u", "gpt-4o", ChatParams(300), NOW, NOW, messages=messages)
+    assert window_use(chat, 4096) == WindowUse(used=3 + 10 + 7 + 9 + 4, reserve=300, limit=4096)

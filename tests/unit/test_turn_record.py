@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from chatservice.domain.chat import Chat, ChatParams, Message, Role, Usage
@@ -76,3 +77,21 @@ def test_the_stored_chat_itself_is_left_as_it_was() -> None:
     before = [*chat.messages]
     turn_on(chat, erase_before=3, title="question").applied_to(chat)
     assert (chat.messages, chat.version, chat.title) == (before, 3, "")
+
+
+def test_a_regenerated_reply_supersedes_the_window_from_its_position_and_adds_alone() -> None:
+    chat = stored_chat("q1", "a1", "q2", "a2")
+    regenerate = replace(turn_on(chat), user_message=None, supersede_from=4)
+    after = regenerate.applied_to(chat)
+    assert after.messages[-1] == regenerate.reply
+    assert len(after.messages) == len(chat.messages) + 1
+    assert [m.superseded for m in after.messages] == [False, False, False, False, True, False]
+
+
+def test_erasure_passes_over_a_superseded_message_which_stays_as_it_was() -> None:
+    chat = stored_chat("q1", "a1", "a1 again", "q2", "a2")
+    chat.messages[2] = replace(chat.messages[2], superseded=True)
+    regenerate = replace(turn_on(chat, erase_before=4), user_message=None, supersede_from=5)
+    after = regenerate.applied_to(chat)
+    assert [m.position for m in after.messages if m.erased] == [1, 3]
+    assert [m.position for m in after.messages if m.superseded] == [2, 5]

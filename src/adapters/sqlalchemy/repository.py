@@ -1,10 +1,10 @@
 """`SqlAlchemyChatRepository`: the `ChatRepository` port over SQLAlchemy Core (async).
 
 Every method is one short transaction, run as one synchronous function (`Transactions.run`). A
-turn reads only the chat row and its non-erased messages (nothing at all when this replica's
-`WindowCache` holds the chat at its current version) and writes only its new rows and changed
-flags, so its cost follows the context window, not the length of the history
-(tests/integration/test_turn_cost.py).
+turn reads only the chat row and its window, the messages neither erased nor superseded (nothing
+at all when this replica's `WindowCache` holds the chat at its current version), and writes only
+its new rows and changed flags, so its cost follows the context window, not the length of the
+history (tests/integration/test_turn_cost.py).
 Connection failures become `StorageUnavailable`. A write that loses to another transaction on
 the same rows (a deadlock; on Galera, another node's write-set winning certification) becomes
 what the loss means: a claim that lost is `TurnInProgress`, a commit that lost is
@@ -35,7 +35,7 @@ from chatservice.adapters.sqlalchemy.tables import MYSQL_DIALECTS, WINDOW_INDEX,
 from chatservice.adapters.sqlalchemy.transactions import Transactions, WriteConflict
 from chatservice.adapters.sqlalchemy.window_cache import WindowCache
 from chatservice.application.ports import ChatCursor, StoredTurn, TurnClaim
-from chatservice.domain.chat import Chat, ChatStatus, Message
+from chatservice.domain.chat import Chat, ChatStatus, Message, Role
 from chatservice.domain.errors import (
     ChatEnded,
     ChatNotFound,
@@ -47,7 +47,7 @@ from chatservice.domain.turn import TurnRecord
 # The chat columns a `Chat` is built from (the claim columns are the repository's business).
 _CHAT_COLUMNS = tuple(c for c in chats.c if not c.name.startswith("claim_"))
 # MySQL's optimizer reads a short chat through the primary key (all its rows), and might do so for
-# a long one on stale statistics; the window index keeps a turn's reads to the non-erased rows.
+# a long one on stale statistics; the window index keeps a turn's reads to the window's rows.
 _USE_WINDOW_INDEX = f"FORCE INDEX ({WINDOW_INDEX})"
 
 # A turn's statements are built once: building a SQLAlchemy statement costs more CPU than
@@ -73,24 +73,30 @@ _CLAIM_AT_VERSION = _CLAIM.where(chats.c.version == bindparam("cached_version"))
 _OWNED_CHAT = select(*_CHAT_COLUMNS).where(
     chats.c.id == bindparam("chat"), chats.c.user_id == bindparam("owner")
 )
-_WINDOW = (
-    select(messages)
-    .where(messages.c.chat_id == bindparam("chat"), messages.c.erased == false())
-    .order_by(messages.c.position)
+_IN_WINDOW = (
+    messages.c.chat_id == bindparam("chat"),
+    messages.c.erased == false(),
+    messages.c.superseded == false(),
 )
+_WINDOW = select(messages).where(*_IN_WINDOW).order_by(messages.c.position)
 _ERASE = (
     update(messages)
     .where(
-        messages.c.chat_id == bindparam("chat"),
-        messages.c.erased == false(),
+        *_IN_WINDOW,
         messages.c.position > 0,
         messages.c.position < bindparam("erase_before"),
     )
     .values(erased=True)
 )
+_SUPERSEDE = (
+    update(messages)
+    .where(*_IN_WINDOW, messages.c.position >= bindparam("supersede_from"))
+    .values(superseded=True)
+)
 for _dialect in MYSQL_DIALECTS:
     _WINDOW = _WINDOW.with_hint(messages, _USE_WINDOW_INDEX, _dialect)
     _ERASE = _ERASE.with_hint(_USE_WINDOW_INDEX, dialect_name=_dialect)
+    _SUPERSEDE = _SUPERSEDE.with_hint(_USE_WINDOW_INDEX, dialect_name=_dialect)
 _COMMIT = (
     update(chats)
     .where(
@@ -137,7 +143,8 @@ class SqlAlchemyChatRepository:
 
         try:
             await self._transactions.run(add, write=True, attempts=_IDEMPOTENT_ATTEMPTS)
-        except WriteConflict as error:
+        except (exc.IntegrityError, WriteConflict) as error:
+            # Lost to another transaction, or to a fork stored first under the same key.
             raise ConcurrentUpdate(chat.id) from error
         self._windows.put(chat)
 
@@ -205,9 +212,12 @@ class SqlAlchemyChatRepository:
                 connection.execute(
                     _ERASE, {"chat": turn.chat_id, "erase_before": turn.erase_before}
                 )
+            if turn.supersede_from is not None:
+                connection.execute(
+                    _SUPERSEDE, {"chat": turn.chat_id, "supersede_from": turn.supersede_from}
+                )
             connection.execute(
-                _ADD_MESSAGES,
-                [message_row(turn.chat_id, m) for m in (turn.user_message, turn.reply)],
+                _ADD_MESSAGES, [message_row(turn.chat_id, m) for m in turn.new_messages]
             )
 
         try:
@@ -234,12 +244,35 @@ class SqlAlchemyChatRepository:
             ).one_or_none()
             if asked is None:
                 return None
-            reply = connection.execute(
-                select(messages).where(
-                    messages.c.chat_id == chat_id, messages.c.position == asked.position + 1
+            if asked.role == Role.USER.value:
+                reply = connection.execute(
+                    select(messages).where(
+                        messages.c.chat_id == chat_id, messages.c.position == asked.position + 1
+                    )
+                ).one()
+                return StoredTurn(message_from(asked), message_from(reply))
+            # A regenerated reply: the question it answered is the nearest one before it.
+            question = connection.execute(
+                select(messages)
+                .where(
+                    messages.c.chat_id == chat_id,
+                    messages.c.position < asked.position,
+                    messages.c.role == Role.USER.value,
                 )
+                .order_by(messages.c.position.desc())
+                .limit(1)
             ).one()
-            return StoredTurn(message_from(asked), message_from(reply))
+            return StoredTurn(message_from(question), message_from(asked))
+
+        return await self._transactions.run(find, write=False)
+
+    async def find_message(self, user_id: str, chat_id: str, message_id: str) -> Message | None:
+        def find(connection: Connection) -> Message | None:
+            _check_owner(connection, user_id, chat_id)
+            row = connection.execute(
+                select(messages).where(messages.c.chat_id == chat_id, messages.c.id == message_id)
+            ).one_or_none()
+            return None if row is None else message_from(row)
 
         return await self._transactions.run(find, write=False)
 
@@ -250,6 +283,40 @@ class SqlAlchemyChatRepository:
             return chat
 
         return await self._transactions.run(read, write=False)
+
+    async def get_settled_chat(self, user_id: str, chat_id: str, now: datetime) -> Chat:
+        def read(connection: Connection) -> Chat:
+            holder = connection.execute(
+                select(chats.c.claim_idempotency_key).where(
+                    chats.c.id == chat_id,
+                    chats.c.user_id == user_id,
+                    chats.c.claim_expires_at > now,
+                )
+            ).scalar_one_or_none()
+            if holder is not None:
+                raise TurnInProgress(chat_id, holder)
+            chat = _owned_chat(connection, user_id, chat_id)
+            chat.messages = _messages(connection, chat_id)
+            return chat
+
+        return await self._transactions.run(read, write=False)
+
+    async def find_fork(self, user_id: str, chat_id: str, idempotency_key: str) -> Chat | None:
+        def find(connection: Connection) -> Chat | None:
+            row = connection.execute(
+                select(*_CHAT_COLUMNS).where(
+                    chats.c.forked_from_chat_id == chat_id,
+                    chats.c.fork_idempotency_key == idempotency_key,
+                    chats.c.user_id == user_id,
+                )
+            ).one_or_none()
+            if row is None:
+                return None
+            fork = chat_from(row)
+            fork.messages = _messages(connection, fork.id)
+            return fork
+
+        return await self._transactions.run(find, write=False)
 
     async def list_chats(self, user_id: str, limit: int, after: ChatCursor | None) -> list[Chat]:
         query = select(*_CHAT_COLUMNS).where(chats.c.user_id == user_id)
@@ -343,5 +410,5 @@ def _messages(connection: Connection, chat_id: str) -> list[Message]:
 
 
 def _window(connection: Connection, chat_id: str) -> list[Message]:
-    """The chat's non-erased messages in order."""
+    """The chat's window in order: its messages neither erased nor superseded."""
     return [message_from(row) for row in connection.execute(_WINDOW, {"chat": chat_id})]

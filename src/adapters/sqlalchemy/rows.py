@@ -7,7 +7,15 @@ from typing import Any
 import msgspec
 from sqlalchemy import Row
 
-from chatservice.domain.chat import Chat, ChatParams, ChatStatus, Message, Role, Usage
+from chatservice.domain.chat import (
+    Chat,
+    ChatParams,
+    ChatStatus,
+    ForkOrigin,
+    Message,
+    Role,
+    Usage,
+)
 
 
 def params_json(params: ChatParams) -> str:
@@ -34,6 +42,15 @@ def chat_row(chat: Chat) -> dict[str, object]:
         "version": chat.version,
         "claim_idempotency_key": None,
         "claim_expires_at": None,
+        **_fork_row(chat.forked_from),
+    }
+
+
+def _fork_row(origin: ForkOrigin | None) -> dict[str, str | None]:
+    return {
+        "forked_from_chat_id": origin.chat_id if origin else None,
+        "forked_from_message_id": origin.message_id if origin else None,
+        "fork_idempotency_key": origin.idempotency_key if origin else None,
     }
 
 
@@ -49,6 +66,13 @@ def chat_from(row: Row[Any]) -> Chat:  # a row of the chats table (claim columns
         usage=Usage(row.prompt_tokens, row.completion_tokens),
         version=row.version,
         title=row.title,
+        forked_from=(
+            None
+            if row.forked_from_chat_id is None
+            else ForkOrigin(
+                row.forked_from_chat_id, row.forked_from_message_id, row.fork_idempotency_key
+            )
+        ),
     )
 
 
@@ -67,6 +91,8 @@ def message_row(chat_id: str, message: Message) -> dict[str, object]:
         "completion_tokens": message.completion_tokens,
         "usage_estimated": message.usage_estimated,
         "created_at": message.created_at,
+        "superseded": message.superseded,
+        "replaces": message.replaces,
     }
 
 
@@ -84,4 +110,6 @@ def message_from(row: Row[Any]) -> Message:  # a row of the messages table
         prompt_tokens=row.prompt_tokens,
         completion_tokens=row.completion_tokens,
         usage_estimated=bool(row.usage_estimated),
+        superseded=bool(row.superseded),
+        replaces=row.replaces,
     )

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -48,8 +49,8 @@ IDEMPOTENCY_KEY_COLUMN_CHARS = 255
 #: Twilio's MessageSid (34 characters today), held to the idempotency-key rule.
 MESSAGE_SID_CHARS = IDEMPOTENCY_KEY_CHARS
 
-#: The index of a chat's window: its non-erased messages in order.
-WINDOW_INDEX = "ix_messages_chat_id_erased_position"
+#: The index of a chat's window: its messages neither erased nor superseded, in order.
+WINDOW_INDEX = "ix_messages_chat_id_erased_superseded_position"
 
 #: Table options for MySQL/MariaDB, under both dialect prefixes (`Table`'s untyped `**kw`).
 MYSQL_TABLE_OPTIONS: dict[str, Any] = {
@@ -163,8 +164,15 @@ chats = Table(
         nullable=True,
     ),
     Column("claim_expires_at", UtcDateTime(), nullable=True),
+    # A fork's origin (no foreign key: the fork outlives the chat it came from), and the
+    # idempotency key of the request that made it.
+    Column("forked_from_chat_id", Identifier(ID_CHARS), nullable=True),
+    Column("forked_from_message_id", Identifier(ID_CHARS), nullable=True),
+    Column("fork_idempotency_key", Identifier(IDEMPOTENCY_KEY_COLUMN_CHARS), nullable=True),
     # A user's chat list, newest first, paged by (updated_at, id).
     Index(None, "user_id", "updated_at", "id"),
+    # One fork per idempotency key of a chat; NULLs (chats that are no forks) do not collide.
+    Index(None, "forked_from_chat_id", "fork_idempotency_key", unique=True),
     **MYSQL_TABLE_OPTIONS,
 )
 
@@ -191,13 +199,16 @@ messages = Table(
     Column("completion_tokens", BigInteger(), nullable=True),
     Column("usage_estimated", Boolean(), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
+    # The default is the migration's, for the messages stored before there were versions.
+    Column("superseded", Boolean(), nullable=False, server_default=false()),
+    Column("replaces", Identifier(ID_CHARS), nullable=True),
     # A chat's messages sit together (InnoDB clusters rows by primary key).
     PrimaryKeyConstraint("chat_id", "position"),
     UniqueConstraint("id"),
     # One turn per idempotency key in a chat; NULLs (system messages, replies) do not collide.
     UniqueConstraint("chat_id", "idempotency_key"),
-    # The window read and the erasure update touch only the non-erased rows.
-    Index(WINDOW_INDEX, "chat_id", "erased", "position"),
+    # The window read, and a turn's erasures and supersessions, touch only the window's rows.
+    Index(WINDOW_INDEX, "chat_id", "erased", "superseded", "position"),
     **MYSQL_TABLE_OPTIONS,
 )
 

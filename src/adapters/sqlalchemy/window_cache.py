@@ -1,5 +1,5 @@
 """`WindowCache`: this replica's copy of recently used chats, each as its row and its window (the
-non-erased messages) at one version of the chat.
+messages neither erased nor superseded) at one version of the chat.
 
 Every change to a chat, its messages included, bumps its version in the same transaction, so a
 copy is exactly the stored chat for as long as the stored version equals the copy's. A turn's
@@ -44,9 +44,9 @@ class WindowCache:
         return replace(entry.chat, messages=list(entry.chat.messages))
 
     def put(self, chat: Chat) -> None:
-        """Hold `chat` as stored at `chat.version`, with its window (its non-erased messages)."""
+        """Hold `chat` as stored at `chat.version`, with its window (`Message.in_window`)."""
         self.forget(chat.id)
-        window = [m for m in chat.messages if not m.erased]
+        window = [m for m in chat.messages if m.in_window]
         size = sum(len(m.content) + MESSAGE_OVERHEAD_BYTES for m in window)
         if size > self._max_bytes:
             return

@@ -1,0 +1,92 @@
+"""Chats, messages, claims and turns as a repository stores them, for the repository tests."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from chatservice.application.ports import TurnClaim
+from chatservice.domain.chat import Chat, ChatParams, Message, Role, Usage
+from chatservice.domain.turn import TurnRecord
+
+T0 = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def new_user(name: str = "user") -> str:
+    return f"{uuid.uuid4().hex[:12]}-{name}"
+
+
+def message(
+    position: int, role: Role = Role.USER, content: str = "hello", **fields: object
+) -> Message:
+    created = fields.pop("created_at", T0 + timedelta(seconds=position))
+    return Message(new_id(), role, content, 7 + position, position, created, **fields)  # type: ignore[arg-type]
+
+
+def exchange(
+    position: int, idempotency_key: str | None = None, erased: bool = False
+) -> list[Message]:
+    return [
+        message(
+            position,
+            Role.USER,
+            f"question {position}",
+            erased=erased,
+            idempotency_key=idempotency_key or new_id(),
+        ),
+        message(
+            position + 1,
+            Role.ASSISTANT,
+            f"answer {position + 1}",
+            erased=erased,
+            finish_reason="stop",
+            prompt_tokens=40 + position,
+            completion_tokens=9,
+        ),
+    ]
+
+
+def new_chat(user_id: str, exchanges: int = 0, erased: int = 0, **fields: object) -> Chat:
+    """A chat with a system message and `exchanges` exchanges, the first `erased` of them erased."""
+    messages = [message(0, Role.SYSTEM, "You are terse.")]
+    for index in range(exchanges):
+        messages += exchange(1 + 2 * index, erased=index < erased)
+    values: dict[str, object] = {
+        "model": "gpt-4o-mini",
+        "params": ChatParams(256),
+        "created_at": T0,
+        "updated_at": T0,
+        **fields,
+    }
+    return Chat(new_id(), user_id, messages=messages, **values)  # type: ignore[arg-type]
+
+
+def claim(idempotency_key: str | None = None, at: datetime = T0, ttl: float = 120) -> TurnClaim:
+    return TurnClaim(idempotency_key or new_id(), at, at + timedelta(seconds=ttl))
+
+
+def turn(
+    chat: Chat,
+    idempotency_key: str,
+    erase_before: int | None = None,
+    title: str | None = "A title",
+    version: int | None = None,
+) -> TurnRecord:
+    position = chat.messages[-1].position + 1
+    user, reply = exchange(position, idempotency_key)
+    return TurnRecord(
+        chat_id=chat.id,
+        idempotency_key=idempotency_key,
+        expected_version=chat.version if version is None else version,
+        user_message=user,
+        reply=replace(reply, usage_estimated=True),
+        erase_before=erase_before,
+        usage=Usage(100, 20),
+        title=title,
+        updated_at=T0 + timedelta(minutes=5),
+    )
