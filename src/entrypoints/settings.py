@@ -30,23 +30,41 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from chatservice.domain.errors import InvalidInput
-from chatservice.domain.models import SAMPLING_PARAMS, ModelSpec
-from chatservice.domain.providers import is_openai_endpoint
+from chatservice.domain.models import ModelRegistry, ModelSpec
+from chatservice.entrypoints.config_tables import (
+    KEY_VARIABLES,
+    ModelTable,
+    OptionalText,
+    ProviderTable,
+    Retries,
+    Unset,
+    is_builtin,
+    provider_default,
+)
 
 ENV_PREFIX = "CHATSERVICE_"
 #: The variable that names the TOML file when `--config` does not.
 CONFIG_VARIABLE = f"{ENV_PREFIX}CONFIG"
 #: Settings that are tables, so only the TOML file can give them.
-TOML_ONLY = frozenset({"models"})
+TOML_ONLY = frozenset({"models", "providers"})
+#: The Part I settings of the one provider that serves every model: the shorthand for a single
+#: provider table, left unset when the file has `[providers]` tables.
+ONE_PROVIDER_SETTINGS = (
+    "gateway",
+    "openai_api_key",
+    "openai_base_url",
+    "openai_organization",
+    "openai_project",
+    "openai_connect_timeout",
+    "openai_idle_timeout",
+    "openai_turn_timeout",
+    "openai_max_retries",
+    "fake_chunk_delay_ms",
+)
 
 
 class SettingsError(Exception):
     pass
-
-
-def _empty_is_unset(value: object) -> object:
-    # An empty variable (`CHATSERVICE_OPENAI_BASE_URL=`) leaves an optional setting unset.
-    return None if value == "" else value
 
 
 def _comma_separated(value: object) -> object:
@@ -67,42 +85,8 @@ def _process_count(value: object) -> object:
     raise ValueError(f"must be a number of processes (1 or more) or auto, got {value!r}")
 
 
-Unset = BeforeValidator(_empty_is_unset)
-OptionalText = Annotated[str | None, Unset]
 OptionalCount = Annotated[PositiveInt | None, Unset]
 Port = Annotated[int, Field(ge=0, le=65535)]
-
-
-class ModelTable(BaseModel):
-    """A `[models.NAME]` table of the TOML file: a model beyond the built-in registry."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    context_window: int
-    max_output: int
-    encoding: str = "o200k_base"
-    #: The room kept for the reply by default; min(4096, max_output) when not given.
-    default_reserve: int | None = None
-    #: Compatible servers (vLLM, Ollama, …) mostly take the older name.
-    max_tokens_param: str = "max_tokens"
-    sampling_params: frozenset[str] = SAMPLING_PARAMS
-    #: Whether `encoding` is the model's own tokenizer; few servers' models have one in tiktoken.
-    exact_tokenizer: bool = False
-
-    def spec(self, name: str) -> ModelSpec:
-        """The model as the registry knows it; `InvalidInput` when the table cannot be one."""
-        return ModelSpec(
-            name=name,
-            context_window=self.context_window,
-            max_output=self.max_output,
-            encoding=self.encoding,
-            default_reserve=(
-                min(4096, self.max_output) if self.default_reserve is None else self.default_reserve
-            ),
-            max_tokens_param=self.max_tokens_param,
-            sampling_params=self.sampling_params,
-            exact_tokenizer=self.exact_tokenizer,
-        )
 
 
 class Settings(BaseModel):
@@ -124,13 +108,11 @@ class Settings(BaseModel):
     openai_base_url: OptionalText = None
     openai_organization: OptionalText = None
     openai_project: OptionalText = None
-    openai_connect_timeout: PositiveFloat = 5.0
-    #: The longest pause allowed between two chunks of a stream (and before the first).
-    openai_idle_timeout: PositiveFloat = 60.0
-    #: The longest a whole turn may take, first byte to last.
-    openai_turn_timeout: PositiveFloat = 110.0
-    #: Retries of a request that got no response yet (connection errors, 408, 429, 5xx).
-    openai_max_retries: Annotated[int, Field(ge=0, le=10)] = 2
+    # The shorthand is one provider table, with that table's defaults.
+    openai_connect_timeout: PositiveFloat = provider_default("connect_timeout")
+    openai_idle_timeout: PositiveFloat = provider_default("idle_timeout")
+    openai_turn_timeout: PositiveFloat = provider_default("turn_timeout")
+    openai_max_retries: Retries = provider_default("max_retries")
     model: str = "gpt-4o-mini"
     system_message: str = "You are a helpful assistant."
     max_completion_tokens: OptionalCount = None
@@ -160,12 +142,16 @@ class Settings(BaseModel):
     twilio_api_base_url: str = "https://api.twilio.com"
     # Twilio gives up on a webhook after 15 s; the TwiML reply must come well before.
     twilio_reply_timeout: Annotated[float, Field(gt=0, lt=15)] = 10.0
-    fake_chunk_delay_ms: NonNegativeInt = 0
+    fake_chunk_delay_ms: NonNegativeInt = provider_default("chunk_delay_ms")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     #: `text` for people, `json` (one object a line) for log collectors.
     log_format: Literal["text", "json"] = "text"
-    #: Models beyond the built-in registry, declared as `[models.NAME]` tables in the TOML file.
+    #: Models beyond the built-in registry, or changes to built-in ones, declared as
+    #: `[models.NAME]` tables in the TOML file.
     models: dict[str, ModelTable] = Field(default_factory=dict)
+    #: The model providers, as `[providers.NAME]` tables in the TOML file; none: the one provider
+    #: of `gateway` serves every model.
+    providers: dict[str, ProviderTable] = Field(default_factory=dict)
 
     def __init__(self, **values: Any) -> None:  # Any: each setting has a type of its own
         try:
@@ -198,34 +184,98 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _settings_that_work_together(self) -> Settings:
-        # A turn outliving its claim could be overtaken by another turn on the same chat.
-        _check(
-            self.openai_turn_timeout < self.claim_ttl_seconds,
-            "openai_turn_timeout",
-            "must be shorter than claim_ttl_seconds",
-        )
-        _check(
-            self.gateway != "openai"
-            or not is_openai_endpoint(self.openai_base_url)
-            or bool(self.openai_api_key),
-            "openai_api_key",
-            "is required for OpenAI's own endpoint (set it, or OPENAI_API_KEY, or a base URL)",
-        )
         _check(
             bool(self.twilio_account_sid) == bool(self.twilio_auth_token),
             "twilio_account_sid",
             "and twilio_auth_token must be set together (or neither, to leave WhatsApp off)",
         )
-        for name, table in self.models.items():
-            try:
-                table.spec(name)
-            except InvalidInput as error:
-                raise SettingsError(str(error)) from None
+        if self.providers:
+            for name in ONE_PROVIDER_SETTINGS:
+                _check(
+                    getattr(self, name) == Settings.model_fields[name].default,
+                    name,
+                    "is the shorthand for one provider serving every model: with [providers] "
+                    "tables, set it in a provider's table instead",
+                )
+        self._check_providers()
+        try:
+            registry = self.model_registry()
+        except InvalidInput as error:
+            raise SettingsError(str(error)) from None
+        try:
+            registry.servable(self.model)
+        except InvalidInput as error:
+            _check(False, "model", f"cannot serve a chat: {error}")
         return self
+
+    def _check_providers(self) -> None:
+        # A turn outliving its claim could be overtaken by another turn on the same chat.
+        if not self.providers:  # the shorthand's own settings are named
+            _check(
+                self.openai_turn_timeout < self.claim_ttl_seconds,
+                "openai_turn_timeout",
+                "must be shorter than claim_ttl_seconds",
+            )
+            _check(
+                all(table.missing_key() is None for table in self.provider_tables.values()),
+                "openai_api_key",
+                "is required for OpenAI's own endpoint (set it, or OPENAI_API_KEY, or a base URL)",
+            )
+        for name, table in self.providers.items():
+            if table.turn_timeout >= self.claim_ttl_seconds:
+                raise SettingsError(
+                    f"provider {name!r}: turn_timeout must be shorter than claim_ttl_seconds"
+                )
+            if missing_key := table.missing_key():
+                raise SettingsError(f"provider {name!r} {missing_key}")
+
+    @property
+    def provider_tables(self) -> dict[str, ProviderTable]:
+        """Every configured provider by name: the `[providers]` tables, or the one provider the
+        Part I settings describe, named after its `gateway`."""
+        if self.providers:
+            return self.providers
+        if self.gateway == "fake":
+            return {"fake": ProviderTable(kind="fake", chunk_delay_ms=self.fake_chunk_delay_ms)}
+        openai = ProviderTable(
+            kind="openai",
+            base_url=self.openai_base_url,
+            api_key=self.openai_api_key,
+            organization=self.openai_organization,
+            project=self.openai_project,
+            connect_timeout=self.openai_connect_timeout,
+            idle_timeout=self.openai_idle_timeout,
+            turn_timeout=self.openai_turn_timeout,
+            max_retries=self.openai_max_retries,
+        )
+        return {"openai": openai}
+
+    @property
+    def sole_provider(self) -> str | None:
+        """The provider that serves every model, whichever provider the model names (the Part I
+        shorthand); None with `[providers]` tables."""
+        return None if self.providers else self.gateway
+
+    def model_registry(self) -> ModelRegistry:
+        """The registry these settings make: the built-in models and the `[models]` tables,
+        each served by a configured provider or by none. `InvalidInput` for a table that cannot
+        be a model, a model of one's own that no configured provider serves, and fallbacks that
+        name no servable model or lead back to where they started."""
+        return ModelRegistry(
+            custom=self.custom_models,
+            context_window_override=self.context_window,
+            providers=tuple(self.provider_tables),
+            sole_provider=self.sole_provider,
+        )
 
     @property
     def custom_models(self) -> tuple[ModelSpec, ...]:
         """The `[models.NAME]` tables, as the model registry takes them."""
+        for name, table in self.models.items():
+            if self.providers and table.provider is None and not is_builtin(name):
+                raise InvalidInput(
+                    f"model {name!r}: provider is required (the name of a [providers] table)"
+                )
         return tuple(table.spec(name) for name, table in self.models.items())
 
     @property
@@ -259,6 +309,8 @@ def _check(ok: bool, name: str, problem: str) -> None:
 
 
 _EXPLANATION = re.compile(r", (?:unable to|got) ")
+#: What a table of each kind is called in an error.
+_TABLES = {"models": "model", "providers": "provider"}
 
 
 def _problem(error: ErrorDetails) -> str:
@@ -273,8 +325,8 @@ def _problem(error: ErrorDetails) -> str:
     else:  # pydantic's "Input should be …" without its explanation, and what was given
         problem = _EXPLANATION.split(error["msg"].replace("Input should be", "must be", 1))[0]
         problem += f", got {error['input']!r}"
-    if where[0] == "models" and len(where) > 1:
-        return " ".join([f"model {where[1]!r}:", *where[2:], problem])
+    if where[0] in _TABLES and len(where) > 1:
+        return " ".join([f"{_TABLES[where[0]]} {where[1]!r}:", *where[2:], problem])
     name = where[0]
     return f"setting {name} (env {ENV_PREFIX}{name.upper()}) {problem}"
 
@@ -289,12 +341,15 @@ def load_settings(
     `SettingsError` names the first bad one."""
     environ = os.environ if environ is None else environ
     config_file = config_file or environ.get(CONFIG_VARIABLE)
+    document = _from_toml(Path(config_file)) if config_file else {}
     # Lowest first: the plain OpenAI variable other tools read, the file, our own variables.
+    # With provider tables, each reads its key from its own variable (OPENAI_API_KEY included).
     values: dict[str, Any] = {}
-    if environ.get("OPENAI_API_KEY"):
+    if environ.get("OPENAI_API_KEY") and not document.get("providers"):
         values["openai_api_key"] = environ["OPENAI_API_KEY"]
-    if config_file:
-        values.update(_from_toml(Path(config_file)))
+    values.update(document)
+    if isinstance(providers := document.get("providers"), dict):
+        values["providers"] = _with_keys(providers, environ)
     values.update(
         (name, environ[variable])
         for name in Settings.model_fields.keys() - TOML_ONLY
@@ -312,3 +367,23 @@ def _from_toml(path: Path) -> dict[str, Any]:
     if unknown := sorted(document.keys() - Settings.model_fields.keys()):
         raise SettingsError(f"configuration file {path}: unknown setting {unknown[0]!r}")
     return document
+
+
+def _with_keys(providers: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """The `[providers]` tables, each with the key its environment variable holds. A key is
+    never read from the file, which is more often shared, copied and committed than the
+    environment."""
+    keyed = {}
+    for name, table in providers.items():
+        if not isinstance(table, dict):  # the settings model names the mistake
+            keyed[name] = table
+            continue
+        if "api_key" in table:
+            raise SettingsError(
+                f"provider {name!r}: api_key is not read from the file; put the key in the "
+                "environment variable api_key_env names"
+            )
+        variable = table.get("api_key_env") or KEY_VARIABLES.get(table.get("kind", ""))
+        key = environ.get(variable) if isinstance(variable, str) else None
+        keyed[name] = table | ({"api_key": key} if key else {})
+    return keyed
