@@ -79,7 +79,7 @@ class StartChat:
             policy.max_message_chars,
             "system_message",
         )
-        model = self._registry.lookup(model_name or policy.model)
+        model = self._registry.servable(model_name or policy.model)
         default_reserve = policy.max_completion_tokens or model.default_reserve
         params = resolve_params(model, asked, default_reserve)
         system_cost = self._counter.message_cost(model.encoding, Role.SYSTEM, system)

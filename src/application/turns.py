@@ -204,7 +204,7 @@ class TakeTurn:
     def _prompt(self, chat: Chat, content: str) -> _Prompt:
         """The model's request: the chat's window, its oldest exchanges erased until the new
         message fits (`MessageTooLong` when it cannot), then the new message."""
-        model = self._registry.lookup(chat.model)
+        model = self._registry.servable(chat.model)
         user_cost = self._counter.message_cost(model.encoding, Role.USER, content)
         budget = Budget(
             model.context_window, chat.params.max_completion_tokens, self._policy.window_margin

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from dependency_injector import containers, providers
 
@@ -26,18 +27,21 @@ from chatservice.application.clock import utc_now
 from chatservice.application.first_turn import StartChatWithMessage
 from chatservice.application.observed import ObservedChatGateway, ObservedTurn
 from chatservice.application.policy import ChatPolicy
+from chatservice.application.ports import ChatGateway, TokenCounter
 from chatservice.application.rate_limit import LocalWhileSharedUnreachable
+from chatservice.application.routing import RoutingChatGateway
 from chatservice.application.turns import SendMessage, TakeTurn
 from chatservice.application.whatsapp import AnswerWhatsAppMessage
 from chatservice.application.whatsapp_replies import DeliverReply, ReplyToWhatsApp
-from chatservice.domain.models import ModelRegistry
 from chatservice.entrypoints.auth import TokenAuthenticator
+from chatservice.entrypoints.config_tables import ProviderTable
 from chatservice.entrypoints.settings import Settings
 from chatservice.entrypoints.twilio_signature import TwilioSignature
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from chatservice.adapters.anthropic_gateway import AnthropicChatGateway
     from chatservice.adapters.openai_gateway import OpenAIChatGateway
     from chatservice.adapters.redis_rate_limiter import RedisTurnRateLimiter
     from chatservice.adapters.sqlalchemy.migrations import AlembicMigrations
@@ -46,12 +50,8 @@ if TYPE_CHECKING:
     from chatservice.adapters.twilio_sender import TwilioOutboundMessenger
 
 
-def _seconds(milliseconds: int) -> float:
-    return milliseconds / 1000
-
-
 # Slow imports happen where their adapter is built, so that only a process that uses one pays for
-# importing it: the OpenAI SDK takes longer to import than the rest of the service, and
+# importing it: each provider's SDK takes longer to import than the rest of the service, and
 # `chatservice tokens` needs neither SQLAlchemy nor alembic.
 
 
@@ -83,21 +83,66 @@ def _migrations(settings: Settings) -> AlembicMigrations:
     return AlembicMigrations(settings.database_url)
 
 
-def _openai_gateway(settings: Settings) -> OpenAIChatGateway:
+def _gateway(table: ProviderTable, counter: TokenCounter) -> ChatGateway:
+    """The gateway of one provider, of its table's kind."""
+    if table.kind == "openai":
+        return _openai_gateway(table)
+    if table.kind == "anthropic":
+        return _anthropic_gateway(table)
+    return FakeChatGateway(counter, chunk_delay_seconds=table.chunk_delay_ms / 1000)
+
+
+def _openai_gateway(table: ProviderTable) -> OpenAIChatGateway:
     from chatservice.adapters.openai_gateway import OpenAIChatGateway, OpenAIConfig
 
     return OpenAIChatGateway(
         OpenAIConfig(
-            api_key=settings.openai_api_key,
-            base_url=settings.openai_base_url,
-            organization=settings.openai_organization,
-            project=settings.openai_project,
-            connect_timeout=settings.openai_connect_timeout,
-            idle_timeout=settings.openai_idle_timeout,
-            turn_timeout=settings.openai_turn_timeout,
-            max_retries=settings.openai_max_retries,
+            api_key=table.api_key,
+            base_url=table.base_url,
+            organization=table.organization,
+            project=table.project,
+            connect_timeout=table.connect_timeout,
+            idle_timeout=table.idle_timeout,
+            turn_timeout=table.turn_timeout,
+            max_retries=table.max_retries,
         )
     )
+
+
+def _anthropic_gateway(table: ProviderTable) -> AnthropicChatGateway:
+    from chatservice.adapters.anthropic_gateway import AnthropicChatGateway, AnthropicConfig
+
+    # Unset, the adapter's own default: Anthropic's endpoint.
+    endpoint = {"base_url": table.base_url} if table.base_url else {}
+    return AnthropicChatGateway(
+        AnthropicConfig(
+            **endpoint,
+            api_key=table.api_key,
+            connect_timeout=table.connect_timeout,
+            idle_timeout=table.idle_timeout,
+            turn_timeout=table.turn_timeout,
+            max_retries=table.max_retries,
+        )
+    )
+
+
+def _sole_gateway(settings: Settings, counter: TokenCounter) -> ChatGateway:
+    """The gateway of the one provider of the Part I shorthand (`gateway`)."""
+    return _gateway(settings.provider_tables[settings.gateway], counter)
+
+
+def _gateways(
+    settings: Settings, counter: TokenCounter, sole: Callable[[], ChatGateway]
+) -> dict[str, ChatGateway]:
+    """The gateway of each configured provider, by name: `sole` under the shorthand."""
+    if settings.sole_provider is not None:
+        return {settings.sole_provider: sole()}
+    return {name: _gateway(table, counter) for name, table in settings.providers.items()}
+
+
+@runtime_checkable
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
 
 
 def _redis_rate_limiter(settings: Settings) -> RedisTurnRateLimiter:
@@ -133,20 +178,14 @@ class Container(containers.DeclarativeContainer):
     # The schema: `chatservice migrate`, and `serve` before it starts.
     migrations = providers.Singleton(_migrations, settings)
     counter = providers.Singleton(TiktokenTokenCounter)
-    registry = providers.Singleton(
-        ModelRegistry,
-        custom=settings.provided.custom_models,
-        context_window_override=settings.provided.context_window,
-    )
-    gateway = providers.Selector(
-        settings.provided.gateway,
-        fake=providers.Singleton(
-            FakeChatGateway,
-            counter,
-            chunk_delay_seconds=providers.Callable(_seconds, settings.provided.fake_chunk_delay_ms),
-        ),
-        openai=providers.Singleton(_openai_gateway, settings),
-    )
+    registry = providers.Singleton(Settings.model_registry, settings)
+    # The one provider that serves every model under the Part I shorthand (no `[providers]`
+    # tables), where a test puts its stand-in model.
+    gateway = providers.Singleton(_sole_gateway, settings, counter)
+    # Every configured provider's gateway (built with the turn, so only the SDKs of configured
+    # providers are imported), and the one a turn talks to: each request to its model's provider.
+    gateways = providers.Singleton(_gateways, settings, counter, gateway.provider)
+    routing_gateway = providers.Singleton(RoutingChatGateway, gateways)
     authenticator = providers.Singleton(TokenAuthenticator, settings.provided.auth_tokens)
     policy = providers.Singleton(
         ChatPolicy,
@@ -179,7 +218,7 @@ class Container(containers.DeclarativeContainer):
     background_work = providers.Singleton(BackgroundWork)
     # Metrics wrap the turn and the model's gateway; the use case knows nothing of them.
     turn_observer = providers.Singleton(PrometheusTurnObserver)
-    observed_gateway = providers.Singleton(ObservedChatGateway, gateway, turn_observer)
+    observed_gateway = providers.Singleton(ObservedChatGateway, routing_gateway, turn_observer)
     take_turn = providers.Singleton(
         ObservedTurn,
         providers.Singleton(
@@ -231,10 +270,11 @@ class Container(containers.DeclarativeContainer):
 
 
 async def close_resources(container: Container) -> None:
-    """Release what the container opened: the database pool and the HTTP clients (the model
+    """Release what the container opened: the database pool and the HTTP clients (every model
     provider's, Twilio's)."""
-    if container.settings().gateway == "openai":
-        await container.gateway().aclose()
+    for gateway in container.gateways().values():
+        if isinstance(gateway, _Closable):
+            await gateway.aclose()
     if container.settings().twilio_configured:
         await container.messenger().aclose()
     if container.settings().turn_limit_store == "redis":

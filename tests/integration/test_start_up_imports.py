@@ -1,7 +1,7 @@
 """What a process imports to start: only what its command and configuration use.
 
-The OpenAI SDK and alembic together took longer to import than the rest of the service; each test
-runs a fresh interpreter and lists the slow modules it ended up with.
+The providers' SDKs and alembic together take longer to import than the rest of the service; each
+test runs a fresh interpreter and lists the slow modules it ended up with.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 REFERENCE = Path(__file__).parents[1] / "support" / "reference_conversation.json"
-SLOW = ("openai", "alembic", "chatservice.adapters.twilio_sender")
+SLOW = ("openai", "anthropic", "alembic", "chatservice.adapters.twilio_sender")
 COUNT_TOKENS = (
     "from chatservice.entrypoints.cli import main\n"
     f"assert main(['tokens', '--model', 'gpt-4o', {str(REFERENCE)!r}]) == 0"
@@ -69,3 +69,27 @@ def test_the_openai_gateway_brings_its_sdk_when_it_is_built(tmp_path: Path) -> N
         "build_container(settings).gateway()"
     )
     assert imported_slow_modules(script, tmp_path) == ["openai"]
+
+
+def provider_tables_script(tmp_path: Path, tables: str) -> str:
+    config = tmp_path / "chatservice.toml"
+    config.write_text(tables)
+    return (
+        "from chatservice.entrypoints.container import build_container\n"
+        "from chatservice.entrypoints.settings import load_settings\n"
+        f"settings = load_settings({str(config)!r}, environ={{'OPENAI_API_KEY': 'sk-test',\n"
+        "                                                   'ANTHROPIC_API_KEY': 'sk-ant'})\n"
+        "build_container(settings).gateways()"
+    )
+
+
+def test_only_the_sdks_of_configured_providers_are_imported(tmp_path: Path) -> None:
+    openai_only = '[providers.openai]\nkind = "openai"\n'
+    assert imported_slow_modules(provider_tables_script(tmp_path, openai_only), tmp_path) == [
+        "openai"
+    ]
+    both = 'model = "claude-haiku-5-5"\n[providers.anthropic]\nkind = "anthropic"\n' + openai_only
+    assert imported_slow_modules(provider_tables_script(tmp_path, both), tmp_path) == [
+        "openai",
+        "anthropic",
+    ]
