@@ -70,9 +70,9 @@ async def run_server(
     both take requests; return once SIGTERM or SIGINT has drained them."""
     settings = container.settings()
     grace = settings.shutdown_grace_seconds
-    # The model's client is made (its SDK imported) before the servers take requests, not by the
-    # first turn; not in a supervisor, which only checks the configuration.
-    container.gateway()
+    # The providers' clients are made (their SDKs imported) before the servers take requests, not
+    # by the first turn; not in a supervisor, which only checks the configuration.
+    container.gateways()
     http = UvicornServerWithoutSignalHandlers(
         uvicorn.Config(
             create_app(container),
