@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from chatservice.domain.errors import InvalidInput
+from chatservice.domain.errors import InvalidInput, StorageUnavailable
 from chatservice.domain.tokens import prompt_cost
 from chatservice.entrypoints.container import Container, build_container
 from chatservice.entrypoints.logs import configure_logging
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "migrate":
             return migrate(Container(settings=settings))
         return serve(settings)
-    except (SettingsError, InvalidInput) as exc:
+    except (SettingsError, InvalidInput, StorageUnavailable) as exc:
         print(f"chatservice: {exc}", file=sys.stderr)
         return 2
 

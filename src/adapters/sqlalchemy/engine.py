@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from chatservice.adapters.sqlalchemy.tables import MYSQL_DIALECTS
+from chatservice.domain.errors import StorageUnavailable
 
 #: How long a SQLite connection waits for another writer before giving up, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -45,7 +46,8 @@ def create_engine(
     On MySQL/MariaDB, `connect_timeout` and `read_timeout` (seconds; None: the driver's own, 10 s
     and none) bound opening a connection and each wait for the server's answer, so a request to a
     server that stopped answering fails (as `StorageUnavailable`) instead of hanging.
-    Raises `ValueError` for an in-memory SQLite database or another kind of database.
+    Raises `ValueError` for an in-memory SQLite database or another kind of database, and
+    `StorageUnavailable` when a SQLite file's folder cannot be created.
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -107,7 +109,13 @@ def _check_sqlite_file(url: URL) -> None:
             "not an in-memory database"
         )
     if not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageUnavailable(
+                f"cannot create the SQLite database's folder {folder}: {error.strerror}"
+            ) from error
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
