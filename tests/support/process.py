@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from support.waiting import eventually
+
 CHATSERVICE = str(Path(sys.executable).parent / "chatservice")
 
 
@@ -46,6 +48,15 @@ class ServiceProcess:
                 self.printed.append(line.rstrip())
 
         threading.Thread(target=read, daemon=True).start()
+
+    async def begin_shutdown(self) -> None:
+        """SIGTERM the process and return once it says it is shutting down: it takes no more
+        work and drains what is in flight (needs `follow_output`)."""
+        self.process.send_signal(signal.SIGTERM)
+        await eventually(
+            lambda: any("shutting down" in line for line in self.printed),
+            "the service began to shut down",
+        )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.process.poll() is None:
