@@ -41,6 +41,7 @@ from chatservice.domain.errors import (
 from chatservice.domain.providers import (
     ANTHROPIC_API_URL,
     is_anthropic_endpoint,
+    refused_prompt_tokens,
     retry_after_seconds,
 )
 
@@ -281,7 +282,10 @@ def _status_error(error: anthropic.APIStatusError) -> ChatServiceError:
             "the model provider is rate limiting this service", retry_after_seconds(retry_after)
         )
     if status == 400 and _CONTEXT_OVERFLOW.search(message):
-        return MessageTooLong("the model provider found the conversation longer than its window")
+        return MessageTooLong(
+            "the model provider found the conversation longer than its window",
+            refused_prompt_tokens(message),
+        )
     if status < 500:
         return ProviderRejected(f"the model provider refused the request ({error_type or status})")
     if status == 529:

@@ -28,7 +28,12 @@ from chatservice.domain.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from chatservice.domain.providers import is_openai_endpoint, retry_after_seconds
+from chatservice.domain.providers import (
+    CONTEXT_OVERFLOW,
+    is_openai_endpoint,
+    refused_prompt_tokens,
+    retry_after_seconds,
+)
 
 # Compatible servers that need no key still get an Authorization header from the SDK.
 _NO_KEY = "no-key-configured"
@@ -144,8 +149,11 @@ def _domain_error(error: Exception) -> ChatServiceError:
         )
     if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
         return ProviderRejected("the model provider refused this service's credentials")
-    if isinstance(error, openai.BadRequestError) and _code(error) == "context_length_exceeded":
-        return MessageTooLong("the model provider found the conversation longer than its window")
+    if isinstance(error, openai.BadRequestError) and _too_long(error):
+        return MessageTooLong(
+            "the model provider found the conversation longer than its window",
+            refused_prompt_tokens(_message(error)),
+        )
     if isinstance(error, openai.APIStatusError) and error.status_code < 500:
         return ProviderRejected(f"the model provider refused the request ({error.status_code})")
     if isinstance(error, openai.APIStatusError):
@@ -157,11 +165,27 @@ def _domain_error(error: Exception) -> ChatServiceError:
     return ProviderUnavailable(f"the model provider failed ({type(error).__name__})")
 
 
-def _code(error: openai.APIStatusError) -> str | None:
+def _too_long(error: openai.BadRequestError) -> bool:
+    """OpenAI says so by its error code; vLLM and others only in the message."""
+    return _code(error) == "context_length_exceeded" or bool(
+        CONTEXT_OVERFLOW.search(_message(error))
+    )
+
+
+def _error_field(error: openai.APIStatusError, name: str) -> object:
     body = error.body
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict):
-            code = inner.get("code")
-            return code if isinstance(code, str) else None
-    return getattr(error, "code", None)
+            return inner.get(name)
+    return getattr(error, name, None)
+
+
+def _code(error: openai.APIStatusError) -> str | None:
+    code = _error_field(error, "code")
+    return code if isinstance(code, str) else None
+
+
+def _message(error: openai.APIStatusError) -> str:
+    message = _error_field(error, "message")
+    return message if isinstance(message, str) else ""

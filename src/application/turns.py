@@ -5,18 +5,23 @@ over to `TakeTurn`, whose `__call__` is the whole turn in three steps. No transa
 connection is held while the model streams. Whatever goes wrong after the claim (the model fails,
 the caller leaves, the commit loses a race) releases the claim and stores nothing of the turn, so
 the caller may simply retry. Metrics wrap the turn from outside (`observed.py`).
+
+Where our count of a model's tokens is only an estimate, the window is fitted at the calibrated
+ratio (`calibration.py`), and a prompt the provider still refuses as too long before any text
+came is fitted again at the ratio the refusal shows and sent once more.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Protocol
 
 from chatservice.application.background import BackgroundWork
 from chatservice.application.busy import wait_while_busy
+from chatservice.application.calibration import TokenCalibration
 from chatservice.application.clock import Clock, utc_now
 from chatservice.application.ids import new_id
 from chatservice.application.observability import current_trace_id
@@ -34,6 +39,7 @@ from chatservice.application.ports import (
 )
 from chatservice.application.rate_limit import TurnRateLimiter
 from chatservice.application.turn_events import Completed, Delta, TurnEvent
+from chatservice.domain.calibration import TokenRatio
 from chatservice.domain.chat import (
     Budget,
     Chat,
@@ -47,7 +53,12 @@ from chatservice.domain.chat import (
     validate_idempotency_key,
     validate_user_id,
 )
-from chatservice.domain.errors import IdempotencyKeyReused, ProviderUnavailable, TurnInProgress
+from chatservice.domain.errors import (
+    IdempotencyKeyReused,
+    MessageTooLong,
+    ProviderUnavailable,
+    TurnInProgress,
+)
 from chatservice.domain.models import ModelRegistry
 from chatservice.domain.turn import TurnRecord
 
@@ -123,6 +134,7 @@ class TakeTurn:
         counter: TokenCounter,
         registry: ModelRegistry,
         policy: ChatPolicy,
+        calibration: TokenCalibration,
         work: BackgroundWork,
         clock: Clock = utc_now,
         retry_pauses: Sequence[float] = RETRY_PAUSES,
@@ -132,6 +144,7 @@ class TakeTurn:
         self._counter = counter
         self._registry = registry
         self._policy = policy
+        self._calibration = calibration
         self._work = work
         self._clock = clock
         self._retry_pauses = retry_pauses
@@ -147,10 +160,17 @@ class TakeTurn:
         chat, claim = claimed
         async with self._released_on_failure(chat.id, claim):
             prompt = self._prompt(chat, content)
-            async with _Reply(self._gateway.stream(prompt.request)) as reply:
-                async for text in reply:  # no transaction is held while the model streams
-                    if deltas:
-                        yield Delta(text)
+            while True:  # once more at most: a prompt refused as too long, fitted again
+                async with _Reply(self._gateway.stream(prompt.request)) as reply:
+                    try:
+                        async for text in reply:  # no transaction is held while it streams
+                            if deltas:
+                                yield Delta(text)
+                        break
+                    except MessageTooLong as refusal:
+                        if (refitted := self._refitted(chat, prompt, reply, refusal)) is None:
+                            raise
+                        prompt = refitted
             completed = await self._commit(chat, claim, prompt, reply)  # short, version-checked
         # Once the turn is stored, the caller closing the stream undoes nothing.
         yield completed
@@ -201,13 +221,19 @@ class TakeTurn:
             )
             raise
 
-    def _prompt(self, chat: Chat, content: str) -> _Prompt:
+    def _prompt(self, chat: Chat, content: str, ratio: TokenRatio | None = None) -> _Prompt:
         """The model's request: the chat's window, its oldest exchanges erased until the new
-        message fits (`MessageTooLong` when it cannot), then the new message."""
+        message fits (`MessageTooLong` when it cannot), then the new message. Our counts are
+        scaled by `ratio`, by default the calibration's for this chat and model."""
         model = self._registry.servable(chat.model)
         user_cost = self._counter.message_cost(model.encoding, Role.USER, content)
+        if ratio is None:
+            ratio = self._calibration.ratio_for(chat, model)
         budget = Budget(
-            model.context_window, chat.params.max_completion_tokens, self._policy.window_margin
+            model.context_window,
+            chat.params.max_completion_tokens,
+            self._policy.window_margin,
+            ratio.scale,
         )
         fit = erase_to_fit(chat.messages, user_cost, budget)
         messages = (
@@ -215,13 +241,37 @@ class TakeTurn:
             PromptMessage(Role.USER, content),
         )
         request = CompletionRequest(model, messages, chat.params, current_trace_id.get())
-        return _Prompt(request, content, user_cost, fit)
+        return _Prompt(request, content, user_cost, fit, ratio, budget)
+
+    def _refitted(
+        self, chat: Chat, prompt: _Prompt, reply: _Reply, refusal: MessageTooLong
+    ) -> _Prompt | None:
+        """The prompt fitted again after the provider refused it as too long although our
+        calibrated count said it fit: at the ratio the refusal shows, once, and only while
+        nothing of the reply has reached the caller. None where that cannot help (exact counts,
+        a second refusal, a ratio at its bound); the refusal then stands."""
+        if prompt.refitted or reply.began:
+            return None
+        ratio = self._calibration.refused(
+            prompt.request.model,
+            prompt.ratio,
+            prompt.fit.prompt_tokens,
+            prompt.budget,
+            refusal.provider_prompt_tokens,
+        )
+        if ratio is None:
+            return None
+        return replace(self._prompt(chat, prompt.content, ratio), refitted=True)
 
     async def _commit(
         self, chat: Chat, claim: TurnClaim, prompt: _Prompt, reply: _Reply
     ) -> Completed:
         """Store the turn in one transaction that checks the chat's version."""
         text, end = reply.whole()
+        if end.usage is not None:
+            self._calibration.measured(
+                prompt.request.model, prompt.fit.prompt_tokens, end.usage.prompt_tokens
+            )
         turn = self._turn_record(chat, claim, prompt, text, end)
         await self._repository.commit_turn(turn)
         erased, model = len(prompt.fit.erased), prompt.request.model.name
@@ -259,6 +309,7 @@ class TakeTurn:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             usage_estimated=end.usage is None,
+            estimated_prompt_tokens=fit.prompt_tokens,
         )
         return TurnRecord(
             chat_id=chat.id,
@@ -280,6 +331,11 @@ class _Prompt:
     content: str
     user_cost: int
     fit: Fit
+    #: What our counts were scaled by, and the budget they were fitted in.
+    ratio: TokenRatio
+    budget: Budget
+    #: Fitted again after the provider refused the first fit as too long.
+    refitted: bool = False
 
 
 class _Reply:
@@ -308,6 +364,11 @@ class _Reply:
                 self._parts.append(event.text)
                 return event.text
         raise StopAsyncIteration
+
+    @property
+    def began(self) -> bool:
+        """Whether any of the reply's text has come (and may have reached the caller)."""
+        return bool(self._parts)
 
     def whole(self) -> tuple[str, CompletionEnd]:
         """The reply's text and how it ended; `ProviderUnavailable` for a stream that ended

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -88,6 +89,9 @@ class Message:
     #: The id of the message this one took the place of: the edited question, or the reply
     #: regenerated.
     replaces: str | None = None
+    #: An assistant message's: our own count of the prompt it answered, beside the provider's
+    #: `prompt_tokens`, so that the next turn knows how the two counts compare.
+    estimated_prompt_tokens: int | None = None
 
     @property
     def in_window(self) -> bool:
@@ -160,15 +164,20 @@ def title_from(first_user_message: str) -> str:
 
 @dataclass(frozen=True)
 class Budget:
-    """What a prompt may cost: `window - reserve - margin`."""
+    """What a prompt may cost in our count: `window - reserve - margin`, divided by `scale`.
+
+    `scale` is how many of the provider's tokens one of ours stands for: 1 where we count with
+    the model's own tokenizer, the calibrated ratio elsewhere (`domain/calibration.py`). The
+    window, reserve and margin are the provider's tokens; the stored message costs are ours."""
 
     window: int
     reserve: int
     margin: int = 0
+    scale: float = 1.0
 
     @property
     def prompt_limit(self) -> int:
-        return self.window - self.reserve - self.margin
+        return math.floor((self.window - self.reserve - self.margin) / self.scale)
 
 
 def check_room_for_conversation(system_cost: int, budget: Budget) -> None:

@@ -96,6 +96,12 @@ class ChatEnded(ChatServiceError):
 class MessageTooLong(ChatServiceError):
     code = "message_too_long"
 
+    def __init__(self, message: str, provider_prompt_tokens: int | None = None) -> None:
+        super().__init__(message)
+        #: Raised by a gateway: how many tokens the provider counted in the prompt it refused,
+        #: when its error said.
+        self.provider_prompt_tokens = provider_prompt_tokens
+
 
 class TurnInProgress(ChatServiceError):
     code = "turn_in_progress"

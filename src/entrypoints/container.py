@@ -15,6 +15,7 @@ from chatservice.adapters.prometheus_metrics import (
 )
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.background import BackgroundWork
+from chatservice.application.calibration import TokenCalibration
 from chatservice.application.chats import (
     CheckReadiness,
     DeleteChat,
@@ -216,6 +217,8 @@ class Container(containers.DeclarativeContainer):
     # The tasks the service owns beyond the code that started them (WhatsApp answers, cleanups
     # under cancellation, HTTP turns); drained on shutdown.
     background_work = providers.Singleton(BackgroundWork)
+    # What each model's provider counted for recent prompts, against our count.
+    calibration = providers.Singleton(TokenCalibration)
     # Metrics wrap the turn and the model's gateway; the use case knows nothing of them.
     turn_observer = providers.Singleton(PrometheusTurnObserver)
     observed_gateway = providers.Singleton(ObservedChatGateway, routing_gateway, turn_observer)
@@ -228,6 +231,7 @@ class Container(containers.DeclarativeContainer):
             counter,
             registry,
             policy,
+            calibration,
             background_work,
             clock=clock,
         ),

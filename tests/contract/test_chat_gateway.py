@@ -25,7 +25,7 @@ from chatservice.application.ports import (
     TextDelta,
 )
 from chatservice.domain.chat import ChatParams
-from chatservice.domain.errors import ProviderTimeout, ProviderUnavailable
+from chatservice.domain.errors import MessageTooLong, ProviderTimeout, ProviderUnavailable
 from chatservice.domain.models import ModelRegistry
 from support.anthropic_server import Behaviour as Anthropic
 from support.anthropic_server import running_anthropic_server
@@ -34,12 +34,15 @@ from support.openai_server import Behaviour, running_openai_server
 from support.waiting import eventually
 
 COUNTER = TiktokenTokenCounter()
+#: What a provider that refuses a prompt as too long says it counted.
+REFUSED_PROMPT_TOKENS = 10_034
 
 
 @dataclass
 class GatewayUnderTest:
     gateway: ChatGateway
-    #: Make the next call fail: "unavailable", "timeout", or "cut" (after two chunks).
+    #: Make the next call fail: "unavailable", "timeout", "cut" (after two chunks), or
+    #: "too_long" (the provider refuses the prompt, saying it counted `REFUSED_PROMPT_TOKENS`).
     fail_next: Callable[[str], None]
     #: How many streams were abandoned upstream (the consumer left before the end).
     abandoned_upstream: Callable[[], int]
@@ -55,6 +58,7 @@ def _fake() -> GatewayUnderTest:
         # A cut stream, as an adapter must report it (the use case also guards against an
         # adapter that just stops: ScriptedFailure(None, …) in tests/unit).
         "cut": ScriptedFailure(ProviderUnavailable("cut"), 2),
+        "too_long": ScriptedFailure(MessageTooLong("too long", REFUSED_PROMPT_TOKENS), 0),
     }
 
     return GatewayUnderTest(
@@ -76,6 +80,19 @@ async def _openai() -> AsyncIterator[GatewayUnderTest]:
             "unavailable": Behaviour(status=503),
             "timeout": Behaviour(stall_before_response=True),
             "cut": Behaviour(cut_after=2),
+            "too_long": Behaviour(
+                status=400,
+                error={
+                    "message": (
+                        "This model's maximum context length is 8192 tokens. However, you "
+                        f"requested 10234 tokens ({REFUSED_PROMPT_TOKENS} in the messages, 200 "
+                        "in the completion). Please reduce the length of the messages or "
+                        "completion."
+                    ),
+                    "type": "invalid_request_error",
+                    "code": "context_length_exceeded",
+                },
+            ),
         }
         yield GatewayUnderTest(
             gateway,
@@ -100,6 +117,10 @@ async def _anthropic() -> AsyncIterator[GatewayUnderTest]:
             # Stalled until the server stops: the gateway's idle timeout decides.
             "timeout": Anthropic(stall_after=0),
             "cut": Anthropic(cut_after=2),
+            "too_long": Anthropic(
+                status=400,
+                error_message=f"prompt is too long: {REFUSED_PROMPT_TOKENS} tokens > 8192 maximum",
+            ),
         }
         yield GatewayUnderTest(
             gateway,
@@ -222,3 +243,12 @@ async def test_failures_come_out_as_domain_errors(
             received.append(event)
     assert not any(isinstance(e, CompletionEnd) for e in received)
     assert isinstance((await events_of(under_test.gateway, request()))[-1], CompletionEnd)
+
+
+async def test_a_prompt_refused_as_too_long_says_what_the_provider_counted(
+    under_test: GatewayUnderTest,
+) -> None:
+    under_test.fail_next("too_long")
+    with pytest.raises(MessageTooLong) as refused:
+        await events_of(under_test.gateway, request())
+    assert refused.value.provider_prompt_tokens == REFUSED_PROMPT_TOKENS

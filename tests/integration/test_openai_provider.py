@@ -196,6 +196,21 @@ FAILURES = [
         Status.INVALID_ARGUMENT,
     ),
     (
+        # vLLM gives no error code but its status: the message says what happened.
+        Behaviour(
+            status=400,
+            error={
+                "message": "This model's maximum context length is 8192 tokens. However, your "
+                "request has 9000 input tokens. Please reduce the length of the input messages.",
+                "type": "BadRequestError",
+                "code": 400,
+            },
+        ),
+        413,
+        "message_too_long",
+        Status.INVALID_ARGUMENT,
+    ),
+    (
         Behaviour(status=400, error={"message": "bad", "code": "unsupported"}),
         502,
         "provider_rejected",
@@ -214,6 +229,7 @@ FAILURE_IDS = [
     "no-finish-reason",
     "empty-reply",
     "context-length",
+    "vllm-context-length",
     "400",
 ]
 

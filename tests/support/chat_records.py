@@ -47,6 +47,7 @@ def exchange(
             finish_reason="stop",
             prompt_tokens=40 + position,
             completion_tokens=9,
+            estimated_prompt_tokens=38 + position,
         ),
     ]
 

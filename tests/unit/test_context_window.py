@@ -109,3 +109,33 @@ def test_the_window_in_use_counts_what_the_next_prompt_holds_before_its_new_mess
     messages[4] = replace(messages[4], superseded=True)
     chat = Chat("c", "u", "gpt-4o", ChatParams(300), NOW, NOW, messages=messages)
     assert window_use(chat, 4096) == WindowUse(used=3 + 10 + 7 + 9 + 4, reserve=300, limit=4096)
+
+
+def test_a_scale_above_one_fits_our_count_as_the_provider_would_count_it() -> None:
+    # The provider counts 1.5 of its tokens for each of ours: 60 of ours fill 90 of its 100.
+    messages = conversation(10, (20, 20))
+    fit = erase_to_fit(messages, 7, Budget(window=100, reserve=10, scale=1.5))
+    assert fit.erased == ()
+    assert fit.prompt_tokens == 60
+    fit = erase_to_fit(messages, 8, Budget(window=100, reserve=10, scale=1.5))
+    assert [m.position for m in fit.erased] == [1, 2]
+
+
+def test_a_scale_below_one_keeps_more_than_our_count_alone_would() -> None:
+    # 3 + 10 + 40 + 40 + 7 = 100 of ours is 60 of a provider counting 0.6 of ours.
+    messages = conversation(10, (20, 20), (20, 20))
+    assert erase_to_fit(messages, 7, Budget(window=100, reserve=40)).erased != ()
+    fit = erase_to_fit(messages, 7, Budget(window=100, reserve=40, scale=0.6))
+    assert fit.erased == ()
+    assert fit.prompt_tokens == 100
+
+
+def test_the_scale_divides_what_is_left_after_the_reserve_and_the_margin() -> None:
+    assert Budget(window=100, reserve=30, margin=10, scale=1.0).prompt_limit == 60
+    assert Budget(window=100, reserve=30, margin=10, scale=1.5).prompt_limit == 40
+    assert Budget(window=100, reserve=30, margin=10, scale=1.4).prompt_limit == 42  # 42.86
+
+
+def test_a_message_too_long_at_the_scale_says_how_much_fits_in_our_count() -> None:
+    with pytest.raises(MessageTooLong, match="at most 27 fit"):
+        erase_to_fit(conversation(10, (5, 5)), 28, Budget(window=100, reserve=20, scale=2.0))

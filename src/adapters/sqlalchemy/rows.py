@@ -93,6 +93,7 @@ def message_row(chat_id: str, message: Message) -> dict[str, object]:
         "created_at": message.created_at,
         "superseded": message.superseded,
         "replaces": message.replaces,
+        "estimated_prompt_tokens": message.estimated_prompt_tokens,
     }
 
 
@@ -112,4 +113,5 @@ def message_from(row: Row[Any]) -> Message:  # a row of the messages table
         usage_estimated=bool(row.usage_estimated),
         superseded=bool(row.superseded),
         replaces=row.replaces,
+        estimated_prompt_tokens=row.estimated_prompt_tokens,
     )

@@ -202,6 +202,8 @@ messages = Table(
     # The default is the migration's, for the messages stored before there were versions.
     Column("superseded", Boolean(), nullable=False, server_default=false()),
     Column("replaces", Identifier(ID_CHARS), nullable=True),
+    # A reply's: our count of the prompt it answered (calibrated counting).
+    Column("estimated_prompt_tokens", BigInteger(), nullable=True),
     # A chat's messages sit together (InnoDB clusters rows by primary key).
     PrimaryKeyConstraint("chat_id", "position"),
     UniqueConstraint("id"),
