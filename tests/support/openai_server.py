@@ -5,15 +5,19 @@ It answers `POST /v1/chat/completions` (streaming only) by echoing the last user
 provider would), records every request it receives, and can be scripted to fail in each way a
 provider fails, or hang like a provider that stops answering (held until the server stops, so
 the client's own timeouts decide, however slow the machine).
+
+Like a server of some other model family, it may count tokens its own way (`tokenizer`) and
+refuse, as OpenAI does, a prompt that leaves less than `max_tokens` of its `context_window`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,12 +27,28 @@ from litestar.response import Stream
 
 from chatservice.adapters.fake_gateway import StreamHold
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
-from chatservice.domain.tokens import prompt_cost
+from chatservice.domain.tokens import message_cost, prompt_cost
 from support.process import free_port
 from support.serving import serving
 
 COUNTER = TiktokenTokenCounter()
 _WORD = re.compile(r"\S+\s*")
+
+
+def o200k_tokens(text: str) -> int:
+    """OpenAI's own count for its newer models: the server is then an exact provider."""
+    return COUNTER.count("o200k_base", text)
+
+
+@dataclass(frozen=True)
+class CharacterTokenizer:
+    """A tokenizer of the server's own, which no tiktoken encoding reproduces: a token for every
+    `characters_per_token` characters of a text, rounded up."""
+
+    characters_per_token: float
+
+    def __call__(self, text: str) -> int:
+        return math.ceil(len(text) / self.characters_per_token)
 
 
 @dataclass
@@ -59,10 +79,25 @@ class Behaviour:
 class Received:
     body: dict[str, Any]
     headers: dict[str, str]
+    #: The prompt's tokens as the server counts them (the usage it reports).
+    prompt_tokens: int
+    #: Whether the server refused the prompt as too long for its window.
+    too_long: bool = False
 
 
 class OpenAICompatibleServer:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        tokenizer: Callable[[str], int] = o200k_tokens,
+        context_window: int | None = None,
+        chunk_words: int = 1,
+    ) -> None:
+        """`tokenizer` counts a text's tokens (the cookbook formula adds the rest); with a
+        `context_window`, a prompt and `max_tokens` over it are refused with
+        `context_length_exceeded`. Each content chunk carries `chunk_words` words."""
+        self.tokenizer = tokenizer
+        self.context_window = context_window
+        self.chunk_words = chunk_words
         self.received: list[Received] = []
         self.script: deque[Behaviour] = deque()
         self.default = Behaviour()
@@ -98,7 +133,10 @@ class OpenAICompatibleServer:
         @post("/v1/chat/completions", status_code=200)
         async def completions(request: Request[Any, Any, Any]) -> Response[Any]:
             body = await request.json()
-            self.received.append(Received(body, dict(request.headers)))
+            received = Received(body, dict(request.headers), self.prompt_tokens(body["messages"]))
+            self.received.append(received)
+            if (refusal := self._refusal(received)) is not None:
+                return refusal
             behaviour = self.script.popleft() if self.script else self.default
             if behaviour.stall_before_response:
                 await self._stopping.wait()
@@ -112,14 +150,43 @@ class OpenAICompatibleServer:
 
         return Litestar([completions], logging_config=None)
 
+    def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        """A prompt's tokens as this server counts them: the cookbook formula over its own
+        tokenizer."""
+        return prompt_cost(
+            message_cost(self.tokenizer, m["role"], m["content"], m.get("name")) for m in messages
+        )
+
+    def _refusal(self, received: Received) -> Response[Any] | None:
+        """OpenAI's answer to a prompt that leaves less than `max_tokens` of the window."""
+        reply_tokens = _reply_limit(received.body)
+        if self.context_window is None or received.prompt_tokens + reply_tokens <= (
+            self.context_window
+        ):
+            return None
+        received.too_long = True
+        message = (
+            f"This model's maximum context length is {self.context_window} tokens. However, you "
+            f"requested {received.prompt_tokens + reply_tokens} tokens "
+            f"({received.prompt_tokens} in the messages, {reply_tokens} in the completion). "
+            "Please reduce the length of the messages or completion."
+        )
+        error = {
+            "message": message,
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": "context_length_exceeded",
+        }
+        return Response({"error": error}, status_code=400)
+
     async def _events(self, body: dict[str, Any], behaviour: Behaviour) -> AsyncIterator[bytes]:
         messages = body["messages"]
-        limit = body.get("max_completion_tokens") or body.get("max_tokens") or 10**6
+        limit = _reply_limit(body)
         last_user = next(m["content"] for m in reversed(messages) if m["role"] == "user")
         text = behaviour.reply if behaviour.reply is not None else f"Echo: {last_user}"
         words, finish = [], behaviour.finish
         for word in _WORD.findall(text):
-            if COUNTER.count("o200k_base", "".join([*words, word])) > limit:
+            if self.tokenizer("".join([*words, word])) > limit:
                 finish = "length" if finish else None
                 break
             words.append(word)
@@ -136,7 +203,11 @@ class OpenAICompatibleServer:
 
         try:
             yield chunk({"role": "assistant", "content": ""})
-            for index, word in enumerate(words):
+            pieces = [
+                "".join(words[i : i + self.chunk_words])
+                for i in range(0, len(words), self.chunk_words)
+            ]
+            for index, piece in enumerate(pieces):
                 if self._hold is not None:
                     await self._hold.wait_if_held(index)
                 if behaviour.cut_after == index:
@@ -146,14 +217,12 @@ class OpenAICompatibleServer:
                 if behaviour.stall_after == index:
                     await self._stopping.wait()
                     return
-                yield chunk({"content": word})
+                yield chunk({"content": piece})
             if finish is not None:
                 yield chunk({}, finish)
             if behaviour.usage and body.get("stream_options", {}).get("include_usage"):
-                prompt = prompt_cost(
-                    COUNTER.message_cost("o200k_base", m["role"], m["content"]) for m in messages
-                )
-                completion = COUNTER.count("o200k_base", "".join(words))
+                prompt = self.prompt_tokens(messages)
+                completion = self.tokenizer("".join(words))
                 usage = {
                     "prompt_tokens": prompt,
                     "completion_tokens": completion,
@@ -174,9 +243,18 @@ class OpenAICompatibleServer:
             raise
 
 
+def _reply_limit(body: dict[str, Any]) -> int:
+    limit: int = body.get("max_completion_tokens") or body.get("max_tokens") or 10**6
+    return limit
+
+
 @asynccontextmanager
-async def running_openai_server() -> AsyncIterator[OpenAICompatibleServer]:
-    server = OpenAICompatibleServer()
+async def running_openai_server(
+    tokenizer: Callable[[str], int] = o200k_tokens,
+    context_window: int | None = None,
+    chunk_words: int = 1,
+) -> AsyncIterator[OpenAICompatibleServer]:
+    server = OpenAICompatibleServer(tokenizer, context_window, chunk_words)
     async with serving(server.app(), server.port, log_level="critical"):
         try:
             yield server
