@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from urllib.parse import urlsplit
 
 import coredis
@@ -47,3 +47,14 @@ async def own_key_prefix(url: str = REDIS_URL) -> AsyncIterator[str]:
                 await client.delete(keys)
         finally:
             client.connection_pool.disconnect()
+
+
+@contextmanager
+def redis_pool(url: str = REDIS_URL) -> Iterator[coredis.ConnectionPool]:
+    """A connection pool to the Redis at `url`, with a one-second bound on every answer (as the
+    service's own), disconnected when the block ends."""
+    pool = coredis.ConnectionPool.from_url(url, connect_timeout=1, stream_timeout=1)
+    try:
+        yield pool
+    finally:
+        pool.disconnect()
