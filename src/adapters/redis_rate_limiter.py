@@ -20,10 +20,6 @@ from limits.errors import StorageError
 
 from chatservice.application.rate_limit import LimitStoreUnreachable, limit_reached
 
-#: The longest a connection to Redis, or one answer of it, may take: a turn waits on it, and a
-#: Redis that is slower than this is better treated as unreachable (the limit falls back to one
-#: per process) than allowed to slow every turn.
-_TIMEOUT_SECONDS = 1.0
 #: The namespace of the limit's keys within `key_prefix`.
 _TURNS = "turns"
 
@@ -31,17 +27,18 @@ _TURNS = "turns"
 class RedisTurnRateLimiter:
     """At most `turns_per_minute` turns per user in any sliding 60-second window, counted in the
     Redis at `url` (`redis://host:port/db`, `rediss://…`, `unix://…`) under `key_prefix`
-    (0: no limit). Raises `LimitStoreUnreachable` when Redis does not answer."""
+    (0: no limit), through `pool` (the process's one pool for that Redis, whose timeouts bound
+    every answer: a turn waits on it). Raises `LimitStoreUnreachable` when Redis does not answer.
+    """
 
-    def __init__(self, url: str, turns_per_minute: int, key_prefix: str = "chatservice") -> None:
+    def __init__(
+        self, url: str, pool: coredis.ConnectionPool, turns_per_minute: int, key_prefix: str
+    ) -> None:
         self._limit = RateLimitItemPerMinute(turns_per_minute) if turns_per_minute > 0 else None
-        # Our own pool, so that `aclose` can close its connections (the storage offers no way).
-        self._pool = coredis.ConnectionPool.from_url(
-            url, connect_timeout=_TIMEOUT_SECONDS, stream_timeout=_TIMEOUT_SECONDS
-        )
+        # The URL tells the storage which kind of Redis it is (one server, not a cluster).
         storage = RedisStorage(
             f"async+{url}",
-            connection_pool=self._pool,  # type: ignore[arg-type]  # passed on to coredis.Redis
+            connection_pool=pool,  # type: ignore[arg-type]  # passed on to coredis.Redis
             key_prefix=key_prefix,
             wrap_exceptions=True,
         )
@@ -57,7 +54,3 @@ class RedisTurnRateLimiter:
         except StorageError as error:
             raise LimitStoreUnreachable(f"Redis: {error.storage_error}") from error
         raise limit_reached(self._limit.amount, window.reset_time - time.time())
-
-    async def aclose(self) -> None:
-        """Close the connections to Redis."""
-        self._pool.disconnect()

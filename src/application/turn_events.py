@@ -35,7 +35,18 @@ class ChatStarted:
     chat_id: str
 
 
-TurnEvent = ChatStarted | Delta | Completed
+@dataclass(frozen=True)
+class Accepted:
+    """The turn is under way: it holds its chat and its prompt fits the window, so what follows
+    is the model's answer. Not given for a `replayed` turn. A background turn is answered 202
+    on this event: the refusals (a busy or unknown chat, a message too long, …) come before it.
+    """
+
+    #: The turn's idempotency key: the caller's, or the one the turn made up.
+    idempotency_key: str
+
+
+TurnEvent = ChatStarted | Accepted | Delta | Completed
 
 
 async def run_to_completion(events: AsyncGenerator[TurnEvent, None]) -> Completed:

@@ -38,7 +38,7 @@ from chatservice.application.ports import (
     TurnClaim,
 )
 from chatservice.application.rate_limit import TurnRateLimiter
-from chatservice.application.turn_events import Completed, Delta, TurnEvent
+from chatservice.application.turn_events import Accepted, Completed, Delta, TurnEvent
 from chatservice.domain.calibration import TokenRatio
 from chatservice.domain.chat import (
     Budget,
@@ -103,9 +103,10 @@ class SendMessage:
         *,
         deltas: bool = True,
     ) -> AsyncGenerator[TurnEvent, None]:
-        """Yield the reply as `Delta`s, then `Completed` once the turn is stored. With
-        `deltas=False`, only `Completed`: for callers that want the stored reply alone, the
-        reply's chunks are not handed up through every layer.
+        """Yield `Accepted` once the chat is claimed and the message fits, the reply as
+        `Delta`s, then `Completed` once the turn is stored. With `deltas=False`, only
+        `Completed`: for callers that want the stored reply alone, the reply's chunks are not
+        handed up through every layer.
 
         Raises `InvalidInput`, `RateLimited`, `ChatNotFound`, `ChatEnded`, `TurnInProgress`,
         `MessageTooLong`, `IdempotencyKeyReused`, `ConcurrentUpdate`, `StorageUnavailable` and
@@ -160,6 +161,8 @@ class TakeTurn:
         chat, claim = claimed
         async with self._released_on_failure(chat.id, claim):
             prompt = self._prompt(chat, content)
+            if deltas:
+                yield Accepted(claim.idempotency_key)
             while True:  # once more at most: a prompt refused as too long, fitted again
                 async with _Reply(self._gateway.stream(prompt.request)) as reply:
                     try:

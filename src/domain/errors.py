@@ -160,3 +160,35 @@ class ProviderRejected(ChatServiceError):
 
 class StorageUnavailable(ChatServiceError):
     code = "storage_unavailable"
+
+
+class TurnNotFound(ChatServiceError):
+    """No turn of this request id in the chat: never started, or forgotten (it ended long ago
+    without storing anything, or its replica died)."""
+
+    code = "turn_not_found"
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"no turn with request id {shown(request_id)} in this chat")
+
+
+class TurnEnded(ChatServiceError):
+    """The turn has already ended, so it can no longer be cancelled."""
+
+    code = "turn_ended"
+
+    def __init__(self, request_id: str, outcome: str) -> None:
+        super().__init__(f"the turn {shown(request_id)} has already ended ({outcome})")
+
+
+class TurnEventsExpired(ChatServiceError):
+    """The turn's events are no longer kept, so they cannot be resumed after a given event; its
+    stored reply can still be read."""
+
+    code = "turn_events_expired"
+
+    def __init__(self, request_id: str, after: int) -> None:
+        super().__init__(
+            f"the events of turn {shown(request_id)} are no longer kept, so they cannot resume "
+            f"after event {after}; read its reply from the turn's status, or its events from 0"
+        )

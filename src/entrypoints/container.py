@@ -9,12 +9,19 @@ from dependency_injector import containers, providers
 
 from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.memory_rate_limiter import MemoryTurnRateLimiter
+from chatservice.adapters.memory_turn_events import InProcessTurnEventLog
 from chatservice.adapters.prometheus_metrics import (
     PrometheusLimitStoreObserver,
     PrometheusTurnObserver,
 )
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.background import BackgroundWork
+from chatservice.application.background_turns import (
+    CancelTurn,
+    GetTurn,
+    RunInBackground,
+    WatchTurn,
+)
 from chatservice.application.calibration import TokenCalibration
 from chatservice.application.chats import (
     CheckReadiness,
@@ -40,11 +47,13 @@ from chatservice.entrypoints.settings import Settings
 from chatservice.entrypoints.twilio_signature import TwilioSignature
 
 if TYPE_CHECKING:
+    import coredis
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from chatservice.adapters.anthropic_gateway import AnthropicChatGateway
     from chatservice.adapters.openai_gateway import OpenAIChatGateway
     from chatservice.adapters.redis_rate_limiter import RedisTurnRateLimiter
+    from chatservice.adapters.redis_turn_events import RedisTurnEventLog
     from chatservice.adapters.sqlalchemy.migrations import AlembicMigrations
     from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
     from chatservice.adapters.sqlalchemy.whatsapp_directory import SqlAlchemyWhatsAppDirectory
@@ -146,11 +155,45 @@ class _Closable(Protocol):
     async def aclose(self) -> None: ...
 
 
-def _redis_rate_limiter(settings: Settings) -> RedisTurnRateLimiter:
+#: The longest a connection to Redis, or one answer of it, may take: turns wait on Redis, and a
+#: Redis slower than this is better treated as unreachable (the turn limit falls back to one per
+#: process) than allowed to slow every turn.
+_REDIS_TIMEOUT_SECONDS = 1.0
+
+
+def _redis_pool(settings: Settings) -> coredis.ConnectionPool:
+    """The process's one pool of connections to `redis_url`, for every adapter that uses it."""
+    import coredis
+
+    assert settings.redis_url  # only built when `redis_url` is set
+    return coredis.ConnectionPool.from_url(
+        settings.redis_url,
+        connect_timeout=_REDIS_TIMEOUT_SECONDS,
+        stream_timeout=_REDIS_TIMEOUT_SECONDS,
+    )
+
+
+def _redis_rate_limiter(pool: coredis.ConnectionPool, settings: Settings) -> RedisTurnRateLimiter:
     from chatservice.adapters.redis_rate_limiter import RedisTurnRateLimiter
 
     assert settings.redis_url  # only built when `redis_url` is set
-    return RedisTurnRateLimiter(settings.redis_url, settings.turns_per_minute_per_user)
+    return RedisTurnRateLimiter(
+        settings.redis_url, pool, settings.turns_per_minute_per_user, settings.redis_key_prefix
+    )
+
+
+def _redis_turn_log(pool: coredis.ConnectionPool, settings: Settings) -> RedisTurnEventLog:
+    from chatservice.adapters.redis_turn_events import RedisTurnEventLog
+
+    return RedisTurnEventLog(
+        pool,
+        settings.redis_key_prefix,
+        retention_seconds=settings.turn_retention_seconds,
+        # A running turn whose replica died is forgotten when its claim would lapse.
+        running_ttl_seconds=settings.claim_ttl_seconds,
+        # A blocked read must answer within the pool's bound on every answer.
+        block_seconds=_REDIS_TIMEOUT_SECONDS / 2,
+    )
 
 
 def _twilio_messenger(settings: Settings) -> TwilioOutboundMessenger:
@@ -202,7 +245,8 @@ class Container(containers.DeclarativeContainer):
     local_rate_limiter = providers.Singleton(
         MemoryTurnRateLimiter, settings.provided.turns_per_minute_per_user
     )
-    shared_rate_limiter = providers.Singleton(_redis_rate_limiter, settings)
+    redis_pool = providers.Singleton(_redis_pool, settings)
+    shared_rate_limiter = providers.Singleton(_redis_rate_limiter, redis_pool, settings)
     # Redis's count while it answers, this process's own while it does not (docs/scaling.md).
     rate_limiter = providers.Selector(
         settings.provided.turn_limit_store,
@@ -238,6 +282,18 @@ class Container(containers.DeclarativeContainer):
         turn_observer,
     )
     send_message = providers.Singleton(SendMessage, take_turn, policy, rate_limiter)
+    # Background turns' live events: in this process, or in Redis for every replica.
+    turn_log = providers.Selector(
+        settings.provided.turn_events_store,
+        process=providers.Singleton(
+            InProcessTurnEventLog, retention_seconds=settings.provided.turn_retention_seconds
+        ),
+        redis=providers.Singleton(_redis_turn_log, redis_pool, settings),
+    )
+    run_in_background = providers.Singleton(RunInBackground, turn_log, background_work)
+    get_turn = providers.Singleton(GetTurn, turn_log, repository)
+    watch_turn = providers.Singleton(WatchTurn, turn_log, repository)
+    cancel_turn = providers.Singleton(CancelTurn, turn_log, repository)
     list_chats = providers.Singleton(ListChats, repository)
     get_chat = providers.Singleton(GetChat, repository)
     end_chat = providers.Singleton(EndChat, repository, clock=clock)
@@ -281,8 +337,10 @@ async def close_resources(container: Container) -> None:
             await gateway.aclose()
     if container.settings().twilio_configured:
         await container.messenger().aclose()
-    if container.settings().turn_limit_store == "redis":
-        await container.shared_rate_limiter().aclose()
+    if container.settings().redis_url:
+        if container.settings().turn_events_store == "redis":
+            await container.turn_log().aclose()
+        container.redis_pool().disconnect()
     await container.engine().dispose()
 
 

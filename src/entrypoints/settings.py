@@ -125,8 +125,13 @@ class Settings(BaseModel):
     #: Turns a user may start per minute (0: no limit), counted per process, or in Redis by all
     #: workers and replicas together when `redis_url` is set.
     turns_per_minute_per_user: NonNegativeInt = 0
-    #: The Redis that holds the per-user turn limit's count (unset: each process counts alone).
+    #: The Redis that every worker and replica shares: the per-user turn limit's count and the
+    #: live events of background turns (unset: each process keeps its own).
     redis_url: OptionalText = None
+    #: The prefix of every key the service writes in Redis (deployments may share one Redis).
+    redis_key_prefix: Annotated[str, Field(min_length=1, pattern=r"^[\x21-\x7e]+$")] = "chatservice"
+    #: How long a background turn's outcome and events are kept after it ended.
+    turn_retention_seconds: Annotated[float, Field(ge=600)] = 600.0
     shutdown_grace_seconds: NonNegativeFloat = 20.0
     #: Processes serving the same ports under one supervisor (1: the process serves alone);
     #: `auto`: one per core this process may run on. `serve --workers` overrides it.
@@ -297,6 +302,11 @@ class Settings(BaseModel):
     def turn_limit_store(self) -> Literal["process", "redis"]:
         """Where the per-user turn limit is counted: in Redis when there is one and a limit."""
         return "redis" if self.redis_url and self.turns_per_minute_per_user else "process"
+
+    @property
+    def turn_events_store(self) -> Literal["process", "redis"]:
+        """Where background turns' live events are kept: in Redis when there is one."""
+        return "redis" if self.redis_url else "process"
 
     @property
     def window_cache_bytes(self) -> int:

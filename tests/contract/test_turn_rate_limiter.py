@@ -18,7 +18,7 @@ from chatservice.adapters.redis_rate_limiter import RedisTurnRateLimiter
 from chatservice.application.rate_limit import LimitStoreUnreachable, TurnRateLimiter
 from chatservice.domain.errors import RateLimited
 from support.process import free_port
-from support.redis import own_key_prefix
+from support.redis import own_key_prefix, redis_pool
 
 #: A limiter with this many turns a minute; those one test makes share one count where the
 #: adapter shares at all (the same Redis and key prefix).
@@ -40,18 +40,11 @@ async def make_limiter(request: pytest.FixtureRequest) -> AsyncIterator[MakeLimi
         yield lambda turns_per_minute: MemoryTurnRateLimiter(turns_per_minute, clock)
         return
     redis_url: str = request.getfixturevalue("redis_url")
-    made: list[RedisTurnRateLimiter] = []
     async with own_key_prefix() as prefix:
-
-        def make(turns_per_minute: int) -> TurnRateLimiter:
-            made.append(RedisTurnRateLimiter(redis_url, turns_per_minute, key_prefix=prefix))
-            return made[-1]
-
-        try:
-            yield make
-        finally:
-            for limiter in made:
-                await limiter.aclose()
+        with redis_pool(redis_url) as pool:
+            yield lambda turns_per_minute: RedisTurnRateLimiter(
+                redis_url, pool, turns_per_minute, prefix
+            )
 
 
 async def admitted(limiter: TurnRateLimiter, user_id: str, turns: int) -> int:
@@ -117,21 +110,18 @@ async def test_the_memory_limiter_window_slides_and_its_retry_delay_is_exact() -
 
 async def test_redis_limiters_on_one_store_share_one_count_as_workers_do(redis_url: str) -> None:
     async with own_key_prefix() as prefix:
-        workers = [RedisTurnRateLimiter(redis_url, 4, key_prefix=prefix) for _ in range(2)]
-        try:
+        # One pool each, as two processes have.
+        with redis_pool(redis_url) as one, redis_pool(redis_url) as other:
+            workers = [RedisTurnRateLimiter(redis_url, pool, 4, prefix) for pool in (one, other)]
             assert await admitted(workers[0], "u1", 2) == 2
             assert await admitted(workers[1], "u1", 3) == 2
             assert await admitted(workers[0], "u1", 1) == 0
             assert await admitted(workers[1], "u2", 1) == 1
-        finally:
-            for limiter in workers:
-                await limiter.aclose()
 
 
 async def test_an_unreachable_redis_is_reported_as_such_not_as_a_refusal() -> None:
-    limiter = RedisTurnRateLimiter(f"redis://127.0.0.1:{free_port()}/0", 5)
-    try:
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    with redis_pool(nowhere) as pool:
+        limiter = RedisTurnRateLimiter(nowhere, pool, 5, "chatservice-test")
         with pytest.raises(LimitStoreUnreachable, match="Redis"):
             await limiter.admit("u1")
-    finally:
-        await limiter.aclose()

@@ -12,7 +12,7 @@ from dependency_injector import providers
 from chatservice.adapters.fake_gateway import ScriptedFailure
 from chatservice.application.observability import TurnReport
 from chatservice.application.observed import ObservedChatGateway
-from chatservice.application.turn_events import Completed, Delta
+from chatservice.application.turn_events import Accepted, Completed, Delta
 from chatservice.application.turns import SendMessage
 from chatservice.domain.errors import InvalidInput, ProviderTimeout, RateLimited
 from support.services import Service, build_service
@@ -105,6 +105,7 @@ async def test_a_caller_leaving_mid_reply_reports_a_cancelled_turn() -> None:
     o = observed()
     chat = await o.service.start_chat("u1")
     events = o.send_message("u1", chat.id, "hello")
+    assert isinstance(await anext(events), Accepted)
     assert isinstance(await anext(events), Delta)
     await events.aclose()
     assert o.observer.reports == [TurnReport("cancelled")]

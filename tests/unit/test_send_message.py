@@ -9,7 +9,7 @@ import pytest
 from chatservice.adapters.fake_gateway import ScriptedFailure
 from chatservice.application.observability import current_trace_id
 from chatservice.application.ports import TurnClaim
-from chatservice.application.turn_events import Completed, Delta, TurnEvent
+from chatservice.application.turn_events import Accepted, Completed, Delta, TurnEvent
 from chatservice.domain.chat import Role
 from chatservice.domain.errors import (
     ChatEnded,
@@ -166,7 +166,7 @@ async def test_a_failing_model_stores_nothing_and_releases_the_chat(service: Ser
     with pytest.raises(ProviderTimeout):
         async for event in service.send_message("u1", chat.id, "hi"):
             events.append(event)
-    assert len(events) == 2
+    assert len([event for event in events if isinstance(event, Delta)]) == 2
     assert len((await service.repository.get_chat("u1", chat.id)).messages) == 1
     await turn(service, "u1", chat.id, "again")
 
@@ -205,6 +205,7 @@ async def test_the_caller_leaving_mid_stream_stores_nothing_and_frees_the_chat(
 ) -> None:
     chat = await service.start_chat("u1")
     events = service.send_message("u1", chat.id, "hi there")
+    assert isinstance(await anext(events), Accepted)
     assert isinstance(await anext(events), Delta)
     await events.aclose()
     stored = await service.repository.get_chat("u1", chat.id)
@@ -233,6 +234,19 @@ async def test_a_retry_with_a_committed_key_returns_the_stored_reply(service: Se
     assert again.reply == first.reply
     assert len(service.gateway.requests) == calls
     assert len((await service.repository.get_chat("u1", chat.id)).messages) == 3
+
+
+async def test_a_turn_is_accepted_with_its_key_before_the_first_delta_and_a_replay_is_not(
+    service: Service,
+) -> None:
+    chat = await service.start_chat("u1")
+    events = await collect(service.send_message("u1", chat.id, "hi", "k1"))
+    assert events[0] == Accepted("k1")
+    assert isinstance(events[1], Delta)
+    unnamed = await collect(service.send_message("u1", chat.id, "no key"))
+    assert isinstance(unnamed[0], Accepted) and unnamed[0].idempotency_key
+    replayed = await collect(service.send_message("u1", chat.id, "hi", "k1"))
+    assert [type(event) for event in replayed] == [Completed]
 
 
 async def test_the_model_is_told_the_trace_id_and_never_the_idempotency_key(
