@@ -60,6 +60,8 @@ async def test_deltas_stream_then_done_carries_the_stored_reply(
         done = events[-1]
         assert isinstance(done, SseEvent) and done.event == "done"
         assert len(deltas) > 5
+        numbered = [e for e in events if isinstance(e, SseEvent)]
+        assert [e.id for e in numbered] == [str(n) for n in range(1, len(numbered) + 1)]
         joined = "".join(d.data["text"] for d in deltas)
         stored = await history(http, u, chat_id)
         assert joined == done.data["message"]["content"] == stored[-1]["content"]
@@ -98,6 +100,7 @@ async def test_a_model_failure_after_the_first_delta_is_an_error_event_and_store
         gateway(live).fail_next(ScriptedFailure(ProviderUnavailable("upstream broke"), 3))
         events = await stream(http, messages_path(u, chat_id), "hi")
         assert [e.event for e in events if isinstance(e, SseEvent)] == ["delta"] * 3 + ["error"]
+        assert [e.id for e in events if isinstance(e, SseEvent)] == ["1", "2", "3", "4"]
         error = events[-1]
         assert isinstance(error, SseEvent)
         assert error.data == {"code": "provider_unavailable", "message": "upstream broke"}

@@ -177,21 +177,25 @@ def served_in_a_thread(database_url: str, **settings: Any) -> Iterator[str]:
 class SseEvent:
     event: str
     data: Any
+    #: The event's `id:` line, when it has one.
+    id: str | None = None
 
 
 async def read_sse(response: httpx.Response) -> AsyncIterator[SseEvent | str]:
     """Parse a Server-Sent Events body as it arrives: events, and comments as plain strings."""
-    event, data = "message", []
+    event, data, event_id = "message", [], None
     async for line in response.aiter_lines():
         if line.startswith(":"):
             yield line[1:].strip()
         elif line.startswith("event:"):
             event = line[6:].strip()
+        elif line.startswith("id:"):
+            event_id = line[3:].strip()
         elif line.startswith("data:"):
             data.append(line[5:].removeprefix(" "))
         elif line == "" and data:
-            yield SseEvent(event, json.loads("\n".join(data)))
-            event, data = "message", []
+            yield SseEvent(event, json.loads("\n".join(data)), event_id)
+            event, data, event_id = "message", [], None
 
 
 def unique_user(name: str, request: pytest.FixtureRequest) -> str:

@@ -21,7 +21,10 @@ from chatservice.domain import errors
 STATUS_BY_ERROR: dict[type[errors.ChatServiceError], Status] = {
     errors.InvalidInput: Status.INVALID_ARGUMENT,
     errors.ChatNotFound: Status.NOT_FOUND,
+    errors.TurnNotFound: Status.NOT_FOUND,
     errors.ChatEnded: Status.FAILED_PRECONDITION,
+    errors.TurnEnded: Status.FAILED_PRECONDITION,
+    errors.TurnEventsExpired: Status.OUT_OF_RANGE,
     errors.TurnInProgress: Status.ABORTED,
     errors.ConcurrentUpdate: Status.ABORTED,
     errors.MessageTooLong: Status.INVALID_ARGUMENT,

@@ -23,6 +23,7 @@ from chatservice.entrypoints.http.health import healthz, readyz
 from chatservice.entrypoints.http.litestar_internals import ClosedStructSchemaPlugin
 from chatservice.entrypoints.http.metrics import MetricsController, metrics_middleware
 from chatservice.entrypoints.http.trace_id import trace_id_middleware
+from chatservice.entrypoints.http.turn_routes import TurnsController
 from chatservice.entrypoints.http.web import web_chat_router
 from chatservice.entrypoints.http.whatsapp import whatsapp_route
 
@@ -39,6 +40,10 @@ _PROVIDED = (
     "reply_to_whatsapp",
     "twilio_signature",
     "background_work",
+    "run_in_background",
+    "get_turn",
+    "watch_turn",
+    "cancel_turn",
 )
 
 
@@ -66,7 +71,7 @@ def create_app(container: Container) -> Litestar:
     dependencies = {name: _provide(container, name) for name in _PROVIDED}
     authenticated = Router(
         path="/",
-        route_handlers=[compat_chat, ChatsController],
+        route_handlers=[compat_chat, ChatsController, TurnsController],
         guards=[_token_guard(container.authenticator())],
         security=[{"token": []}],
     )

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any, ClassVar
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 
 from chatservice.application.background import BackgroundWork
+from chatservice.application.background_turns import RunInBackground
 from chatservice.application.chats import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -20,10 +22,12 @@ from chatservice.application.chats import (
     ListChats,
     StartChat,
 )
+from chatservice.application.turn_events import TurnEvent
 from chatservice.application.turns import SendMessage
 from chatservice.domain.chat import IDEMPOTENCY_KEY_CHARS
 from chatservice.entrypoints.http.errors import error_responses
 from chatservice.entrypoints.http.schemas import (
+    BackgroundTurnOut,
     ChatOut,
     ChatPageOut,
     NewChat,
@@ -32,14 +36,9 @@ from chatservice.entrypoints.http.schemas import (
     chat_out,
     requested_params,
     summary_out,
-    turn_out,
 )
-from chatservice.entrypoints.http.turns import (
-    JsonOrEventStreamOperation,
-    complete_turn,
-    stream_turn,
-    wants_event_stream,
-)
+from chatservice.entrypoints.http.sse import JsonOrEventStreamOperation
+from chatservice.entrypoints.http.turns import answer_turn
 
 IdempotencyKey = Annotated[
     str | None,
@@ -106,12 +105,21 @@ class ChatsController(Controller):
         description=(
             "With `Accept: text/event-stream` the reply streams as Server-Sent Events: `delta` "
             "events (`{text}`), then `done` (`{message, usage}`), or `error` (`{code, message}`) "
-            "for a failure after the first delta. A `: ping` comment keeps idle streams open."
+            "for a failure after the first delta, each with its `id` (1, 2, …). A `: ping` "
+            'comment keeps idle streams open. With `"background": true` the turn runs in the '
+            "service whatever the caller does: 202 once it is under way, with the route to "
+            "follow its events (refusals come at once, as errors)."
         ),
         responses={
             200: ResponseSpec(
                 data_container=TurnOut,
                 description="The stored reply and the turn's usage, or the reply as it streams",
+                generate_examples=False,
+            ),
+            202: ResponseSpec(
+                data_container=BackgroundTurnOut,
+                description="A background turn is under way (or, for a retried request id, "
+                "already stored: `status` says which)",
                 generate_examples=False,
             ),
             **error_responses(400, 401, 404, 409, 413, 422, 429, 502, 503, 504),
@@ -126,14 +134,22 @@ class ChatsController(Controller):
         data: JSONBody[NewMessage],
         send_message: NamedDependency[SendMessage],
         background_work: NamedDependency[BackgroundWork],
+        run_in_background: NamedDependency[RunInBackground],
         idempotency_key: IdempotencyKey = None,
-    ) -> TurnOut | ServerSentEvent:
-        streaming = wants_event_stream(request)
-        events = send_message(user_id, chat_id, data.content, idempotency_key, deltas=streaming)
-        if streaming:
-            ping_seconds = request.app.state.sse_ping_seconds
-            return await stream_turn(request, events, background_work, ping_seconds)
-        return turn_out((await complete_turn(request, events, background_work)).reply)
+    ) -> TurnOut | ServerSentEvent | Response[BackgroundTurnOut]:
+        def start_turn(key: str | None, deltas: bool) -> AsyncGenerator[TurnEvent, None]:
+            return send_message(user_id, chat_id, data.content, key, deltas=deltas)
+
+        return await answer_turn(
+            request,
+            user_id,
+            chat_id,
+            idempotency_key,
+            data.background,
+            start_turn,
+            background_work,
+            run_in_background,
+        )
 
     @post(
         "/{chat_id:str}/end",

@@ -36,6 +36,8 @@ class NewChat(msgspec.Struct, forbid_unknown_fields=True):
 
 class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
     content: str
+    #: Run the turn in the background: answered 202 at once, followed through its events route.
+    background: bool = False
 
 
 class CompatChatRequest(msgspec.Struct):
@@ -115,6 +117,23 @@ class ChatPageOut(msgspec.Struct):
 class TurnOut(msgspec.Struct):
     message: MessageOut
     usage: TurnUsageOut
+
+
+class BackgroundTurnOut(msgspec.Struct):
+    """A turn the service runs in the background: where to follow it."""
+
+    request_id: str
+    status: str
+    events_url: str
+
+
+class TurnStatusOut(msgspec.Struct, omit_defaults=True):
+    """A turn's status: `message`, the stored reply, once completed; `error` when it failed or
+    was cancelled."""
+
+    status: str
+    message: MessageOut | None = None
+    error: ErrorDetail | None = None
 
 
 def requested_params(params: ParamsIn | None) -> RequestedParams:

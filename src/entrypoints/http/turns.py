@@ -1,56 +1,59 @@
-"""Running a turn for an HTTP response: to completion (JSON) or as it streams (SSE).
+"""Answering a turn over HTTP: in the background (202), as it streams (SSE), or once stored (JSON).
 
-Either way the turn runs in a task of its own (`TurnRunner`, kept by `BackgroundWork`), never
-inside the response's task: the response side can then wait for it with a timeout (to send
+A turn the request waits for runs in a task of its own (`TurnRunner`, kept by `BackgroundWork`),
+never inside the response's task: the response side can then wait for it with a timeout (to send
 keep-alive pings) or cancel it the moment the client goes away, and the turn's cleanup (releasing
-its claim) is not at the mercy of the server's cancel scopes.
+its claim) is not at the mercy of the server's cancel scopes. A background turn is the service's
+(`RunInBackground`): the request only waits until it is under way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing, suppress
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
-import msgspec
-from litestar import Request
-from litestar.openapi.spec import (
-    OpenAPIMediaType,
-    OpenAPIResponse,
-    OpenAPIType,
-    Operation,
-    Reference,
-    Schema,
-)
-from litestar.response import ServerSentEvent
+from litestar import Request, Response
 from litestar.response.sse import ServerSentEventMessage
 
 from chatservice.application.background import BackgroundWork
+from chatservice.application.background_turns import Failed, NumberedEvent, RunInBackground
+from chatservice.application.ids import new_id
 from chatservice.application.turn_events import Completed, Delta, TurnEvent
 from chatservice.domain.errors import ChatServiceError
 from chatservice.entrypoints.http.errors import ClientGone
-from chatservice.entrypoints.http.schemas import turn_out
+from chatservice.entrypoints.http.schemas import BackgroundTurnOut, TurnOut, turn_out
+from chatservice.entrypoints.http.sse import PING, EventStream, sse_event
+
+T = TypeVar("T")
+#: A turn's events for an idempotency key (`None`: the turn makes one up), with or without
+#: deltas: how a route starts its turn (`SendMessage`, or any use case that takes a turn).
+StartTurn = Callable[[str | None, bool], AsyncGenerator[TurnEvent, None]]
 
 
 class _End:
     pass
 
 
+class _Ended(RuntimeError):
+    """The stream ended: a turn without completing, or a turn's events after their end."""
+
+
 _END = _End()
 log = logging.getLogger(__name__)
 
 
-class TurnRunner:
-    """Drives a turn's events in a task of its own and hands them over through a queue."""
+class TurnRunner(Generic[T]):
+    """Drives an event stream in a task of its own and hands its events over through a queue."""
 
-    def __init__(self, events: AsyncGenerator[TurnEvent, None], work: BackgroundWork) -> None:
-        self._queue: asyncio.Queue[TurnEvent | BaseException | _End] = asyncio.Queue()
+    def __init__(self, events: AsyncGenerator[T, None], work: BackgroundWork) -> None:
+        self._queue: asyncio.Queue[T | BaseException | _End] = asyncio.Queue()
         self._task = work.start(self._pump(events))
 
-    async def _pump(self, events: AsyncGenerator[TurnEvent, None]) -> None:
+    async def _pump(self, events: AsyncGenerator[T, None]) -> None:
         try:
             async with aclosing(events) as stream:
                 async for event in stream:
@@ -60,8 +63,9 @@ class TurnRunner:
         else:
             self._queue.put_nowait(_END)
 
-    async def next(self, idle_seconds: float | None = None) -> TurnEvent | None:
-        """The next event; `None` after `idle_seconds` without one. Raises the turn's error."""
+    async def next(self, idle_seconds: float | None = None) -> T | None:
+        """The next event; `None` after `idle_seconds` without one. Raises the stream's error,
+        and `RuntimeError` once it has ended."""
         try:
             async with asyncio.timeout(idle_seconds):
                 item = await self._queue.get()
@@ -70,10 +74,10 @@ class TurnRunner:
         if isinstance(item, BaseException):
             raise item
         if isinstance(item, _End):
-            raise RuntimeError("the turn ended without completing")
+            raise _Ended
         return item
 
-    async def next_unless_gone(self, request: Request[Any, Any, Any]) -> TurnEvent:
+    async def next_unless_gone(self, request: Request[Any, Any, Any]) -> T:
         """The next event, or `ClientGone` if the client disconnects first (the caller then
         cancels the turn). Raises the turn's error."""
         next_event = asyncio.create_task(self.next())
@@ -92,7 +96,7 @@ class TurnRunner:
         return event
 
     def cancel(self) -> None:
-        """Cancel the turn (and so the model call); its claim is released, nothing stored."""
+        """Cancel the stream (for a turn, the model call: its claim is released, nothing stored)."""
         self._task.cancel()
 
 
@@ -101,6 +105,41 @@ async def _wait_for_disconnect(request: Request[Any, Any, Any]) -> None:
     # (or, once the response is sent, the end of the request).
     while (await request.receive())["type"] != "http.disconnect":
         pass
+
+
+def wants_event_stream(request: Request[Any, Any, Any]) -> bool:
+    return "text/event-stream" in request.headers.get("accept", "")
+
+
+def events_url(user_id: str, chat_id: str, request_id: str) -> str:
+    """The path of a turn's events route."""
+    parts = (quote(part, safe="") for part in (user_id, chat_id, request_id))
+    return "/v1/users/{}/chats/{}/turns/{}/events".format(*parts)
+
+
+async def answer_turn(
+    request: Request[Any, Any, Any],
+    user_id: str,
+    chat_id: str,
+    idempotency_key: str | None,
+    background: bool,
+    start_turn: StartTurn,
+    work: BackgroundWork,
+    run_in_background: RunInBackground,
+) -> TurnOut | EventStream | Response[BackgroundTurnOut]:
+    """Answer a turn as the caller asked: 202 once a `background` turn is under way (its
+    request id the caller's idempotency key, or a new one); else SSE when the client accepts
+    `text/event-stream`; else the stored reply, as JSON."""
+    if background:
+        request_id = idempotency_key or new_id()
+        state = await run_in_background(user_id, chat_id, request_id, start_turn(request_id, True))
+        url = events_url(user_id, chat_id, request_id)
+        return Response(BackgroundTurnOut(request_id, state.value, url), status_code=202)
+    streaming = wants_event_stream(request)
+    events = start_turn(idempotency_key, streaming)
+    if streaming:
+        return await stream_turn(request, events, work, request.app.state.sse_ping_seconds)
+    return turn_out((await complete_turn(request, events, work)).reply)
 
 
 async def complete_turn(
@@ -118,84 +157,6 @@ async def complete_turn(
         runner.cancel()
 
 
-class EventStream(ServerSentEvent):
-    """An SSE response that keeps its media type when returned from a JSON route.
-
-    Litestar's `Stream.to_asgi_response` lets the route's media type (JSON) win over the
-    response's own, so a route that answers both JSON and SSE would label its stream JSON.
-    """
-
-    def to_asgi_response(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs["media_type"] = self.media_type
-        return super().to_asgi_response(*args, **kwargs)
-
-
-def _event_schema(name: str, payload: Schema | Reference, description: str) -> Schema:
-    """One Server-Sent Event (`event:` and a JSON `data:` line) as OpenAPI 3.1 describes it."""
-    return Schema(
-        type=OpenAPIType.OBJECT,
-        required=["event", "data"],
-        properties={
-            "event": Schema(const=name),
-            "data": Schema(
-                type=OpenAPIType.STRING,
-                content_media_type="application/json",
-                content_schema=payload,
-            ),
-        },
-        description=description,
-    )
-
-
-_TURN_EVENT = Schema(
-    one_of=[
-        _event_schema(
-            "delta",
-            Schema(
-                type=OpenAPIType.OBJECT,
-                required=["text"],
-                properties={"text": Schema(type=OpenAPIType.STRING)},
-            ),
-            "The next piece of the reply",
-        ),
-        _event_schema(
-            "done",
-            Reference("#/components/schemas/TurnOut"),
-            "The stored reply and the turn's usage; the last event",
-        ),
-        _event_schema(
-            "error",
-            Reference("#/components/schemas/ErrorDetail"),
-            "The turn failed after the first delta: nothing is stored; discard the deltas shown",
-        ),
-    ],
-    description="One Server-Sent Event of a streamed reply; `: ping` comments keep it open",
-)
-
-
-@dataclass
-class JsonOrEventStreamOperation(Operation):
-    """The OpenAPI operation of a route that answers JSON or, asked for it, an event stream.
-
-    Litestar documents a `TurnOut | ServerSentEvent` return as one JSON schema, `oneOf` the reply
-    and an empty schema (which every body matches); the route declares its JSON success response
-    itself and this adds the `text/event-stream` alternative, each event described.
-    """
-
-    def __post_init__(self) -> None:
-        success = (self.responses or {}).get("200")
-        assert isinstance(success, OpenAPIResponse) and success.content is not None
-        success.content["text/event-stream"] = OpenAPIMediaType(schema=_TURN_EVENT)
-
-
-def wants_event_stream(request: Request[Any, Any, Any]) -> bool:
-    return "text/event-stream" in request.headers.get("accept", "")
-
-
-def _sse(event: str, payload: object) -> ServerSentEventMessage:
-    return ServerSentEventMessage(data=msgspec.json.encode(payload).decode(), event=event)
-
-
 async def stream_turn(
     request: Request[Any, Any, Any],
     events: AsyncGenerator[TurnEvent, None],
@@ -207,39 +168,78 @@ async def stream_turn(
     it showed."""
     runner = TurnRunner(events, work)
     try:
-        first = await runner.next_unless_gone(request)
+        while not isinstance(first := await runner.next_unless_gone(request), Delta | Completed):
+            pass  # `Accepted`: the model has not answered yet
     except BaseException:
         runner.cancel()
         raise
     # From here on the streaming response watches for the disconnect itself.
     return EventStream(
-        _sse_events(runner, first, ping_seconds), headers={"Cache-Control": "no-store"}
+        _numbered(runner, first, ping_seconds), headers={"Cache-Control": "no-store"}
     )
 
 
-async def _sse_events(
-    runner: TurnRunner, first: TurnEvent | None, ping_seconds: float
+async def _numbered(
+    runner: TurnRunner[TurnEvent], first: TurnEvent, ping_seconds: float
 ) -> AsyncGenerator[ServerSentEventMessage, None]:
-    event = first
+    """The turn's events as SSE, numbered 1, 2, …; its cancellation when the client leaves."""
+    event: TurnEvent | None = first
+    number = 0
     try:
         while True:
             if event is None:
-                yield ServerSentEventMessage(comment="ping", data=None)
+                yield PING
             elif isinstance(event, Delta):
-                yield _sse("delta", {"text": event.text})
+                number += 1
+                yield sse_event(NumberedEvent(number, event))
             elif isinstance(event, Completed):
-                yield _sse("done", turn_out(event.reply))
+                yield sse_event(NumberedEvent(number + 1, event))
                 return
             try:
                 event = await runner.next(ping_seconds)
-            except ChatServiceError as error:
-                yield _sse("error", {"code": error.code, "message": error.message})
-                return
-            except Exception:
-                log.exception("a streamed turn failed unexpectedly")
-                yield _sse("error", {"code": "internal", "message": "internal error"})
+            except Exception as error:
+                yield sse_event(NumberedEvent(number + 1, _failed(error)))
                 return
     finally:
         # Runs when the client disconnects too: the turn is cancelled, not left to finish.
         with suppress(Exception):
             runner.cancel()
+
+
+def follow_turn(
+    events: AsyncGenerator[NumberedEvent, None], work: BackgroundWork, ping_seconds: float
+) -> EventStream:
+    """An SSE response of a turn's numbered events, as `WatchTurn` reads them."""
+    runner = TurnRunner(events, work)
+    return EventStream(_followed(runner, ping_seconds), headers={"Cache-Control": "no-store"})
+
+
+async def _followed(
+    runner: TurnRunner[NumberedEvent], ping_seconds: float
+) -> AsyncGenerator[ServerSentEventMessage, None]:
+    last = 0
+    try:
+        while True:
+            try:
+                numbered = await runner.next(ping_seconds)
+            except _Ended:
+                return
+            except Exception as error:
+                yield sse_event(NumberedEvent(last + 1, _failed(error)))
+                return
+            if numbered is None:
+                yield PING
+                continue
+            last = numbered.id
+            yield sse_event(numbered)
+    finally:
+        # The reader stops with the response: a follower going away touches no turn.
+        with suppress(Exception):
+            runner.cancel()
+
+
+def _failed(error: Exception) -> Failed:
+    if isinstance(error, ChatServiceError):
+        return Failed(error.code, error.message)
+    log.error("a turn's event stream failed unexpectedly", exc_info=error)
+    return Failed("internal", "internal error")
