@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 
 from chatservice.application.background import BackgroundWork
+from chatservice.application.ids import new_id
 from chatservice.application.live_turns import (
     CANCELLED,
     LoggedDelta,
@@ -54,38 +55,53 @@ LOST = TurnError(
 INTERNAL = TurnError("internal", "internal error")
 
 
+@dataclass(frozen=True)
+class BackgroundTurn:
+    """A turn handed to the service: its request id, and its state when the caller was answered
+    (`RUNNING`, or `COMPLETED` for a retry of a stored request)."""
+
+    request_id: str
+    state: TurnState
+
+
 class RunInBackground:
     def __init__(self, turn_log: TurnEventLog, work: BackgroundWork) -> None:
         self._log = turn_log
         self._work = work
 
     async def __call__(
-        self, user_id: str, chat_id: str, request_id: str, events: AsyncGenerator[TurnEvent, None]
-    ) -> TurnState:
-        """Run the turn whose `events` these are in the background, and return once it is under
-        way (`Accepted`: `RUNNING`), or already stored (a retry of a completed request:
-        `COMPLETED`). `request_id` must be the turn's idempotency key. A retry of a request
-        still running returns `RUNNING` at once and starts nothing.
+        self,
+        user_id: str,
+        chat_id: str,
+        idempotency_key: str | None,
+        start_turn: Callable[[str], AsyncGenerator[TurnEvent, None]],
+    ) -> BackgroundTurn:
+        """Run in the background the turn `start_turn(request_id)` starts, its request id the
+        caller's idempotency key or a new one, and return once it is under way (`Accepted`:
+        `RUNNING`), or already stored (a retry of a completed request: `COMPLETED`). A retry of
+        a request still running returns `RUNNING` at once and starts nothing.
 
         Raises what the turn raises before it is under way (a refusal: `InvalidInput`,
         `RateLimited`, `ChatNotFound`, `ChatEnded`, `TurnInProgress`, `MessageTooLong`,
         `IdempotencyKeyReused`, `StorageUnavailable`); from then on the turn belongs to the
         service and its outcome goes to the log. The caller going away changes nothing.
         """
+        request_id = idempotency_key or new_id()
         turn = TurnKey(chat_id, request_id)
         known = await self._log.progress(turn)
         if known is not None and known.user_id == user_id and known.state is TurnState.RUNNING:
-            await events.aclose()
-            return TurnState.RUNNING
+            return BackgroundTurn(request_id, TurnState.RUNNING)
         under_way: asyncio.Future[TurnState] = asyncio.get_running_loop().create_future()
         # Read even when the caller has gone: a refusal nobody hears is not an error to log.
         under_way.add_done_callback(lambda done: done.cancelled() or done.exception())
         self._work.start(
-            _BackgroundTurn(self._log, self._work, user_id, turn).run(events, under_way),
+            _BackgroundTurn(self._log, self._work, user_id, turn).run(
+                start_turn(request_id), under_way
+            ),
             name=f"background turn {request_id}",
         )
         # Shielded: the caller leaving must not cancel the turn through the future.
-        return await asyncio.shield(under_way)
+        return BackgroundTurn(request_id, await asyncio.shield(under_way))
 
 
 class _BackgroundTurn:

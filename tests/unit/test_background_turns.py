@@ -5,7 +5,7 @@ hold mid-reply (`FakeChatGateway.hold`) instead of waiting for time to pass."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,7 +20,7 @@ from chatservice.application.background_turns import (
 )
 from chatservice.application.live_turns import TurnError, TurnState
 from chatservice.application.ports import TurnClaim
-from chatservice.application.turn_events import Completed, Delta
+from chatservice.application.turn_events import Completed, Delta, TurnEvent
 from chatservice.domain.chat import Role
 from chatservice.domain.errors import (
     ChatNotFound,
@@ -35,9 +35,15 @@ from support.services import Service, build_service
 from support.waiting import GENEROUS_SECONDS, eventually
 
 
-async def start(service: Service, chat_id: str, content: str, key: str, user: str = "u1") -> str:
-    events = service.send_message(user, chat_id, content, key)
-    return await service.container.run_in_background()(user, chat_id, key, events)
+async def start(
+    service: Service, chat_id: str, content: str, key: str, user: str = "u1"
+) -> TurnState:
+    def start_turn(request_id: str) -> AsyncGenerator[TurnEvent, None]:
+        return service.send_message(user, chat_id, content, request_id)
+
+    turn = await service.container.run_in_background()(user, chat_id, key, start_turn)
+    assert turn.request_id == key
+    return turn.state
 
 
 async def status(service: Service, chat_id: str, key: str, user: str = "u1") -> TurnOutcome:

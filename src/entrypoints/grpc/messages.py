@@ -7,6 +7,8 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from chatservice.application.background_turns import NumberedEvent
+from chatservice.application.turn_events import Completed, Delta
 from chatservice.domain.chat import Chat, ChatParams, Message
 from chatservice.domain.params import RequestedParams
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
@@ -70,3 +72,21 @@ def chat_pb(chat: Chat) -> pb.Chat:
         version=chat.version,
         messages=[message_pb(m) for m in chat.messages],
     )
+
+
+def completed_pb(completed: Completed) -> pb.Completed:
+    return pb.Completed(
+        chat_id=completed.chat_id,
+        user_message=message_pb(completed.user_message),
+        reply=message_pb(completed.reply),
+        usage=usage_pb(completed.reply),
+    )
+
+
+def turn_event_pb(numbered: NumberedEvent) -> pb.TurnEvent:
+    event = numbered.event
+    if isinstance(event, Delta):
+        return pb.TurnEvent(id=numbered.id, delta=pb.Delta(text=event.text))
+    if isinstance(event, Completed):
+        return pb.TurnEvent(id=numbered.id, completed=completed_pb(event))
+    return pb.TurnEvent(id=numbered.id, error=pb.TurnError(code=event.code, message=event.message))

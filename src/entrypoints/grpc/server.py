@@ -103,6 +103,9 @@ def create_grpc_server(container: Container) -> tuple[Server, RpcGate]:
             container.get_chat(),
             container.end_chat(),
             container.delete_chat(),
+            container.run_in_background(),
+            container.watch_turn(),
+            container.cancel_turn(),
         ),
     ]
     services: list[Any] = [*chat_services, Health()]

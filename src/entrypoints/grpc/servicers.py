@@ -12,6 +12,7 @@ from typing import Any
 
 from grpclib.server import Stream
 
+from chatservice.application.background_turns import CancelTurn, RunInBackground, WatchTurn
 from chatservice.application.chats import (
     DEFAULT_PAGE_SIZE,
     DeleteChat,
@@ -26,7 +27,12 @@ from chatservice.application.turns import SendMessage
 from chatservice.entrypoints.grpc.errors import grpc_status
 from chatservice.entrypoints.grpc.generated import chat_grpc, chat_pb2, chatservice_v1_grpc
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
-from chatservice.entrypoints.grpc.messages import chat_pb, message_pb, requested_params, usage_pb
+from chatservice.entrypoints.grpc.messages import (
+    chat_pb,
+    completed_pb,
+    requested_params,
+    turn_event_pb,
+)
 
 
 async def _request(stream: Stream[Any, Any]) -> Any:
@@ -71,6 +77,9 @@ class ChatServiceV1(chatservice_v1_grpc.ChatServiceBase):
         get_chat: GetChat,
         end_chat: EndChat,
         delete_chat: DeleteChat,
+        run_in_background: RunInBackground,
+        watch_turn: WatchTurn,
+        cancel_turn: CancelTurn,
     ) -> None:
         self._start_chat = start_chat
         self._send_message = send_message
@@ -78,6 +87,9 @@ class ChatServiceV1(chatservice_v1_grpc.ChatServiceBase):
         self._get_chat = get_chat
         self._end_chat = end_chat
         self._delete_chat = delete_chat
+        self._run_in_background = run_in_background
+        self._watch_turn = watch_turn
+        self._cancel_turn = cancel_turn
 
     async def CreateChat(self, stream: Stream[pb.CreateChatRequest, pb.Chat]) -> None:
         request: pb.CreateChatRequest = await _request(stream)
@@ -96,21 +108,43 @@ class ChatServiceV1(chatservice_v1_grpc.ChatServiceBase):
         request: pb.SendMessageRequest = await _request(stream)
         # The proto's `request_id` is the idempotency key (its wire name stays).
         key = request.request_id if request.HasField("request_id") else None
-        events = self._send_message(request.user_id, request.chat_id, request.content, key)
-        async with grpc_status(), aclosing(events) as turn:
-            async for event in turn:
+        user_id, chat_id, content = request.user_id, request.chat_id, request.content
+        if request.background:
+            async with grpc_status():
+                turn = await self._run_in_background(
+                    user_id,
+                    chat_id,
+                    key,
+                    lambda request_id: self._send_message(user_id, chat_id, content, request_id),
+                )
+            accepted = pb.Accepted(request_id=turn.request_id, status=turn.state.value)
+            await stream.send_message(pb.SendMessageResponse(accepted=accepted))
+            return
+        events = self._send_message(user_id, chat_id, content, key)
+        async with grpc_status(), aclosing(events) as taken:
+            async for event in taken:
                 if isinstance(event, Delta):
                     await stream.send_message(
                         pb.SendMessageResponse(delta=pb.Delta(text=event.text))
                     )
                 elif isinstance(event, Completed):
-                    completed = pb.Completed(
-                        chat_id=event.chat_id,
-                        user_message=message_pb(event.user_message),
-                        reply=message_pb(event.reply),
-                        usage=usage_pb(event.reply),
-                    )
-                    await stream.send_message(pb.SendMessageResponse(completed=completed))
+                    await stream.send_message(pb.SendMessageResponse(completed=completed_pb(event)))
+
+    async def WatchTurn(self, stream: Stream[pb.WatchTurnRequest, pb.TurnEvent]) -> None:
+        request: pb.WatchTurnRequest = await _request(stream)
+        async with grpc_status():
+            events = await self._watch_turn(
+                request.user_id, request.chat_id, request.request_id, request.after
+            )
+            async with aclosing(events) as watched:
+                async for numbered in watched:
+                    await stream.send_message(turn_event_pb(numbered))
+
+    async def CancelTurn(self, stream: Stream[pb.CancelTurnRequest, pb.CancelTurnResponse]) -> None:
+        request: pb.CancelTurnRequest = await _request(stream)
+        async with grpc_status():
+            await self._cancel_turn(request.user_id, request.chat_id, request.request_id)
+        await stream.send_message(pb.CancelTurnResponse())
 
     async def ListChats(self, stream: Stream[pb.ListChatsRequest, pb.ListChatsResponse]) -> None:
         request: pb.ListChatsRequest = await _request(stream)

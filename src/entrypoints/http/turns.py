@@ -21,7 +21,6 @@ from litestar.response.sse import ServerSentEventMessage
 
 from chatservice.application.background import BackgroundWork
 from chatservice.application.background_turns import Failed, NumberedEvent, RunInBackground
-from chatservice.application.ids import new_id
 from chatservice.application.turn_events import Completed, Delta, TurnEvent
 from chatservice.domain.errors import ChatServiceError
 from chatservice.entrypoints.http.errors import ClientGone
@@ -131,10 +130,11 @@ async def answer_turn(
     request id the caller's idempotency key, or a new one); else SSE when the client accepts
     `text/event-stream`; else the stored reply, as JSON."""
     if background:
-        request_id = idempotency_key or new_id()
-        state = await run_in_background(user_id, chat_id, request_id, start_turn(request_id, True))
-        url = events_url(user_id, chat_id, request_id)
-        return Response(BackgroundTurnOut(request_id, state.value, url), status_code=202)
+        turn = await run_in_background(
+            user_id, chat_id, idempotency_key, lambda key: start_turn(key, True)
+        )
+        url = events_url(user_id, chat_id, turn.request_id)
+        return Response(BackgroundTurnOut(turn.request_id, turn.state.value, url), status_code=202)
     streaming = wants_event_stream(request)
     events = start_turn(idempotency_key, streaming)
     if streaming:

@@ -39,6 +39,14 @@ class ChatServiceBase(abc.ABC):
     async def DeleteChat(self, stream: 'grpclib.server.Stream[chatservice_v1_pb2.DeleteChatRequest, chatservice_v1_pb2.DeleteChatResponse]') -> None:
         pass
 
+    @abc.abstractmethod
+    async def WatchTurn(self, stream: 'grpclib.server.Stream[chatservice_v1_pb2.WatchTurnRequest, chatservice_v1_pb2.TurnEvent]') -> None:
+        pass
+
+    @abc.abstractmethod
+    async def CancelTurn(self, stream: 'grpclib.server.Stream[chatservice_v1_pb2.CancelTurnRequest, chatservice_v1_pb2.CancelTurnResponse]') -> None:
+        pass
+
     def __mapping__(self) -> typing.Dict[str, grpclib.const.Handler]:
         return {
             '/chatservice.v1.ChatService/CreateChat': grpclib.const.Handler(
@@ -76,6 +84,18 @@ class ChatServiceBase(abc.ABC):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 chatservice_v1_pb2.DeleteChatRequest,
                 chatservice_v1_pb2.DeleteChatResponse,
+            ),
+            '/chatservice.v1.ChatService/WatchTurn': grpclib.const.Handler(
+                self.WatchTurn,
+                grpclib.const.Cardinality.UNARY_STREAM,
+                chatservice_v1_pb2.WatchTurnRequest,
+                chatservice_v1_pb2.TurnEvent,
+            ),
+            '/chatservice.v1.ChatService/CancelTurn': grpclib.const.Handler(
+                self.CancelTurn,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                chatservice_v1_pb2.CancelTurnRequest,
+                chatservice_v1_pb2.CancelTurnResponse,
             ),
         }
 
@@ -118,4 +138,16 @@ class ChatServiceStub:
             '/chatservice.v1.ChatService/DeleteChat',
             chatservice_v1_pb2.DeleteChatRequest,
             chatservice_v1_pb2.DeleteChatResponse,
+        )
+        self.WatchTurn = grpclib.client.UnaryStreamMethod(
+            channel,
+            '/chatservice.v1.ChatService/WatchTurn',
+            chatservice_v1_pb2.WatchTurnRequest,
+            chatservice_v1_pb2.TurnEvent,
+        )
+        self.CancelTurn = grpclib.client.UnaryUnaryMethod(
+            channel,
+            '/chatservice.v1.ChatService/CancelTurn',
+            chatservice_v1_pb2.CancelTurnRequest,
+            chatservice_v1_pb2.CancelTurnResponse,
         )

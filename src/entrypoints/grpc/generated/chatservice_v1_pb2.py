@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x63hatservice_v1.proto\x12\x0e\x63hatservice.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x02\n\nChatParams\x12\"\n\x15max_completion_tokens\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x18\n\x0btemperature\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x1d\n\x10presence_penalty\x18\x04 \x01(\x01H\x03\x88\x01\x01\x12\x1e\n\x11\x66requency_penalty\x18\x05 \x01(\x01H\x04\x88\x01\x01\x12\x0c\n\x04stop\x18\x06 \x03(\tB\x18\n\x16_max_completion_tokensB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x13\n\x11_presence_penaltyB\x14\n\x12_frequency_penalty\"L\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\x04\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\x04\x12\x11\n\testimated\x18\x03 \x01(\x08\"\xd3\x01\n\x07Message\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12\x0e\n\x06tokens\x18\x04 \x01(\r\x12\x0e\n\x06\x65rased\x18\x05 \x01(\x08\x12\x10\n\x08position\x18\x06 \x01(\r\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rfinish_reason\x18\x08 \x01(\t\x12$\n\x05usage\x18\t \x01(\x0b\x32\x15.chatservice.v1.Usage\"\xbf\x02\n\x04\x43hat\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\r\n\x05model\x18\x05 \x01(\t\x12*\n\x06params\x18\x06 \x01(\x0b\x32\x1a.chatservice.v1.ChatParams\x12$\n\x05usage\x18\x07 \x01(\x0b\x32\x15.chatservice.v1.Usage\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\n \x01(\x04\x12)\n\x08messages\x18\x0b \x03(\x0b\x32\x17.chatservice.v1.Message\"\x9e\x01\n\x11\x43reateChatRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x1b\n\x0esystem_message\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x12\n\x05model\x18\x03 \x01(\tH\x01\x88\x01\x01\x12*\n\x06params\x18\x04 \x01(\x0b\x32\x1a.chatservice.v1.ChatParamsB\x11\n\x0f_system_messageB\x08\n\x06_model\"o\n\x12SendMessageRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hat_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12\x17\n\nrequest_id\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\r\n\x0b_request_id\"\x15\n\x05\x44\x65lta\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x99\x01\n\tCompleted\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\x12-\n\x0cuser_message\x18\x02 \x01(\x0b\x32\x17.chatservice.v1.Message\x12&\n\x05reply\x18\x03 \x01(\x0b\x32\x17.chatservice.v1.Message\x12$\n\x05usage\x18\x04 \x01(\x0b\x32\x15.chatservice.v1.Usage\"v\n\x13SendMessageResponse\x12&\n\x05\x64\x65lta\x18\x01 \x01(\x0b\x32\x15.chatservice.v1.DeltaH\x00\x12.\n\tcompleted\x18\x02 \x01(\x0b\x32\x19.chatservice.v1.CompletedH\x00\x42\x07\n\x05\x65vent\"B\n\x10ListChatsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\"M\n\x11ListChatsResponse\x12#\n\x05items\x18\x01 \x03(\x0b\x32\x14.chatservice.v1.Chat\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"2\n\x0eGetChatRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hat_id\x18\x02 \x01(\t\"2\n\x0e\x45ndChatRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hat_id\x18\x02 \x01(\t\"5\n\x11\x44\x65leteChatRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hat_id\x18\x02 \x01(\t\"\x14\n\x12\x44\x65leteChatResponse2\xd7\x03\n\x0b\x43hatService\x12\x45\n\nCreateChat\x12!.chatservice.v1.CreateChatRequest\x1a\x14.chatservice.v1.Chat\x12X\n\x0bSendMessage\x12\".chatservice.v1.SendMessageRequest\x1a#.chatservice.v1.SendMessageResponse0\x01\x12P\n\tListChats\x12 .chatservice.v1.ListChatsRequest\x1a!.chatservice.v1.ListChatsResponse\x12?\n\x07GetChat\x12\x1e.chatservice.v1.GetChatRequest\x1a\x14.chatservice.v1.Chat\x12?\n\x07\x45ndChat\x12\x1e.chatservice.v1.EndChatRequest\x1a\x14.chatservice.v1.Chat\x12S\n\nDeleteChat\x12!.chatservice.v1.DeleteChatRequest\x1a\".chatservice.v1.DeleteChatResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x63hatservice_v1.proto\x12\x0e\x63hatservice.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x02\n\nChatParams\x12\"\n\x15max_completion_tokens\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x18\n\x0btemperature\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x1d\n\x10presence_penalty\x18\x04 \x01(\x01H\x03\x88\x01\x01\x12\x1e\n\x11\x66requency_penalty\x18\x05 \x01(\x01H\x04\x88\x01\x01\x12\x0c\n\x04stop\x18\x06 \x03(\tB\x18\n\x16_max_completion_tokensB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x13\n\x11_presence_penaltyB\x14\n\x12_frequency_penalty\"L\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\x04\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\x04\x12\x11\n\testimated\x18\x03 \x01(\x08\"\xd3\x01\n\x07Message\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12\x0e\n\x06tokens\x18\x04 \x01(\r\x12\x0e\n\x06\x65rased\x18\x05 \x01(\x08\x12\x10\n\x08position\x18\x06 \x01(\r\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rfinish_reason\x18\x08 \x01(\t\x12$\n\x05usage\x18\t \x01(\x0b\x32\x15.chatservice.v1.Usage\"\xbf\x02\n\x04\x43hat\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\r\n\x05model\x18\x05 \x01(\t\x12*\n\x06params\x18\x06 \x01(\x0b\x32\x1a.chatservice.v1.ChatParams\x12$\n\x05usage\x18\x07 \x01(\x0b\x32\x15.chatservice.v1.Usage\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\n \x01(\x04\x12)\n\x08messages\x18\x0b \x03(\x0b\x32\x17.chatservice.v1.Message\"\x9e\x01\n\x11\x43reateChatRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x1b\n\x0esystem_message\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x12\n\x05model\x18\x03 \x01(\tH\x01\x88\x01\x01\x12*\n\x06params\x18\x04 \x01(\x0b\x32\x1a.chatservice.v1.ChatParamsB\x11\n\x0f_system_messageB\x08\n\x06_model\"\x83\x01\n\x12SendMessageRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hat_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12\x17\n\nrequest_id\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x12\n\nbackground\x18\x05 \x01(\x08\x42\r\n\x0b_request_id\"\x15\n\x05\x44\x65lta\x12\x0c\n\x04text\x18\x01 \x01(\t\"\x99\x01\n\tCompleted\x12\x0f\n\x07\x63hat_id\x18\x01 \x01(\t\x12-\n\x0cuser_message\x18\x02 \x01(\x0b\x32\x17.chatservice.v1.Message\x12&\n\x05reply\x18\x03 \x01(\x0b\x32\x17.chatservice.v1.Message\x12$\n\x05usage\x18\x04 \x01(\x0b\x32\x15.chatservice.v1.Usage\".\n\x08\x41\x63\x63\x65pted\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\"\xa4\x01\n\x13SendMessageResponse\x12&\n\x05\x64\x65lta\x18\x01 \x01(\x0b\x32\x15.chatservice.v1.DeltaH\x00\x12.\n\tcompleted\x18\x02 \x01(\x0b\x32\x19.chatservice.v1.CompletedH\x00\x12,\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x0b\x32\x18.chatservice.v1.AcceptedH\x00\x42\x07\n\x05\x65vent\"B\n\x10ListChatsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\"M\n\x11ListChatsResponse\x12#\n\x05items\x18\x01 \x03(\x0b\x32\x14.chatservice.v1.Chat\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"2\n\x0eGetChatRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hat_id\x18\x02 \x01(\t\"2\n\x0e\x45ndChatRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hat_id\x18\x02 \x01(\t\"5\n\x11\x44\x65leteChatRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hat_id\x18\x02 \x01(\t\"\x14\n\x12\x44\x65leteChatResponse\"W\n\x10WatchTurnRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hat_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\r\n\x05\x61\x66ter\x18\x04 \x01(\x04\"*\n\tTurnError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xa4\x01\n\tTurnEvent\x12\n\n\x02id\x18\x01 \x01(\x04\x12&\n\x05\x64\x65lta\x18\x02 \x01(\x0b\x32\x15.chatservice.v1.DeltaH\x00\x12.\n\tcompleted\x18\x03 \x01(\x0b\x32\x19.chatservice.v1.CompletedH\x00\x12*\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x19.chatservice.v1.TurnErrorH\x00\x42\x07\n\x05\x65vent\"I\n\x11\x43\x61ncelTurnRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hat_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"\x14\n\x12\x43\x61ncelTurnResponse2\xf8\x04\n\x0b\x43hatService\x12\x45\n\nCreateChat\x12!.chatservice.v1.CreateChatRequest\x1a\x14.chatservice.v1.Chat\x12X\n\x0bSendMessage\x12\".chatservice.v1.SendMessageRequest\x1a#.chatservice.v1.SendMessageResponse0\x01\x12P\n\tListChats\x12 .chatservice.v1.ListChatsRequest\x1a!.chatservice.v1.ListChatsResponse\x12?\n\x07GetChat\x12\x1e.chatservice.v1.GetChatRequest\x1a\x14.chatservice.v1.Chat\x12?\n\x07\x45ndChat\x12\x1e.chatservice.v1.EndChatRequest\x1a\x14.chatservice.v1.Chat\x12S\n\nDeleteChat\x12!.chatservice.v1.DeleteChatRequest\x1a\".chatservice.v1.DeleteChatResponse\x12J\n\tWatchTurn\x12 .chatservice.v1.WatchTurnRequest\x1a\x19.chatservice.v1.TurnEvent0\x01\x12S\n\nCancelTurn\x12!.chatservice.v1.CancelTurnRequest\x1a\".chatservice.v1.CancelTurnResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,26 +42,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHAT']._serialized_end=954
   _globals['_CREATECHATREQUEST']._serialized_start=957
   _globals['_CREATECHATREQUEST']._serialized_end=1115
-  _globals['_SENDMESSAGEREQUEST']._serialized_start=1117
-  _globals['_SENDMESSAGEREQUEST']._serialized_end=1228
-  _globals['_DELTA']._serialized_start=1230
-  _globals['_DELTA']._serialized_end=1251
-  _globals['_COMPLETED']._serialized_start=1254
-  _globals['_COMPLETED']._serialized_end=1407
-  _globals['_SENDMESSAGERESPONSE']._serialized_start=1409
-  _globals['_SENDMESSAGERESPONSE']._serialized_end=1527
-  _globals['_LISTCHATSREQUEST']._serialized_start=1529
-  _globals['_LISTCHATSREQUEST']._serialized_end=1595
-  _globals['_LISTCHATSRESPONSE']._serialized_start=1597
-  _globals['_LISTCHATSRESPONSE']._serialized_end=1674
-  _globals['_GETCHATREQUEST']._serialized_start=1676
-  _globals['_GETCHATREQUEST']._serialized_end=1726
-  _globals['_ENDCHATREQUEST']._serialized_start=1728
-  _globals['_ENDCHATREQUEST']._serialized_end=1778
-  _globals['_DELETECHATREQUEST']._serialized_start=1780
-  _globals['_DELETECHATREQUEST']._serialized_end=1833
-  _globals['_DELETECHATRESPONSE']._serialized_start=1835
-  _globals['_DELETECHATRESPONSE']._serialized_end=1855
-  _globals['_CHATSERVICE']._serialized_start=1858
-  _globals['_CHATSERVICE']._serialized_end=2329
+  _globals['_SENDMESSAGEREQUEST']._serialized_start=1118
+  _globals['_SENDMESSAGEREQUEST']._serialized_end=1249
+  _globals['_DELTA']._serialized_start=1251
+  _globals['_DELTA']._serialized_end=1272
+  _globals['_COMPLETED']._serialized_start=1275
+  _globals['_COMPLETED']._serialized_end=1428
+  _globals['_ACCEPTED']._serialized_start=1430
+  _globals['_ACCEPTED']._serialized_end=1476
+  _globals['_SENDMESSAGERESPONSE']._serialized_start=1479
+  _globals['_SENDMESSAGERESPONSE']._serialized_end=1643
+  _globals['_LISTCHATSREQUEST']._serialized_start=1645
+  _globals['_LISTCHATSREQUEST']._serialized_end=1711
+  _globals['_LISTCHATSRESPONSE']._serialized_start=1713
+  _globals['_LISTCHATSRESPONSE']._serialized_end=1790
+  _globals['_GETCHATREQUEST']._serialized_start=1792
+  _globals['_GETCHATREQUEST']._serialized_end=1842
+  _globals['_ENDCHATREQUEST']._serialized_start=1844
+  _globals['_ENDCHATREQUEST']._serialized_end=1894
+  _globals['_DELETECHATREQUEST']._serialized_start=1896
+  _globals['_DELETECHATREQUEST']._serialized_end=1949
+  _globals['_DELETECHATRESPONSE']._serialized_start=1951
+  _globals['_DELETECHATRESPONSE']._serialized_end=1971
+  _globals['_WATCHTURNREQUEST']._serialized_start=1973
+  _globals['_WATCHTURNREQUEST']._serialized_end=2060
+  _globals['_TURNERROR']._serialized_start=2062
+  _globals['_TURNERROR']._serialized_end=2104
+  _globals['_TURNEVENT']._serialized_start=2107
+  _globals['_TURNEVENT']._serialized_end=2271
+  _globals['_CANCELTURNREQUEST']._serialized_start=2273
+  _globals['_CANCELTURNREQUEST']._serialized_end=2346
+  _globals['_CANCELTURNRESPONSE']._serialized_start=2348
+  _globals['_CANCELTURNRESPONSE']._serialized_end=2368
+  _globals['_CHATSERVICE']._serialized_start=2371
+  _globals['_CHATSERVICE']._serialized_end=3003
 # @@protoc_insertion_point(module_scope)

@@ -96,16 +96,18 @@ class CreateChatRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., system_message: _Optional[str] = ..., model: _Optional[str] = ..., params: _Optional[_Union[ChatParams, _Mapping]] = ...) -> None: ...
 
 class SendMessageRequest(_message.Message):
-    __slots__ = ("user_id", "chat_id", "content", "request_id")
+    __slots__ = ("user_id", "chat_id", "content", "request_id", "background")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     CHAT_ID_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    BACKGROUND_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     chat_id: str
     content: str
     request_id: str
-    def __init__(self, user_id: _Optional[str] = ..., chat_id: _Optional[str] = ..., content: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    background: bool
+    def __init__(self, user_id: _Optional[str] = ..., chat_id: _Optional[str] = ..., content: _Optional[str] = ..., request_id: _Optional[str] = ..., background: _Optional[bool] = ...) -> None: ...
 
 class Delta(_message.Message):
     __slots__ = ("text",)
@@ -125,13 +127,23 @@ class Completed(_message.Message):
     usage: Usage
     def __init__(self, chat_id: _Optional[str] = ..., user_message: _Optional[_Union[Message, _Mapping]] = ..., reply: _Optional[_Union[Message, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ...) -> None: ...
 
+class Accepted(_message.Message):
+    __slots__ = ("request_id", "status")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    status: str
+    def __init__(self, request_id: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
+
 class SendMessageResponse(_message.Message):
-    __slots__ = ("delta", "completed")
+    __slots__ = ("delta", "completed", "accepted")
     DELTA_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     delta: Delta
     completed: Completed
-    def __init__(self, delta: _Optional[_Union[Delta, _Mapping]] = ..., completed: _Optional[_Union[Completed, _Mapping]] = ...) -> None: ...
+    accepted: Accepted
+    def __init__(self, delta: _Optional[_Union[Delta, _Mapping]] = ..., completed: _Optional[_Union[Completed, _Mapping]] = ..., accepted: _Optional[_Union[Accepted, _Mapping]] = ...) -> None: ...
 
 class ListChatsRequest(_message.Message):
     __slots__ = ("user_id", "limit", "cursor")
@@ -176,5 +188,51 @@ class DeleteChatRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., chat_id: _Optional[str] = ...) -> None: ...
 
 class DeleteChatResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class WatchTurnRequest(_message.Message):
+    __slots__ = ("user_id", "chat_id", "request_id", "after")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAT_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    chat_id: str
+    request_id: str
+    after: int
+    def __init__(self, user_id: _Optional[str] = ..., chat_id: _Optional[str] = ..., request_id: _Optional[str] = ..., after: _Optional[int] = ...) -> None: ...
+
+class TurnError(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class TurnEvent(_message.Message):
+    __slots__ = ("id", "delta", "completed", "error")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DELTA_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    delta: Delta
+    completed: Completed
+    error: TurnError
+    def __init__(self, id: _Optional[int] = ..., delta: _Optional[_Union[Delta, _Mapping]] = ..., completed: _Optional[_Union[Completed, _Mapping]] = ..., error: _Optional[_Union[TurnError, _Mapping]] = ...) -> None: ...
+
+class CancelTurnRequest(_message.Message):
+    __slots__ = ("user_id", "chat_id", "request_id")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAT_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    chat_id: str
+    request_id: str
+    def __init__(self, user_id: _Optional[str] = ..., chat_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CancelTurnResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
