@@ -1,4 +1,5 @@
-"""Prometheus metrics: turns, tokens, provider latency, erasures, active turns, gRPC calls.
+"""Prometheus metrics: turns, tokens, provider latency, fallbacks, erasures, active turns, gRPC
+calls.
 
 HTTP requests are counted by Litestar's Prometheus middleware (`chatservice_requests_total`,
 `chatservice_request_duration_seconds`, by route template). The metrics live in the process's
@@ -37,6 +38,11 @@ FIRST_TOKEN_SECONDS = Histogram(
     "From the request to the model until its first text",
     buckets=_LATENCY_BUCKETS,
 )
+FALLBACKS = Counter(
+    "chatservice_fallbacks_total",
+    "Turns moved to another model after theirs failed before its first text",
+    ["from_model", "to_model"],
+)
 LIMIT_STORE_FAILURES = Counter(
     "chatservice_rate_limit_store_failures_total",
     "Times Redis failed to count a turn against the per-user limit (then counted per process)",
@@ -68,6 +74,9 @@ class PrometheusTurnObserver:
 
     def stream_ended(self, seconds: float) -> None:
         PROVIDER_SECONDS.observe(seconds)
+
+    def fell_back(self, from_model: str, to_model: str) -> None:
+        FALLBACKS.labels(from_model, to_model).inc()
 
 
 class PrometheusLimitStoreObserver:

@@ -25,10 +25,11 @@ class TokenCalibration:
     """Provider-counted over our-counted prompt tokens (`domain/calibration.py`), per model.
 
     A model with an exact tokenizer is fitted at `EXACT`. Any other chat's prompt is fitted at the
-    ratio its last reply measured: the provider's `prompt_tokens` over our count of that same
-    prompt, both stored with the reply, so that every replica reads the same. A chat without
-    one (its first turn; a provider that reported no usage) is fitted at the highest ratio this
-    process saw for the model lately, and a model never measured at `UNMEASURED`.
+    ratio its last reply measured, when that model wrote it: the provider's `prompt_tokens` over
+    our count of that same prompt, both stored with the reply, so that every replica reads the
+    same. A chat without one (its first turn; a provider that reported no usage; a reply by
+    another model of its fallback chain) is fitted at the highest ratio this process saw for the
+    model lately, and a model never measured at `UNMEASURED`.
 
     What the process remembers is bounded, and safe to share between threads.
     """
@@ -45,7 +46,11 @@ class TokenCalibration:
         """The ratio to fit the chat's next prompt with (`chat` as claimed: its window)."""
         if model.exact_tokenizer:
             return EXACT
-        return ratio_measured_by(chat.messages[-1]) or self._lately(model.name)
+        last = chat.messages[-1]
+        # A reply measures the tokenizer of the model that wrote it: a fallback's reply says
+        # nothing of the chat's own model, nor the other way round.
+        wrote_it = (last.model or chat.model) == model.name
+        return (ratio_measured_by(last) if wrote_it else None) or self._lately(model.name)
 
     def measured(self, model: ModelSpec, our_tokens: int, provider_tokens: int) -> None:
         """A reply of `model` came: the provider counted `provider_tokens` for a prompt we

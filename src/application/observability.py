@@ -49,3 +49,6 @@ class TurnObserver(Protocol):
 
     def stream_ended(self, seconds: float) -> None:
         """The model's stream ended in full, `seconds` after the request to it."""
+
+    def fell_back(self, from_model: str, to_model: str) -> None:
+        """A turn moved from `from_model`, which failed before its first text, to `to_model`."""

@@ -58,7 +58,8 @@ def _report(completed: Completed) -> TurnReport:
 
 
 class ObservedChatGateway:
-    """A `ChatGateway` that reports how long its model took to the first text and to the end."""
+    """A `ChatGateway` that reports how long its model took to the first text and to the end,
+    and each request that is a turn's fallback from another model."""
 
     def __init__(
         self,
@@ -73,6 +74,8 @@ class ObservedChatGateway:
     async def stream(
         self, request: CompletionRequest
     ) -> AsyncGenerator[TextDelta | CompletionEnd, None]:
+        if request.fallback_from is not None:
+            self._observer.fell_back(request.fallback_from, request.model.name)
         started = self._clock()
         text_arrived = False
         async with aclosing(self._gateway.stream(request)) as events:

@@ -26,6 +26,9 @@ class CompletionRequest:
     #: The trace id of the request the turn serves (`current_trace_id`), for the provider's
     #: logs; `None` for a turn no transport started. Never the caller's idempotency key.
     trace_id: str | None = None
+    #: The model whose failure before its first text this request stands in for (a fallback);
+    #: `None` for the chat's own model.
+    fallback_from: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,16 @@ the caller may simply retry. Metrics wrap the turn from outside (`observed.py`).
 
 Where our count of a model's tokens is only an estimate, the window is fitted at the calibrated
 ratio (`calibration.py`), and a prompt the provider still refuses as too long before any text
-came is fitted again at the ratio the refusal shows and sent once more.
+came is fitted again at the ratio the refusal shows and sent once more. A model's provider that
+fails before any text came (that refusal included, when it stands) moves the turn to the
+model's next fallback (`ModelSpec.fallbacks`), its window fitted again for that model; after the
+first text, nothing moves.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -54,13 +58,30 @@ from chatservice.domain.chat import (
     validate_user_id,
 )
 from chatservice.domain.errors import (
+    ChatServiceError,
     IdempotencyKeyReused,
     MessageTooLong,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderTimeout,
     ProviderUnavailable,
     TurnInProgress,
 )
-from chatservice.domain.models import ModelRegistry
+from chatservice.domain.models import ModelRegistry, ModelSpec
 from chatservice.domain.turn import TurnRecord
+
+log = logging.getLogger(__name__)
+
+#: The failures of a model's provider before its first text that move a turn to the model's
+#: next fallback: it was overloaded, down, slow to start, limiting us, refusing us (credentials
+#: or the request: another provider may well take it), or found the prompt too long for it.
+FALLBACK_ERRORS = (
+    ProviderUnavailable,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderRejected,
+    MessageTooLong,
+)
 
 #: How often a retry looks for the outcome of the same request still running elsewhere.
 RETRY_PAUSES = (0.1,)
@@ -160,21 +181,16 @@ class TakeTurn:
             return
         chat, claim = claimed
         async with self._released_on_failure(chat.id, claim):
-            prompt = self._prompt(chat, content)
+            own = self._prompt(chat, content, self._registry.servable(chat.model))
             if deltas:
                 yield Accepted(claim.idempotency_key)
-            while True:  # once more at most: a prompt refused as too long, fitted again
-                async with _Reply(self._gateway.stream(prompt.request)) as reply:
-                    try:
-                        async for text in reply:  # no transaction is held while it streams
-                            if deltas:
-                                yield Delta(text)
-                        break
-                    except MessageTooLong as refusal:
-                        if (refitted := self._refitted(chat, prompt, reply, refusal)) is None:
-                            raise
-                        prompt = refitted
-            completed = await self._commit(chat, claim, prompt, reply)  # short, version-checked
+            # The chat's model, or the first of its fallbacks to get as far as its first text.
+            answer, reply = await self._first_answer(chat, claim, own)
+            async with reply:
+                async for text in reply:  # no transaction is held while the model streams
+                    if deltas:
+                        yield Delta(text)
+            completed = await self._commit(chat, claim, own, answer, reply)  # short, checked
         # Once the turn is stored, the caller closing the stream undoes nothing.
         yield completed
 
@@ -224,36 +240,114 @@ class TakeTurn:
             )
             raise
 
-    def _prompt(self, chat: Chat, content: str, ratio: TokenRatio | None = None) -> _Prompt:
-        """The model's request: the chat's window, its oldest exchanges erased until the new
+    def _prompt(
+        self,
+        chat: Chat,
+        content: str,
+        model: ModelSpec,
+        fallback_from: str | None = None,
+        ratio: TokenRatio | None = None,
+    ) -> _Prompt:
+        """`model`'s request: the chat's window, its oldest exchanges erased until the new
         message fits (`MessageTooLong` when it cannot), then the new message. Our counts are
-        scaled by `ratio`, by default the calibration's for this chat and model."""
-        model = self._registry.servable(chat.model)
+        scaled by `ratio`, by default the calibration's for this chat and model.
+
+        For a fallback, the window is fitted to the fallback's limits: its context window, the
+        chat's reply reserve capped at its largest reply, and its counting."""
+        params = chat.params
+        if params.max_completion_tokens > model.max_output:
+            params = replace(params, max_completion_tokens=model.max_output)
         user_cost = self._counter.message_cost(model.encoding, Role.USER, content)
         if ratio is None:
             ratio = self._calibration.ratio_for(chat, model)
         budget = Budget(
             model.context_window,
-            chat.params.max_completion_tokens,
+            params.max_completion_tokens,
             self._policy.window_margin,
             ratio.scale,
         )
-        fit = erase_to_fit(chat.messages, user_cost, budget)
+        fit = erase_to_fit(self._history(chat, model), user_cost, budget)
         messages = (
             *(PromptMessage(m.role, m.content) for m in fit.kept),
             PromptMessage(Role.USER, content),
         )
-        request = CompletionRequest(model, messages, chat.params, current_trace_id.get())
+        request = CompletionRequest(
+            model, messages, params, current_trace_id.get(), fallback_from=fallback_from
+        )
         return _Prompt(request, content, user_cost, fit, ratio, budget)
 
-    def _refitted(
-        self, chat: Chat, prompt: _Prompt, reply: _Reply, refusal: MessageTooLong
-    ) -> _Prompt | None:
+    def _history(self, chat: Chat, model: ModelSpec) -> Sequence[Message]:
+        """The chat's window as `model` counts it. The stored costs were counted once, in the
+        chat's own model's encoding; only a fallback on another encoding counts them again (for
+        its prompt alone: nothing stored changes)."""
+        if model.encoding == self._registry.lookup(chat.model).encoding:
+            return chat.messages
+        return [
+            replace(m, tokens=self._counter.message_cost(model.encoding, m.role, m.content))
+            for m in chat.messages
+        ]
+
+    async def _first_answer(
+        self, chat: Chat, claim: TurnClaim, own: _Prompt
+    ) -> tuple[_Prompt, _Reply]:
+        """The reply of the chat's own model, started up to its first text. When that model's
+        provider fails before it (`FALLBACK_ERRORS`), the turn moves to the next model of the
+        chain, its window fitted again, for as long as the claim holds; a fallback the new
+        message alone does not fit is passed over. When no model answers, the error of the last
+        one tried. After the first text, nothing moves: the reply's failures are the turn's."""
+        failure: ChatServiceError | None = None
+        for candidate in self._candidates(chat, own):
+            if failure is not None and self._clock() >= claim.expires_at:
+                break
+            try:
+                return await self._started(chat, candidate)
+            except FALLBACK_ERRORS as error:
+                log.warning(
+                    "model %s failed before its first text (%s)",
+                    candidate.request.model.name,
+                    error.code,
+                )
+                failure = error
+        assert failure is not None  # the chat's own model is always tried
+        raise failure
+
+    def _candidates(self, chat: Chat, own: _Prompt) -> Iterator[_Prompt]:
+        """The prompt of each model of the chain in turn, fitted when it comes to it: the
+        chat's own first, then each fallback the new message fits."""
+        yield own
+        tried = own.request.model.name
+        for model in self._registry.chain(chat.model)[1:]:
+            try:
+                prompt = self._prompt(chat, own.content, model, fallback_from=tried)
+            except MessageTooLong:
+                continue
+            tried = model.name
+            yield prompt
+
+    async def _started(self, chat: Chat, prompt: _Prompt) -> tuple[_Prompt, _Reply]:
+        """`prompt`'s reply, started up to its first text. A prompt its provider refuses as
+        too long although our calibrated count said it fit is fitted again at the ratio the
+        refusal shows and sent once more (`_refitted`); whatever else fails is raised."""
+        while True:
+            reply = _Reply(self._gateway.stream(prompt.request))
+            try:
+                await reply.start()
+            except BaseException as error:
+                await reply.aclose()
+                if not isinstance(error, MessageTooLong):
+                    raise
+                if (refitted := self._refitted(chat, prompt, error)) is None:
+                    raise
+                prompt = refitted
+                continue
+            return prompt, reply
+
+    def _refitted(self, chat: Chat, prompt: _Prompt, refusal: MessageTooLong) -> _Prompt | None:
         """The prompt fitted again after the provider refused it as too long although our
-        calibrated count said it fit: at the ratio the refusal shows, once, and only while
-        nothing of the reply has reached the caller. None where that cannot help (exact counts,
-        a second refusal, a ratio at its bound); the refusal then stands."""
-        if prompt.refitted or reply.began:
+        calibrated count said it fit: at the ratio the refusal shows, once, and only before any
+        text came. None where that cannot help (exact counts, a second refusal, a ratio at its
+        bound); the refusal then stands."""
+        if prompt.refitted:
             return None
         ratio = self._calibration.refused(
             prompt.request.model,
@@ -264,39 +358,49 @@ class TakeTurn:
         )
         if ratio is None:
             return None
-        return replace(self._prompt(chat, prompt.content, ratio), refitted=True)
+        # The same request again, better fitted: a fallback is counted once, at its first.
+        again = self._prompt(chat, prompt.content, prompt.request.model, ratio=ratio)
+        return replace(again, refitted=True)
 
     async def _commit(
-        self, chat: Chat, claim: TurnClaim, prompt: _Prompt, reply: _Reply
+        self, chat: Chat, claim: TurnClaim, own: _Prompt, answer: _Prompt, reply: _Reply
     ) -> Completed:
-        """Store the turn in one transaction that checks the chat's version."""
+        """Store the turn in one transaction that checks the chat's version: what the chat's
+        own model's window says (its costs, its erasures), whichever model answered."""
         text, end = reply.whole()
         if end.usage is not None:
             self._calibration.measured(
-                prompt.request.model, prompt.fit.prompt_tokens, end.usage.prompt_tokens
+                answer.request.model, answer.fit.prompt_tokens, end.usage.prompt_tokens
             )
-        turn = self._turn_record(chat, claim, prompt, text, end)
+        turn = self._turn_record(chat, claim, own, answer, text, end)
         await self._repository.commit_turn(turn)
-        erased, model = len(prompt.fit.erased), prompt.request.model.name
         assert turn.user_message is not None  # a message's turn always adds it
-        return Completed(chat.id, turn.user_message, turn.reply, erased, model)
+        erased = len(_stored_window(own, answer).fit.erased)
+        return Completed(chat.id, turn.user_message, turn.reply, erased, answer.request.model.name)
 
     def _turn_record(
-        self, chat: Chat, claim: TurnClaim, prompt: _Prompt, reply_text: str, end: CompletionEnd
+        self,
+        chat: Chat,
+        claim: TurnClaim,
+        own: _Prompt,
+        answer: _Prompt,
+        reply_text: str,
+        end: CompletionEnd,
     ) -> TurnRecord:
-        model, fit = prompt.request.model, prompt.fit
+        window = _stored_window(own, answer)
+        model, fit = window.request.model, window.fit
         now = self._clock()
         position = chat.next_position
         # A reply is counted from its visible text: a provider's completion_tokens may include
         # hidden reasoning tokens, which never come back into the prompt.
         reply_tokens = self._counter.count(model.encoding, reply_text)
         reply_cost = self._counter.message_cost(model.encoding, Role.ASSISTANT, "") + reply_tokens
-        usage = end.usage or Usage(fit.prompt_tokens, reply_tokens)
+        usage = end.usage or Usage(answer.fit.prompt_tokens, reply_tokens)
         user_message = Message(
             new_id(),
             Role.USER,
-            prompt.content,
-            prompt.user_cost,
+            window.content,
+            window.user_cost,
             position,
             now,
             idempotency_key=claim.idempotency_key,
@@ -312,7 +416,9 @@ class TakeTurn:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             usage_estimated=end.usage is None,
-            estimated_prompt_tokens=fit.prompt_tokens,
+            # Our count of the very prompt the provider's `prompt_tokens` is for.
+            estimated_prompt_tokens=answer.fit.prompt_tokens,
+            model=answer.request.model.name,
         )
         return TurnRecord(
             chat_id=chat.id,
@@ -322,7 +428,7 @@ class TakeTurn:
             reply=reply,
             erase_before=fit.erase_before,
             usage=usage,
-            title=None if chat.title else title_from(prompt.content),
+            title=None if chat.title else title_from(window.content),
             updated_at=now,
         )
 
@@ -342,45 +448,69 @@ class _Prompt:
 
 
 class _Reply:
-    """The model's reply as it streams: iterated, its text piece by piece; then `whole()`.
-    Leaving its `async with` closes the model's stream, at once, however the block ends."""
+    """The model's reply as it streams: started (`start`, up to its first text), iterated (its
+    text piece by piece, the first included), then `whole()`. Leaving its `async with`, or
+    `aclose`, closes the model's stream at once, however the block ends."""
 
     def __init__(self, stream: AsyncGenerator[TextDelta | CompletionEnd, None]) -> None:
         self._stream = stream
         self._parts: list[str] = []
         self._end: CompletionEnd | None = None
+        self._first: str | None = None
+
+    async def start(self) -> None:
+        """Wait for the reply's first text: whatever fails before it fails here, a stream that
+        ends without any text included."""
+        self._first = await self._next_text()
+        if self._first is None:
+            self._raise_unless_complete()
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
 
     async def __aenter__(self) -> _Reply:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self._stream.aclose()
+        await self.aclose()
 
     def __aiter__(self) -> _Reply:
         return self
 
     async def __anext__(self) -> str:
+        text, self._first = self._first, None
+        if text is None and (text := await self._next_text()) is None:
+            raise StopAsyncIteration
+        return text
+
+    async def _next_text(self) -> str | None:
         while (event := await anext(self._stream, None)) is not None:
             if isinstance(event, CompletionEnd):
                 self._end = event
             elif event.text:
                 self._parts.append(event.text)
                 return event.text
-        raise StopAsyncIteration
-
-    @property
-    def began(self) -> bool:
-        """Whether any of the reply's text has come (and may have reached the caller)."""
-        return bool(self._parts)
+        return None
 
     def whole(self) -> tuple[str, CompletionEnd]:
         """The reply's text and how it ended; `ProviderUnavailable` for a stream that ended
         without a finish reason or without any text."""
+        self._raise_unless_complete()
+        assert self._end is not None
+        return "".join(self._parts), self._end
+
+    def _raise_unless_complete(self) -> None:
         if self._end is None:
             raise ProviderUnavailable("the model's stream ended without a finish reason")
         if not self._parts:
             raise ProviderUnavailable("the model returned an empty reply")
-        return "".join(self._parts), self._end
+
+
+def _stored_window(own: _Prompt, answer: _Prompt) -> _Prompt:
+    """The window a turn stores (its costs, its erasures): the chat's own model's, as it was
+    sent when that model answered (fitted again, perhaps), else as it was first fitted. A
+    fallback's window, narrower or wider, was for its one prompt and erases nothing."""
+    return answer if answer.request.model.name == own.request.model.name else own
 
 
 def _landed(chat: Chat, idempotency_key: str) -> StoredTurn | None:

@@ -92,6 +92,9 @@ class Message:
     #: An assistant message's: our own count of the prompt it answered, beside the provider's
     #: `prompt_tokens`, so that the next turn knows how the two counts compare.
     estimated_prompt_tokens: int | None = None
+    #: A reply's: the model that wrote it, the chat's own or one of its fallbacks; None for the
+    #: other roles, and for replies stored before the service recorded it.
+    model: str | None = None
 
     @property
     def in_window(self) -> bool:

@@ -55,6 +55,7 @@ async def test_an_added_chat_reads_back_with_every_field_intact(repository: Chat
             completion_tokens=0,
             usage_estimated=True,
             estimated_prompt_tokens=2**40 - 1,
+            model="claude-opus-4-5-20251101",
         ),
     ]
     await repository.add_chat(chat)

@@ -83,6 +83,9 @@ async def test_v1_deltas_join_to_the_stored_reply(
         assert last.completed.usage.completion_tokens > 0
         stored = await live.v1.GetChat(pb.GetChatRequest(user_id=u, chat_id=chat.id))
         assert stored.messages[-1].id == last.completed.reply.id
+        # The model that wrote the reply, on the reply only.
+        assert last.completed.reply.model == stored.messages[-1].model == chat.model
+        assert [m.model for m in stored.messages[:-1]] == ["", ""]
 
 
 async def test_v1_and_http_see_the_same_chats(

@@ -118,6 +118,12 @@ async def test_older_exchanges_are_erased_and_shown(
         stored = (await api.client.get(f"/v1/users/{u}/chats/{chat['id']}", headers=AUTH)).json()
         flags = [m["erased"] for m in stored["messages"]]
         assert flags[0] is False
+        # Each reply names the model that wrote it; no other message does.
+        assert {m["role"]: m["model"] for m in stored["messages"]} == {
+            "system": None,
+            "user": None,
+            "assistant": "gpt-4o-mini",
+        }
         assert any(flags)
         assert flags[-2:] == [False, False]
         assert flags[1:] == sorted(flags[1:], reverse=True)

@@ -48,6 +48,7 @@ def exchange(
             prompt_tokens=40 + position,
             completion_tokens=9,
             estimated_prompt_tokens=38 + position,
+            model="gpt-4o-mini",
         ),
     ]
 

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from dependency_injector import providers
 
-from chatservice.adapters.fake_gateway import ScriptedFailure
+from chatservice.adapters.fake_gateway import FakeChatGateway, ScriptedFailure
 from chatservice.application.observability import TurnReport
 from chatservice.application.observed import ObservedChatGateway
 from chatservice.application.turn_events import Accepted, Completed, Delta
 from chatservice.application.turns import SendMessage
-from chatservice.domain.errors import InvalidInput, ProviderTimeout, RateLimited
+from chatservice.domain.errors import (
+    InvalidInput,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+)
 from support.services import Service, build_service
 
 
@@ -24,6 +30,7 @@ class RecordingObserver:
     reports: list[TurnReport] = field(default_factory=list)
     to_first_text: list[float] = field(default_factory=list)
     to_stream_end: list[float] = field(default_factory=list)
+    fallbacks: list[tuple[str, str]] = field(default_factory=list)
 
     def turn_started(self) -> None:
         self.started += 1
@@ -37,6 +44,9 @@ class RecordingObserver:
     def stream_ended(self, seconds: float) -> None:
         self.to_stream_end.append(seconds)
 
+    def fell_back(self, from_model: str, to_model: str) -> None:
+        self.fallbacks.append((from_model, to_model))
+
 
 @dataclass
 class Observed:
@@ -45,17 +55,17 @@ class Observed:
     send_message: SendMessage
 
 
-def observed(turns_per_minute: int = 0) -> Observed:
+def observed(turns_per_minute: int = 0, **settings: Any) -> Observed:
     """The use case as the container wires it, its observer recording, over a clock that ticks
     a second a look."""
-    service = build_service(turns_per_minute_per_user=turns_per_minute)
+    service = build_service(turns_per_minute_per_user=turns_per_minute, **settings)
     observer = RecordingObserver()
     container, ticks = service.container, itertools.count()
     container.turn_observer.override(providers.Object(observer))
     container.observed_gateway.override(
         providers.Singleton(
             ObservedChatGateway,
-            container.gateway,
+            container.routing_gateway,
             container.turn_observer,
             clock=lambda: float(next(ticks)),
         )
@@ -121,3 +131,28 @@ async def test_a_request_refused_at_the_door_is_no_turn() -> None:
         _ = [e async for e in o.send_message("u1", chat.id, "again")]
     assert [r.outcome for r in o.observer.reports] == ["completed"]
     assert o.observer.started == 1
+
+
+async def test_a_fallback_is_reported_from_the_model_that_failed_to_the_one_that_answered() -> None:
+    o = observed(
+        providers={"own": {"kind": "fake"}, "spare": {"kind": "fake"}},
+        models={
+            "own-model": {
+                "provider": "own",
+                "context_window": 8192,
+                "max_output": 1024,
+                "fallbacks": ["spare-model"],
+            },
+            "spare-model": {"provider": "spare", "context_window": 8192, "max_output": 1024},
+        },
+        model="own-model",
+    )
+    own = o.service.container.gateways()["own"]
+    assert isinstance(own, FakeChatGateway)
+    own.fail_next(ScriptedFailure(ProviderUnavailable("overloaded"), after_chunks=0))
+    chat = await o.service.start_chat("u1")
+    [*_, done] = [e async for e in o.send_message("u1", chat.id, "hello")]
+    assert isinstance(done, Completed)
+    assert o.observer.fallbacks == [("own-model", "spare-model")]
+    # The tokens are the answering model's.
+    assert [r.model for r in o.observer.reports] == ["spare-model"]

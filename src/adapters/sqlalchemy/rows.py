@@ -94,6 +94,7 @@ def message_row(chat_id: str, message: Message) -> dict[str, object]:
         "superseded": message.superseded,
         "replaces": message.replaces,
         "estimated_prompt_tokens": message.estimated_prompt_tokens,
+        "model": message.model,
     }
 
 
@@ -114,4 +115,5 @@ def message_from(row: Row[Any]) -> Message:  # a row of the messages table
         superseded=bool(row.superseded),
         replaces=row.replaces,
         estimated_prompt_tokens=row.estimated_prompt_tokens,
+        model=row.model,
     )

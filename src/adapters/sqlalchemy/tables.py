@@ -46,6 +46,8 @@ USER_ID_CHARS = 128
 #: They were created wider than that rule, and stay so: narrowing them would rebuild the
 #: messages table to gain nothing.
 IDEMPOTENCY_KEY_COLUMN_CHARS = 255
+#: A model's name: a chat's, a reply's.
+MODEL_NAME_CHARS = 255
 #: Twilio's MessageSid (34 characters today), held to the idempotency-key rule.
 MESSAGE_SID_CHARS = IDEMPOTENCY_KEY_CHARS
 
@@ -147,7 +149,7 @@ chats = Table(
     Column("id", Identifier(ID_CHARS), primary_key=True),
     Column("user_id", Identifier(USER_ID_CHARS), nullable=False),
     Column("status", short_text(16), nullable=False),
-    Column("model", short_text(255), nullable=False),
+    Column("model", short_text(MODEL_NAME_CHARS), nullable=False),
     Column("params", json_text(), nullable=False),
     Column("title", short_text(TITLE_LENGTH), nullable=False),
     Column("prompt_tokens", BigInteger(), nullable=False),
@@ -204,6 +206,8 @@ messages = Table(
     Column("replaces", Identifier(ID_CHARS), nullable=True),
     # A reply's: our count of the prompt it answered (calibrated counting).
     Column("estimated_prompt_tokens", BigInteger(), nullable=True),
+    # A reply's: the model that wrote it (the chat's own, or a fallback).
+    Column("model", short_text(MODEL_NAME_CHARS), nullable=True),
     # A chat's messages sit together (InnoDB clusters rows by primary key).
     PrimaryKeyConstraint("chat_id", "position"),
     UniqueConstraint("id"),

@@ -41,6 +41,7 @@ def message_pb(message: Message) -> pb.Message:
         created_at=timestamp(message.created_at),
         finish_reason=message.finish_reason or "",
         usage=usage_pb(message),
+        model=message.model or "",
     )
 
 

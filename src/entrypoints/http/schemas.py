@@ -74,6 +74,9 @@ class MessageOut(msgspec.Struct):
     created_at: datetime
     finish_reason: str | None = None
     usage: TurnUsageOut | None = None
+    #: A reply's: the model that wrote it, the chat's own or one of its fallbacks (None for the
+    #: other roles, and replies stored before it was recorded).
+    model: str | None = None
 
 
 class ParamsOut(msgspec.Struct):
@@ -158,6 +161,7 @@ def message_out(message: Message) -> MessageOut:
         created_at=message.created_at,
         finish_reason=message.finish_reason,
         usage=turn_usage_out(message),
+        model=message.model,
     )
 
 

@@ -143,6 +143,17 @@ function usageWords(usage) {
   return usage.estimated ? `${words} (estimated)` : words;
 }
 
+/** The model that wrote a reply; marked when it is not the chat's own (a fallback answered). */
+function modelLabel(model) {
+  const label = element("span", "model", model);
+  const own = state.chat?.model;
+  if (own && model !== own) {
+    label.classList.add("fallback");
+    label.title = `${own} failed before its first word; ${model}, a fallback, answered`;
+  }
+  return label;
+}
+
 function messageItem(message) {
   const item = element("li", `msg ${message.role}`);
   const meta = element("div", "meta");
@@ -155,6 +166,7 @@ function messageItem(message) {
   if (typeof message.tokens === "number") {
     meta.append(element("span", "tokens", `${message.tokens} tokens`));
   }
+  if (message.model) meta.append(modelLabel(message.model));
   if (message.usage) meta.append(element("span", "reply-usage", `reply: ${usageWords(message.usage)}`));
   if (message.finish_reason === "length") {
     meta.append(element("span", "cut", "cut at the reply's token limit"));
