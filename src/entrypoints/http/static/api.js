@@ -46,17 +46,17 @@ async function errorOf(response) {
 }
 
 /**
- * A call under `/v1/users/{user id}` with the person's token; an error status or no answer at
- * all throws, and so does `signal` firing (as `StoppedError`).
+ * A call under `/v1/users/{user id}` with the person's token (and `headers`); an error status or
+ * no answer at all throws, and so does `signal` firing (as `StoppedError`).
  */
 export async function call(
   { token, userId },
   path,
-  { method = "GET", body, accept = "application/json", signal } = {},
+  { method = "GET", body, accept = "application/json", signal, headers: more = {} } = {},
 ) {
   let headers;
   try {
-    headers = new Headers({ Authorization: `Bearer ${token}`, Accept: accept });
+    headers = new Headers({ ...more, Authorization: `Bearer ${token}`, Accept: accept });
   } catch {
     throw new ApiError(401, "unauthenticated", "the token holds characters a header cannot carry");
   }
@@ -97,12 +97,13 @@ export function pause(ms, signal) {
   });
 }
 
-/** Server-Sent Events as they arrive: `{type, data}`, `: ping` comments skipped. */
+/** Server-Sent Events as they arrive: `{type, data, id}`, `: ping` comments skipped. */
 export async function* readEvents(body) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   let type = "message";
   let data = [];
+  let id = null;
   try {
     while (true) {
       let chunk;
@@ -120,7 +121,7 @@ export async function* readEvents(body) {
       buffer = lines.pop() + buffer.slice(end);
       for (const line of lines) {
         if (line === "") {
-          if (data.length > 0) yield { type, data: JSON.parse(data.join("\n")) };
+          if (data.length > 0) yield { type, data: JSON.parse(data.join("\n")), id };
           type = "message";
           data = [];
         } else if (!line.startsWith(":")) {
@@ -129,6 +130,7 @@ export async function* readEvents(body) {
           const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
           if (field === "event") type = value;
           else if (field === "data") data.push(value);
+          else if (field === "id") id = Number(value);
         }
       }
     }

@@ -8,7 +8,12 @@ import { ApiError, NetworkError, StoppedError, StreamError, call, pause, readEve
 import { showMarkdown } from "./markdown.js";
 
 const PAGE_SIZE = 50;
-const STORED = { token: "chatservice.token", userId: "chatservice.userId" };
+const STORED = {
+  token: "chatservice.token",
+  userId: "chatservice.userId",
+  // The reply being written, so that a reload resumes it where it was (see `resumeTurn`).
+  turn: "chatservice.turn",
+};
 const ROLE_NAMES = { system: "System", user: "You", assistant: "Assistant" };
 
 const byId = (id) => document.getElementById(id);
@@ -47,6 +52,8 @@ const state = {
   chat: null,
   // The running turn's stop switch; null while no reply is being written.
   turn: null,
+  // Saves the running turn with the part of its reply drawn so far; null while none runs.
+  saveTurn: null,
   // Chats whose reply was stopped and not yet followed by a new turn: the service may still be
   // cancelling it for a moment, so their next message waits for the chat to be free.
   stopped: new Set(),
@@ -186,10 +193,13 @@ function messageItem(message) {
 
 /** A reply's text as it streams in: drawn again at most once a frame, however many deltas come. */
 class LiveReply {
-  constructor(item) {
+  constructor(item, content = "") {
     this.target = item.querySelector(".text");
-    this.content = "";
+    this.content = content;
     this.frame = 0;
+    // Called after each drawing (the page keeps what it drew, for a reload).
+    this.onDraw = () => {};
+    if (content) this.draw();
   }
 
   append(delta) {
@@ -210,6 +220,7 @@ class LiveReply {
     const follow = atEnd();
     showMarkdown(this.target, this.content);
     if (follow) scrollToEnd();
+    this.onDraw();
   }
 }
 
@@ -308,9 +319,14 @@ async function connect(token, userId) {
   sessionStorage.setItem(STORED.userId, userId);
   showIdentity();
   renderChat();
+  const pending = storedTurn();
+  if (pending?.userId === userId && state.turn === null) await resumeTurn(pending);
 }
 
 function signOut() {
+  // The reply goes on in the service; the page only stops following it.
+  state.turn?.abort(LEAVING);
+  forgetTurn();
   sessionStorage.removeItem(STORED.token);
   sessionStorage.removeItem(STORED.userId);
   Object.assign(state, { token: "", userId: "", connected: false, chats: [], chat: null });
@@ -342,28 +358,71 @@ function startNewChat() {
   ui.message.focus();
 }
 
-// A chat stays busy for a moment after its reply was stopped, until the service has noticed the
-// closed connection and cancelled the turn; a message sent meanwhile is answered 409. It is sent
-// again as soon as the chat is free, for this long at most (then the 409 is shown).
+// --- Turns -------------------------------------------------------------------------------------
+// Every reply is a background turn: the service writes it whether or not the page is there, and
+// the page follows its events. The running turn is kept in `sessionStorage` with the events it
+// has drawn, so that after a reload (or a dropped connection) the page asks for the events after
+// the last one it had (`Last-Event-ID`) and the reply goes on where it was.
+
+/** A new idempotency key for a turn (crypto.randomUUID needs a secure context). */
+function newRequestId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function rememberTurn(turn) {
+  try {
+    sessionStorage.setItem(STORED.turn, JSON.stringify(turn));
+  } catch {
+    // Storage full or off: the reply still streams, only a reload would not resume it.
+  }
+}
+
+function forgetTurn() {
+  state.saveTurn = null;
+  sessionStorage.removeItem(STORED.turn);
+}
+
+function storedTurn() {
+  try {
+    return JSON.parse(sessionStorage.getItem(STORED.turn) ?? "null");
+  } catch {
+    return null;
+  }
+}
+
+const turnPath = (turn) =>
+  `/chats/${encodeURIComponent(turn.chatId)}/turns/${encodeURIComponent(turn.requestId)}`;
+
+// A chat stays busy for a moment after its reply was stopped, until the service has cancelled
+// the turn; a message sent meanwhile is answered 409. It is sent again as soon as the chat is
+// free, for this long at most (then the 409 is shown).
 const STOPPED_TURN_WAIT_MS = 20_000;
+// A dropped event stream is opened again this many times in a row before the page gives up.
+const RECONNECTS = 5;
+// Why the page stops following a turn it does not mean to cancel (the person signs out).
+const LEAVING = "leaving";
 
 /**
- * Start a turn (`POST path` with `body`, as SSE). Right after a reply of this chat was stopped,
- * a 409 `turn_in_progress` means the service is still cancelling it: ask again until it is free.
+ * Start a background turn (`POST path` with `body`, its idempotency key `turn.requestId`); resolves
+ * once the service has it under way. Right after a reply of this chat was stopped, a 409
+ * `turn_in_progress` means the service is still cancelling it: ask again until it is free.
+ * `signal` stops the waiting, never a request in flight: the service may have the turn already.
  */
-async function startTurn(chatId, path, body, signal) {
-  const request = { method: "POST", body, accept: "text/event-stream", signal };
+async function startTurn(turn, path, body, signal) {
+  const request = { method: "POST", body, headers: { "Idempotency-Key": turn.requestId } };
   let since = null;
   for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
     try {
       const response = await api(path, request);
-      state.stopped.delete(chatId);
-      return response;
+      state.stopped.delete(turn.chatId);
+      return response.json();
     } catch (error) {
       const busy = error instanceof ApiError && error.code === "turn_in_progress";
       since ??= performance.now();
-      if (!busy || !state.stopped.has(chatId) || performance.now() - since > STOPPED_TURN_WAIT_MS) {
-        state.stopped.delete(chatId);
+      const waited = performance.now() - since;
+      if (!busy || !state.stopped.has(turn.chatId) || waited > STOPPED_TURN_WAIT_MS) {
+        state.stopped.delete(turn.chatId);
         throw error;
       }
       showNotice("The stopped reply is still being cancelled: sending as soon as the chat is free…");
@@ -373,31 +432,58 @@ async function startTurn(chatId, path, body, signal) {
 }
 
 /**
- * Run a turn of chat `chatId` (`POST path` with `body`) and stream its reply into `item`;
- * resolves to the `done` event's `{message, usage}`. `signal` stops it (`StoppedError`), with
- * what had come of the reply drawn in `item`.
+ * Follow the events of `turn` after the last one it had, drawing its reply into `item`, and
+ * resolve to the `done` event's `{message, usage}`. A dropped connection is opened again from the
+ * last event drawn. `signal` stops the following (`StoppedError`).
  */
-async function streamReply(chatId, path, body, item, signal) {
-  const response = await startTurn(chatId, path, body, signal);
-  showNotice("");
-  if (!(response.headers.get("Content-Type") ?? "").startsWith("text/event-stream")) {
-    return response.json();
-  }
-  const reply = new LiveReply(item);
+async function followTurn(turn, item, signal) {
+  const reply = new LiveReply(item, turn.text);
+  state.saveTurn = () => rememberTurn({ ...turn, text: reply.content });
+  reply.onDraw = state.saveTurn;
+  let drops = 0;
   try {
-    for await (const event of readEvents(response.body)) {
-      if (event.type === "delta") {
-        reply.append(event.data.text);
-      } else if (event.type === "done") {
-        return event.data;
-      } else if (event.type === "error") {
-        throw new StreamError(event.data.code, event.data.message);
+    while (true) {
+      try {
+        const response = await api(`${turnPath(turn)}/events`, {
+          accept: "text/event-stream",
+          signal,
+          headers: { "Last-Event-ID": String(turn.lastId) },
+        });
+        for await (const event of readEvents(response.body)) {
+          drops = 0;
+          showNotice("");
+          if (event.type === "delta") {
+            reply.append(event.data.text);
+            turn.lastId = event.id;
+          } else if (event.type === "done") {
+            return event.data;
+          } else if (event.type === "error") {
+            throw new StreamError(event.data.code, event.data.message);
+          }
+        }
+      } catch (error) {
+        if (!(error instanceof NetworkError)) throw error;
       }
+      // The stream ended before the turn did: the connection dropped. Pick it up again.
+      if (++drops > RECONNECTS) {
+        throw new StreamError("stream_cut", "The connection kept closing before the reply was complete.");
+      }
+      reply.flush();
+      showNotice("The connection dropped: picking the reply up where it was…");
+      await pause(Math.min(250 * 2 ** drops, 4000), signal);
     }
   } finally {
     reply.flush();
   }
-  throw new StreamError("stream_cut", "The connection closed before the reply was complete.");
+}
+
+/** Ask the service to stop `turn`; one that already ended (or never started) needs nothing. */
+async function cancelOnService(turn) {
+  try {
+    await api(`${turnPath(turn)}/cancel`, { method: "POST" });
+  } catch (error) {
+    if (!(error instanceof ApiError && [404, 409].includes(error.status))) throw error;
+  }
 }
 
 /** Mark a stopped exchange on the page: shown until the next message, never stored. */
@@ -412,52 +498,52 @@ function markStopped(question, reply) {
   }
 }
 
-async function send() {
-  const content = ui.message.value;
-  if (state.turn !== null || !state.connected || content.trim() === "") return;
-  clearError();
-  const turn = new AbortController();
-  state.turn = turn;
-  updateControls();
-  ui.message.value = "";
+/**
+ * Show a turn of chat `turn.chatId` being answered: its question, then its reply as `begin` (which
+ * starts the turn on the service, or nothing when it runs already) and `followTurn` bring it in.
+ * `controller` (already `state.turn`) stops it: the service is asked to cancel it. A failure takes
+ * the exchange off the page; the draft is given back either way.
+ */
+async function runTurn(turn, controller, begin) {
   for (const item of ui.messages.querySelectorAll(".stopped")) item.remove();
-  const question = messageItem({ role: "user", content });
+  const question = messageItem({ role: "user", content: turn.content });
   const reply = messageItem({ role: "assistant", content: "" });
   reply.classList.add("streaming");
   reply.setAttribute("aria-busy", "true");
-  let chatId = state.chat?.id;
+  ui.messages.querySelector(".empty")?.remove();
+  ui.messages.append(question, reply);
+  scrollToEnd();
+  // Kept from now on: a reload while the turn starts finds it (or learns it never started).
+  rememberTurn(turn);
   let stored = false;
   try {
-    if (!chatId) {
-      state.chat = await (await api("/chats", { method: "POST", body: {} })).json();
-      chatId = state.chat.id;
-      renderChat();
-    }
-    ui.messages.querySelector(".empty")?.remove();
-    ui.messages.append(question, reply);
-    scrollToEnd();
-    const path = `/chats/${encodeURIComponent(chatId)}/messages`;
-    const done = await streamReply(chatId, path, { content }, reply, turn.signal);
+    await begin(controller.signal);
+    if (controller.signal.aborted) throw new StoppedError();
+    const done = await followTurn(turn, reply, controller.signal);
     stored = true;
+    forgetTurn();
     reply.replaceWith(messageItem({ ...done.message, usage: done.usage }));
     // The stored chat says what was erased to make room, and the new totals.
-    if (state.chat?.id === chatId) await openChat(chatId);
+    if (state.chat?.id === turn.chatId) await openChat(turn.chatId);
     await loadChats();
   } catch (error) {
     if (stored) throw error;
+    forgetTurn();
+    if (controller.signal.reason === LEAVING) return;
     // Nothing of a stopped or failed turn is stored; the draft is given back. A stopped reply
     // stays on the page, marked, as far as it had come; a failed one goes.
     const stopped = error instanceof StoppedError;
     if (stopped) {
       markStopped(question, reply);
-      state.stopped.add(chatId);
+      state.stopped.add(turn.chatId);
+      cancelOnService(turn).catch(showError);
     } else {
       question.remove();
       reply.remove();
     }
-    if (ui.message.value === "") ui.message.value = content;
+    if (ui.message.value === "") ui.message.value = turn.content;
     // A chat made for this message stays (empty): list it. The turn's error is the one shown.
-    if (chatId && state.chats.every((chat) => chat.id !== chatId)) loadChats().catch(() => {});
+    if (state.chats.every((chat) => chat.id !== turn.chatId)) loadChats().catch(() => {});
     if (!stopped) throw error;
   } finally {
     reply.classList.remove("streaming");
@@ -468,7 +554,61 @@ async function send() {
   }
 }
 
-/** Stop the reply being written: the connection closes and the service cancels the turn. */
+/** Take the page for a turn: Send is off and Stop on until `runTurn` is done with it. */
+function takeTurn() {
+  const controller = new AbortController();
+  state.turn = controller;
+  updateControls();
+  return controller;
+}
+
+async function send() {
+  const content = ui.message.value;
+  if (state.turn !== null || !state.connected || content.trim() === "") return;
+  clearError();
+  const controller = takeTurn();
+  ui.message.value = "";
+  if (!state.chat) {
+    try {
+      state.chat = await (await api("/chats", { method: "POST", body: {} })).json();
+    } catch (error) {
+      state.turn = null;
+      updateControls();
+      ui.message.value = content;
+      throw error;
+    }
+    renderChat();
+  }
+  const chatId = state.chat.id;
+  const requestId = newRequestId();
+  const turn = { userId: state.userId, chatId, requestId, content, lastId: 0, text: "" };
+  const path = `/chats/${encodeURIComponent(chatId)}/messages`;
+  const body = { content, background: true };
+  await runTurn(turn, controller, (signal) => startTurn(turn, path, body, signal));
+}
+
+/**
+ * After a reload: open the chat of the reply that was being written, and follow it from the last
+ * event drawn. A turn the service no longer has (it never started, or ended long ago) is left
+ * to the chat, which shows what was stored.
+ */
+async function resumeTurn(pending) {
+  const controller = takeTurn();
+  try {
+    await openChat(pending.chatId);
+    await runTurn(pending, controller, async () => {});
+  } catch (error) {
+    state.turn = null;
+    updateControls();
+    forgetTurn();
+    const gone = error instanceof ApiError && [404, 410].includes(error.status);
+    if (!gone) throw error;
+    ui.message.value = "";
+    if (state.chat?.id === pending.chatId) await openChat(pending.chatId);
+  }
+}
+
+/** Stop the reply being written: the page stops following it and the service cancels it. */
 function stop() {
   state.turn?.abort();
   ui.message.focus();
@@ -500,6 +640,8 @@ ui.message.addEventListener("keydown", (event) => {
   run(send);
 });
 window.addEventListener("unhandledrejection", (event) => showError(event.reason));
+// A reload may come before the next frame would have saved the latest deltas.
+window.addEventListener("pagehide", () => state.saveTurn?.());
 
 state.token = sessionStorage.getItem(STORED.token) ?? "";
 state.userId = sessionStorage.getItem(STORED.userId) ?? "";
