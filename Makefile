@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 
 .PHONY: run test install install-dev lint typecheck mariadb redis chromium proto proto-check \
-	web-chat-screenshot bench bench-startup
+	web-chat-screenshot bench bench-startup bench-background
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,10 +58,15 @@ test: install-dev mariadb redis chromium lint typecheck proto-check
 
 # Every benchmark of docs/benchmarks.md, against the real service on SQLite and MariaDB (about
 # ten minutes); rewrites docs/benchmarks.md and its plots.
-bench: install-dev mariadb
+bench: install-dev mariadb redis
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]' --config-settings editable_mode=strict
 	$(BIN)/python bench/run.py
 
 # Start-up alone (a minute, no MariaDB): rewrites only that section of docs/benchmarks.md.
 bench-startup: install-dev
 	$(BIN)/python bench/run.py --only startup
+
+# The memory of 500 background turns, in-process and on Redis (a minute): rewrites only that
+# section of docs/benchmarks.md.
+bench-background: install-dev redis
+	$(BIN)/python bench/run.py --only background

@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from background_turns import background_section
 from scenarios import Row, Streaming
 from startup import startup_section
 
@@ -142,6 +143,7 @@ def write_report(results: dict[str, Any], markdown: Path, plots: Path) -> None:
               f"{v1['cpu_s']:.2f} | {v1['wall_s']:.2f} |",
               "", f"The cumulative stream sends {compat['bytes'] / v1['bytes']:.0f} × the bytes: "
               "its cost grows with the square of the reply. It stays for existing clients only."]  # fmt: skip
+    lines += ["", *background_section(results["background"], results["machine"])]
     lines += ["", *startup_section(results["startup"], results["machine"])]
     analysis = (Path(__file__).parent / "analysis.md").read_text()
     markdown.write_text("\n".join(lines) + "\n" + analysis)

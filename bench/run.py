@@ -1,8 +1,10 @@
 """`make bench`: every measurement of issue 8 in one run, written to docs/benchmarks.md with PNG
 plots in docs/benchmarks/. Runs the real service (fake model) against SQLite and MariaDB.
 
-Usage: `.venv/bin/python bench/run.py [--quick] [--only startup]` (`--quick` shrinks the runs, for
-a smoke test; `--only startup` measures start-up alone, in a minute, and rewrites only its section).
+Usage: `.venv/bin/python bench/run.py [--quick] [--only startup|background]` (`--quick` shrinks
+the runs, for a smoke test; `--only startup` measures start-up alone, in a minute, and rewrites only
+its section; `--only background` likewise for the memory of 500 background turns, which needs the
+Redis at `CHATSERVICE_BENCH_REDIS_URL`, 127.0.0.1:6379 by default).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from scenarios import (
     streaming,
     token_counting,
 )
-from services import mariadb_database
+from services import REDIS_URL, mariadb_database
 from startup import StartUp, replace_section, start_up, startup_section
 
 from chatservice.adapters.sqlalchemy.migrations import AlembicMigrations
@@ -54,7 +56,14 @@ def machine() -> str:
             f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}")  # fmt: skip
 
 
-async def measure(databases: dict[str, str], workdir: Path, quick: bool, startup: StartUp) -> None:
+async def measure(
+    databases: dict[str, str],
+    workdir: Path,
+    quick: bool,
+    startup: StartUp,
+    background_databases: list[str],
+) -> None:
+    from background_turns import background_turns
     from report import write_report  # matplotlib: not needed for `--only startup`
 
     results: dict[str, object] = {"machine": machine(), "startup": startup}
@@ -71,12 +80,24 @@ async def measure(databases: dict[str, str], workdir: Path, quick: bool, startup
     progress("token counting")
     results["tokens"] = token_counting()
     results["cumulative"] = await cumulative_vs_deltas(progress)
+    results["background"] = await background_turns(
+        background_databases, workdir, REDIS_URL, progress
+    )
     write_report(results, REPORT, ROOT / "docs" / "benchmarks")
     progress("wrote docs/benchmarks.md and docs/benchmarks/*.png")
 
 
 def main(quick: bool, only: str | None) -> None:
     # First, before the bench has started anything else on the machine.
+    if only == "background":
+        from background_turns import background_section, background_turns, databases
+
+        workdir = Path(tempfile.mkdtemp(prefix="chatservice-bench-"))
+        urls = databases(workdir, 2)
+        runs = uvloop.run(background_turns(urls, workdir, REDIS_URL, progress))
+        replace_section(REPORT, background_section(runs, machine()))
+        progress("wrote the background turns section of docs/benchmarks.md")
+        return
     startup = start_up(3 if quick else 10, progress)
     if only == "startup":
         replace_section(REPORT, startup_section(startup, machine()))
@@ -85,15 +106,17 @@ def main(quick: bool, only: str | None) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="chatservice-bench-"))
     sqlite_url = f"sqlite+aiosqlite:///{workdir}/bench.db"
     AlembicMigrations(sqlite_url).upgrade_to_head()
+    from background_turns import databases as background_databases
+
     with mariadb_database() as mariadb_url:
         databases = {"SQLite": sqlite_url, "MariaDB": mariadb_url}
         # The load generator on the same loop as the service: less of the shared CPU.
-        uvloop.run(measure(databases, workdir, quick, startup))
+        uvloop.run(measure(databases, workdir, quick, startup, background_databases(workdir, 2)))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", choices=["startup"])
+    parser.add_argument("--only", choices=["startup", "background"])
     args = parser.parse_args()
     main(args.quick, args.only)

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 BIN = Path(sys.executable).parent
 TOKEN = "bench-token"
 MYSQL_SERVER = os.environ.get("CHATSERVICE_BENCH_MYSQL_URL", "mysql+asyncmy://root@127.0.0.1:3306")
+REDIS_URL = os.environ.get("CHATSERVICE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def free_port() -> int:

@@ -157,6 +157,7 @@ class RedisTurnEventLog:
         #: This process's running turns, watched for cancellation.
         self._running: dict[TurnKey, _RedisTurn] = {}
         self._watcher: asyncio.Task[None] | None = None
+        self._watch_failing = False
 
     def _keys(self, turn: TurnKey) -> _Keys:
         base = f"{self._prefix}:turn:{{{turn.chat_id}}}:{turn.request_id}"
@@ -261,8 +262,14 @@ class RedisTurnEventLog:
             try:
                 flags = await self._watch_script(keys=keys, args=[self._running_ttl])
             except RedisError as error:
-                log.warning("could not watch the running turns in Redis: %s", error)
+                # Once per outage, not every half second.
+                if not self._watch_failing:
+                    log.warning("could not watch the running turns in Redis: %s", error)
+                self._watch_failing = True
                 continue
+            if self._watch_failing:
+                log.info("watching the running turns in Redis again")
+            self._watch_failing = False
             assert isinstance(flags, list)
             for turn, flag in zip(turns, flags, strict=True):
                 turn.heard(cast(int, flag))
@@ -327,10 +334,13 @@ class _RedisTurn:
                 try:
                     flag = await self._log._write(self.keys, batch, ending)
                 except RedisError as error:
-                    log.warning("could not write a turn's events to Redis: %s", error)
+                    if pause == _WRITE_RETRY_PAUSES[0]:  # once per outage of this turn
+                        log.warning("could not write a turn's events to Redis: %s", error)
                     await asyncio.sleep(pause)
                     pause = next(pauses, pause)
                     continue
+                pauses = iter(_WRITE_RETRY_PAUSES)
+                pause = next(pauses)
                 del self._unwritten[: len(batch)]
                 self.heard(flag)
                 if flag == -1:

@@ -13,6 +13,7 @@ from chatservice.adapters.fake_gateway import FakeChatGateway, ScriptedFailure
 from chatservice.domain.errors import ProviderUnavailable
 from support.containers import provided
 from support.http import LiveApi, LiveApiFactory, SseEvent, read_sse, unique_user
+from support.process import free_port
 
 SSE = {"Accept": "text/event-stream"}
 UNKNOWN_CHAT = "00000000-0000-4000-8000-000000000000"
@@ -228,3 +229,22 @@ async def test_unknown_and_foreign_turns_are_404_and_an_unkept_one_resumes_only_
         bad = await http.get(f"{path}/events", headers=SSE | {"Last-Event-ID": "x"})
         assert bad.status_code == 400
         assert live.container.background_work().running == 0
+
+
+async def test_a_background_turn_is_refused_while_redis_does_not_answer(
+    open_live_api: LiveApiFactory, request: pytest.FixtureRequest
+) -> None:
+    user = unique_user("bg", request)
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    async with open_live_api(redis_url=closed) as live, live.client() as http:
+        chat_id = await new_chat(http, user)
+        before = await live.snapshot(user)
+        refused = await start_background(http, user, chat_id, "hi")
+        assert (refused.status_code, refused.json()["error"]["code"]) == (
+            503,
+            "storage_unavailable",
+        )
+        assert await live.snapshot(user) == before
+        # A turn in the foreground needs no Redis.
+        sent = await http.post(f"/v1/users/{user}/chats/{chat_id}/messages", json={"content": "hi"})
+        assert sent.status_code == 200
