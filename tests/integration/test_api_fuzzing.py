@@ -4,10 +4,11 @@ The app runs behind a real uvicorn server on each database, and the document is 
 `/schema/openapi.json`. For every operation schemathesis makes its boundary cases (the coverage
 phase: limits, missing and wrongly typed fields, unexpected methods) and Hypothesis generates
 `EXAMPLES` requests that fit the schema and `EXAMPLES` that break it. A share of the requests is
-aimed at a valid user and at chats that are fresh, talked to, ended, someone else's or never made,
-so the deep paths run too; a share goes without a valid token, and a share asks for the reply as
-Server-Sent Events. Every response must be documented: never a 5xx, a declared status, the
-declared content type, headers and body schema (each event of a stream included).
+aimed at a valid user and at chats that are fresh, talked to (with that turn's request id), ended,
+someone else's or never made, so the deep paths run too; a share goes without a valid token, and a
+share asks for the reply as Server-Sent Events. Every response must be documented: never a 5xx, a
+declared status, the declared content type, headers and body schema (each event of a stream
+included).
 
 Derandomized and bounded, so CI runs the same requests every time and a failure reproduces with
 `pytest tests/integration/test_api_fuzzing.py`.
@@ -52,6 +53,9 @@ OPERATIONS = [
     "POST /v1/users/{user_id}/chats/{chat_id}/messages",
     "POST /v1/users/{user_id}/chats/{chat_id}/end",
     "DELETE /v1/users/{user_id}/chats/{chat_id}",
+    "GET /v1/users/{user_id}/chats/{chat_id}/turns/{request_id}",
+    "GET /v1/users/{user_id}/chats/{chat_id}/turns/{request_id}/events",
+    "POST /v1/users/{user_id}/chats/{chat_id}/turns/{request_id}/cancel",
     # Twilio is not configured here, so every request gets its documented 404.
     "POST /v1/twilio/whatsapp",
 ]
@@ -103,6 +107,8 @@ class Seeded:
     ended: str
     foreign: str
     cursor: str
+    #: The request id of the talked-to chat's turn.
+    request_id: str
 
     def fresh_chat(self) -> str:
         return _new_chat(self.base_url, self.user_id)
@@ -115,12 +121,16 @@ def _new_chat(base_url: str, user_id: str) -> str:
     return chat_id
 
 
+#: The idempotency key, so the request id, of the seeded turn.
+SEEDED_REQUEST_ID = "seeded-turn"
+
+
 def _seed(base_url: str, user_id: str) -> Seeded:
     talked_to = _new_chat(base_url, user_id)
     said = httpx.post(
         f"{base_url}/v1/users/{user_id}/chats/{talked_to}/messages",
         json={"content": "hello"},
-        headers=AUTH,
+        headers={**AUTH, "Idempotency-Key": SEEDED_REQUEST_ID},
     )
     assert said.status_code == 200, said.text
     ended = _new_chat(base_url, user_id)
@@ -128,7 +138,9 @@ def _seed(base_url: str, user_id: str) -> Seeded:
     assert end.status_code == 200, end.text
     foreign = _new_chat(base_url, f"{user_id}-other")
     page = httpx.get(f"{base_url}/v1/users/{user_id}/chats?limit=1", headers=AUTH).json()
-    return Seeded(base_url, user_id, talked_to, ended, foreign, page["next_cursor"])
+    return Seeded(
+        base_url, user_id, talked_to, ended, foreign, page["next_cursor"], SEEDED_REQUEST_ID
+    )
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +171,8 @@ def _aim(case: Any, target: str, seeded: Seeded) -> None:
         case.path_parameters["chat_id"] = chat_id or seeded.fresh_chat()
     if target == "talked-to chat" and "cursor" in (case.query or {}):
         case.query["cursor"] = seeded.cursor
+    if target == "talked-to chat" and "request_id" in case.path_parameters:
+        case.path_parameters["request_id"] = seeded.request_id
     if case.operation.label == "POST /chat" and isinstance(case.body, dict):
         case.body["user_id"] = seeded.user_id
         if chat_id is None:
