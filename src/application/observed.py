@@ -13,6 +13,7 @@ from chatservice.application.ports import ChatGateway, CompletionEnd, Completion
 from chatservice.application.turn_events import Completed, TurnEvent
 from chatservice.application.turns import Turn
 from chatservice.domain.errors import ChatServiceError
+from chatservice.domain.turn import TurnAction
 
 
 class ObservedTurn:
@@ -23,11 +24,16 @@ class ObservedTurn:
         self._observer = observer
 
     async def __call__(
-        self, user_id: str, chat_id: str, content: str, idempotency_key: str | None, deltas: bool
+        self,
+        user_id: str,
+        chat_id: str,
+        action: TurnAction,
+        idempotency_key: str | None,
+        deltas: bool,
     ) -> AsyncGenerator[TurnEvent, None]:
         self._observer.turn_started()
         report = TurnReport("cancelled")
-        turn = self._turn(user_id, chat_id, content, idempotency_key, deltas)
+        turn = self._turn(user_id, chat_id, action, idempotency_key, deltas)
         try:
             async with aclosing(turn) as events:
                 async for event in events:

@@ -28,6 +28,7 @@ from chatservice.application.busy import wait_while_busy
 from chatservice.application.calibration import TokenCalibration
 from chatservice.application.clock import Clock, utc_now
 from chatservice.application.ids import new_id
+from chatservice.application.model_reply import ModelReply
 from chatservice.application.observability import current_trace_id
 from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import (
@@ -36,12 +37,11 @@ from chatservice.application.ports import (
     CompletionEnd,
     CompletionRequest,
     PromptMessage,
-    StoredTurn,
-    TextDelta,
     TokenCounter,
     TurnClaim,
 )
 from chatservice.application.rate_limit import TurnRateLimiter
+from chatservice.application.turn_actions import Asked, landed, replayed
 from chatservice.application.turn_events import Accepted, Completed, Delta, TurnEvent
 from chatservice.domain.calibration import TokenRatio
 from chatservice.domain.chat import (
@@ -59,7 +59,6 @@ from chatservice.domain.chat import (
 )
 from chatservice.domain.errors import (
     ChatServiceError,
-    IdempotencyKeyReused,
     MessageTooLong,
     ProviderRateLimited,
     ProviderRejected,
@@ -68,7 +67,7 @@ from chatservice.domain.errors import (
     TurnInProgress,
 )
 from chatservice.domain.models import ModelRegistry, ModelSpec
-from chatservice.domain.turn import TurnRecord
+from chatservice.domain.turn import Send, TurnAction, TurnRecord
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +87,18 @@ RETRY_PAUSES = (0.1,)
 
 
 class Turn(Protocol):
-    """Claim → generate → commit for a message whose input is checked: `TakeTurn`, or a wrapper
-    of it (`ObservedTurn`). The events and errors are those of `SendMessage`."""
+    """Claim → generate → commit for an action whose input is checked (a new message, a
+    regenerate, an edit): `TakeTurn`, or a wrapper of it (`ObservedTurn`). The events and errors
+    are those of `SendMessage`, and for a regenerate or an edit `NothingToRegenerate` and
+    `NotLastUserMessage` once the chat is claimed."""
 
     def __call__(
-        self, user_id: str, chat_id: str, content: str, idempotency_key: str | None, deltas: bool
+        self,
+        user_id: str,
+        chat_id: str,
+        action: TurnAction,
+        idempotency_key: str | None,
+        deltas: bool,
     ) -> AsyncGenerator[TurnEvent, None]: ...
 
 
@@ -140,7 +146,7 @@ class SendMessage:
         await self._rate_limiter.admit(user_id)
         # aclosing: when our caller closes us, the turn (and with it the model's stream) is
         # closed at once, not whenever it is collected.
-        turn = self._take_turn(user_id, chat_id, content, idempotency_key, deltas)
+        turn = self._take_turn(user_id, chat_id, Send(content), idempotency_key, deltas)
         async with aclosing(turn) as events:
             async for event in events:
                 yield event
@@ -172,16 +178,23 @@ class TakeTurn:
         self._retry_pauses = retry_pauses
 
     async def __call__(
-        self, user_id: str, chat_id: str, content: str, idempotency_key: str | None, deltas: bool
+        self,
+        user_id: str,
+        chat_id: str,
+        action: TurnAction,
+        idempotency_key: str | None,
+        deltas: bool,
     ) -> AsyncGenerator[TurnEvent, None]:
         """The turn's events, as `SendMessage` yields them."""
-        claimed = await self._claim(user_id, chat_id, content, idempotency_key)  # short transaction
+        claimed = await self._claim(user_id, chat_id, action, idempotency_key)  # short transaction
         if isinstance(claimed, Completed):  # a retry of a committed turn: its stored outcome
             yield claimed
             return
         chat, claim = claimed
         async with self._released_on_failure(chat.id, claim):
-            own = self._prompt(chat, content, self._registry.servable(chat.model))
+            # What the action makes of the window: the history the question follows.
+            asked = Asked.of(chat, action)
+            own = self._prompt(chat, asked, self._registry.servable(chat.model))
             if deltas:
                 yield Accepted(claim.idempotency_key)
             # The chat's model, or the first of its fallbacks to get as far as its first text.
@@ -195,7 +208,7 @@ class TakeTurn:
         yield completed
 
     async def _claim(
-        self, user_id: str, chat_id: str, content: str, idempotency_key: str | None
+        self, user_id: str, chat_id: str, action: TurnAction, idempotency_key: str | None
     ) -> tuple[Chat, TurnClaim] | Completed:
         """Claim the chat, or return the stored outcome of a retried request.
 
@@ -207,7 +220,7 @@ class TakeTurn:
             if idempotency_key is not None:
                 stored = await self._repository.find_turn(user_id, chat_id, idempotency_key)
                 if stored is not None:
-                    return _replayed(chat_id, content, stored)
+                    return replayed(chat_id, action, stored)
             now = self._clock()
             claim = TurnClaim(
                 idempotency_key or new_id(),
@@ -215,10 +228,10 @@ class TakeTurn:
                 now + timedelta(seconds=self._policy.claim_ttl_seconds),
             )
             chat = await self._repository.claim_turn(user_id, chat_id, claim)
-            if idempotency_key is not None and (landed := _landed(chat, idempotency_key)):
+            if idempotency_key is not None and (stored := landed(chat, idempotency_key)):
                 # The first attempt landed after the look-up above: its outcome, not a new turn.
                 await self._repository.release_turn(chat_id, claim.idempotency_key)
-                return _replayed(chat_id, content, landed)
+                return replayed(chat_id, action, stored)
             return chat, claim
 
         def same_request(busy: TurnInProgress) -> bool:
@@ -243,20 +256,22 @@ class TakeTurn:
     def _prompt(
         self,
         chat: Chat,
-        content: str,
+        asked: Asked,
         model: ModelSpec,
         fallback_from: str | None = None,
         ratio: TokenRatio | None = None,
     ) -> _Prompt:
-        """`model`'s request: the chat's window, its oldest exchanges erased until the new
-        message fits (`MessageTooLong` when it cannot), then the new message. Our counts are
-        scaled by `ratio`, by default the calibration's for this chat and model.
+        """`model`'s request: the history the question follows (the chat's window, less what
+        the action supersedes), its oldest exchanges erased until the question fits
+        (`MessageTooLong` when it cannot), then the question. Our counts are scaled by `ratio`,
+        by default the calibration's for this chat and model.
 
         For a fallback, the window is fitted to the fallback's limits: its context window, the
         chat's reply reserve capped at its largest reply, and its counting."""
         params = chat.params
         if params.max_completion_tokens > model.max_output:
             params = replace(params, max_completion_tokens=model.max_output)
+        content = asked.content
         user_cost = self._counter.message_cost(model.encoding, Role.USER, content)
         if ratio is None:
             ratio = self._calibration.ratio_for(chat, model)
@@ -266,7 +281,7 @@ class TakeTurn:
             self._policy.window_margin,
             ratio.scale,
         )
-        fit = erase_to_fit(self._history(chat, model), user_cost, budget)
+        fit = erase_to_fit(self._history(chat, asked.revision.history, model), user_cost, budget)
         messages = (
             *(PromptMessage(m.role, m.content) for m in fit.kept),
             PromptMessage(Role.USER, content),
@@ -274,22 +289,24 @@ class TakeTurn:
         request = CompletionRequest(
             model, messages, params, current_trace_id.get(), fallback_from=fallback_from
         )
-        return _Prompt(request, content, user_cost, fit, ratio, budget)
+        return _Prompt(request, asked, user_cost, fit, ratio, budget)
 
-    def _history(self, chat: Chat, model: ModelSpec) -> Sequence[Message]:
-        """The chat's window as `model` counts it. The stored costs were counted once, in the
-        chat's own model's encoding; only a fallback on another encoding counts them again (for
-        its prompt alone: nothing stored changes)."""
+    def _history(
+        self, chat: Chat, history: Sequence[Message], model: ModelSpec
+    ) -> Sequence[Message]:
+        """`history` as `model` counts it. The stored costs were counted once, in the chat's
+        own model's encoding; only a fallback on another encoding counts them again (for its
+        prompt alone: nothing stored changes)."""
         if model.encoding == self._registry.lookup(chat.model).encoding:
-            return chat.messages
+            return history
         return [
             replace(m, tokens=self._counter.message_cost(model.encoding, m.role, m.content))
-            for m in chat.messages
+            for m in history
         ]
 
     async def _first_answer(
         self, chat: Chat, claim: TurnClaim, own: _Prompt
-    ) -> tuple[_Prompt, _Reply]:
+    ) -> tuple[_Prompt, ModelReply]:
         """The reply of the chat's own model, started up to its first text. When that model's
         provider fails before it (`FALLBACK_ERRORS`), the turn moves to the next model of the
         chain, its window fitted again, for as long as the claim holds; a fallback the new
@@ -318,18 +335,18 @@ class TakeTurn:
         tried = own.request.model.name
         for model in self._registry.chain(chat.model)[1:]:
             try:
-                prompt = self._prompt(chat, own.content, model, fallback_from=tried)
+                prompt = self._prompt(chat, own.asked, model, fallback_from=tried)
             except MessageTooLong:
                 continue
             tried = model.name
             yield prompt
 
-    async def _started(self, chat: Chat, prompt: _Prompt) -> tuple[_Prompt, _Reply]:
+    async def _started(self, chat: Chat, prompt: _Prompt) -> tuple[_Prompt, ModelReply]:
         """`prompt`'s reply, started up to its first text. A prompt its provider refuses as
         too long although our calibrated count said it fit is fitted again at the ratio the
         refusal shows and sent once more (`_refitted`); whatever else fails is raised."""
         while True:
-            reply = _Reply(self._gateway.stream(prompt.request))
+            reply = ModelReply(self._gateway.stream(prompt.request))
             try:
                 await reply.start()
             except BaseException as error:
@@ -359,11 +376,11 @@ class TakeTurn:
         if ratio is None:
             return None
         # The same request again, better fitted: a fallback is counted once, at its first.
-        again = self._prompt(chat, prompt.content, prompt.request.model, ratio=ratio)
+        again = self._prompt(chat, prompt.asked, prompt.request.model, ratio=ratio)
         return replace(again, refitted=True)
 
     async def _commit(
-        self, chat: Chat, claim: TurnClaim, own: _Prompt, answer: _Prompt, reply: _Reply
+        self, chat: Chat, claim: TurnClaim, own: _Prompt, answer: _Prompt, reply: ModelReply
     ) -> Completed:
         """Store the turn in one transaction that checks the chat's version: what the chat's
         own model's window says (its costs, its erasures), whichever model answered."""
@@ -374,9 +391,10 @@ class TakeTurn:
             )
         turn = self._turn_record(chat, claim, own, answer, text, end)
         await self._repository.commit_turn(turn)
-        assert turn.user_message is not None  # a message's turn always adds it
+        question = turn.user_message or own.asked.question
+        assert question is not None  # a turn adds a question, or answers a stored one again
         erased = len(_stored_window(own, answer).fit.erased)
-        return Completed(chat.id, turn.user_message, turn.reply, erased, answer.request.model.name)
+        return Completed(chat.id, question, turn.reply, erased, answer.request.model.name)
 
     def _turn_record(
         self,
@@ -388,9 +406,11 @@ class TakeTurn:
         end: CompletionEnd,
     ) -> TurnRecord:
         window = _stored_window(own, answer)
-        model, fit = window.request.model, window.fit
+        model, fit, asked = window.request.model, window.fit, window.asked
         now = self._clock()
         position = chat.next_position
+        # A regenerate adds a reply alone, which holds the turn's key.
+        new_question = asked.question is None
         # A reply is counted from its visible text: a provider's completion_tokens may include
         # hidden reasoning tokens, which never come back into the prompt.
         reply_tokens = self._counter.count(model.encoding, reply_text)
@@ -399,19 +419,22 @@ class TakeTurn:
         user_message = Message(
             new_id(),
             Role.USER,
-            window.content,
+            asked.content,
             window.user_cost,
             position,
             now,
             idempotency_key=claim.idempotency_key,
+            replaces=asked.replaced_question,
         )
         reply = Message(
             new_id(),
             Role.ASSISTANT,
             reply_text,
             reply_cost,
-            position + 1,
+            position + 1 if new_question else position,
             now,
+            idempotency_key=None if new_question else claim.idempotency_key,
+            replaces=asked.replaced_reply,
             finish_reason=end.finish_reason,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
@@ -424,20 +447,21 @@ class TakeTurn:
             chat_id=chat.id,
             idempotency_key=claim.idempotency_key,
             expected_version=chat.version,
-            user_message=user_message,
+            user_message=user_message if new_question else None,
             reply=reply,
             erase_before=fit.erase_before,
             usage=usage,
-            title=None if chat.title else title_from(window.content),
+            title=None if chat.title else title_from(asked.content),
             updated_at=now,
+            supersede_from=asked.revision.supersede_from,
         )
 
 
 @dataclass(frozen=True)
 class _Prompt:
     request: CompletionRequest
-    #: The new user message, and what it costs in the window.
-    content: str
+    #: What the turn's action asks, and what its question costs in the window.
+    asked: Asked
     user_cost: int
     fit: Fit
     #: What our counts were scaled by, and the budget they were fitted in.
@@ -447,81 +471,8 @@ class _Prompt:
     refitted: bool = False
 
 
-class _Reply:
-    """The model's reply as it streams: started (`start`, up to its first text), iterated (its
-    text piece by piece, the first included), then `whole()`. Leaving its `async with`, or
-    `aclose`, closes the model's stream at once, however the block ends."""
-
-    def __init__(self, stream: AsyncGenerator[TextDelta | CompletionEnd, None]) -> None:
-        self._stream = stream
-        self._parts: list[str] = []
-        self._end: CompletionEnd | None = None
-        self._first: str | None = None
-
-    async def start(self) -> None:
-        """Wait for the reply's first text: whatever fails before it fails here, a stream that
-        ends without any text included."""
-        self._first = await self._next_text()
-        if self._first is None:
-            self._raise_unless_complete()
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-    async def __aenter__(self) -> _Reply:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    def __aiter__(self) -> _Reply:
-        return self
-
-    async def __anext__(self) -> str:
-        text, self._first = self._first, None
-        if text is None and (text := await self._next_text()) is None:
-            raise StopAsyncIteration
-        return text
-
-    async def _next_text(self) -> str | None:
-        while (event := await anext(self._stream, None)) is not None:
-            if isinstance(event, CompletionEnd):
-                self._end = event
-            elif event.text:
-                self._parts.append(event.text)
-                return event.text
-        return None
-
-    def whole(self) -> tuple[str, CompletionEnd]:
-        """The reply's text and how it ended; `ProviderUnavailable` for a stream that ended
-        without a finish reason or without any text."""
-        self._raise_unless_complete()
-        assert self._end is not None
-        return "".join(self._parts), self._end
-
-    def _raise_unless_complete(self) -> None:
-        if self._end is None:
-            raise ProviderUnavailable("the model's stream ended without a finish reason")
-        if not self._parts:
-            raise ProviderUnavailable("the model returned an empty reply")
-
-
 def _stored_window(own: _Prompt, answer: _Prompt) -> _Prompt:
     """The window a turn stores (its costs, its erasures): the chat's own model's, as it was
     sent when that model answered (fitted again, perhaps), else as it was first fitted. A
     fallback's window, narrower or wider, was for its one prompt and erases nothing."""
     return answer if answer.request.model.name == own.request.model.name else own
-
-
-def _landed(chat: Chat, idempotency_key: str) -> StoredTurn | None:
-    """The turn of `idempotency_key` in the claimed chat's window, if it is there."""
-    pairs = zip(chat.messages, chat.messages[1:], strict=False)
-    return next(
-        (StoredTurn(u, reply) for u, reply in pairs if u.idempotency_key == idempotency_key), None
-    )
-
-
-def _replayed(chat_id: str, content: str, stored: StoredTurn) -> Completed:
-    if stored.user_message.content != content:
-        raise IdempotencyKeyReused(stored.user_message.idempotency_key or "")
-    return Completed(chat_id, stored.user_message, stored.reply, replayed=True)

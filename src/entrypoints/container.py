@@ -23,6 +23,7 @@ from chatservice.application.background_turns import (
     WatchTurn,
 )
 from chatservice.application.calibration import TokenCalibration
+from chatservice.application.chat_window import ChatWindow
 from chatservice.application.chats import (
     CheckReadiness,
     DeleteChat,
@@ -32,6 +33,7 @@ from chatservice.application.chats import (
     StartChat,
 )
 from chatservice.application.clock import utc_now
+from chatservice.application.conversation_control import EditMessage, ForkChat, RegenerateReply
 from chatservice.application.first_turn import StartChatWithMessage
 from chatservice.application.observed import ObservedChatGateway, ObservedTurn
 from chatservice.application.policy import ChatPolicy
@@ -282,6 +284,10 @@ class Container(containers.DeclarativeContainer):
         turn_observer,
     )
     send_message = providers.Singleton(SendMessage, take_turn, policy, rate_limiter)
+    regenerate_reply = providers.Singleton(RegenerateReply, take_turn, rate_limiter)
+    edit_message = providers.Singleton(EditMessage, take_turn, rate_limiter, policy, repository)
+    fork_chat = providers.Singleton(ForkChat, repository, clock=clock)
+    chat_window = providers.Singleton(ChatWindow, registry, calibration)
     # Background turns' live events: in this process, or in Redis for every replica.
     turn_log = providers.Selector(
         settings.provided.turn_events_store,

@@ -15,6 +15,7 @@ from chatservice.adapters.memory_whatsapp_directory import InMemoryWhatsAppDirec
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.background import BackgroundWork
 from chatservice.application.chats import StartChat
+from chatservice.application.conversation_control import EditMessage, ForkChat, RegenerateReply
 from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import TurnClaim
 from chatservice.application.turns import SendMessage
@@ -76,6 +77,18 @@ class Service:
     @property
     def send_message(self) -> SendMessage:
         return self.container.send_message()
+
+    @property
+    def regenerate_reply(self) -> RegenerateReply:
+        return self.container.regenerate_reply()
+
+    @property
+    def edit_message(self) -> EditMessage:
+        return self.container.edit_message()
+
+    @property
+    def fork_chat(self) -> ForkChat:
+        return self.container.fork_chat()
 
     @property
     def work(self) -> BackgroundWork:
