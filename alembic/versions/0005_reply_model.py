@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from chatservice.adapters.sqlalchemy.tables import MODEL_NAME_CHARS, short_text
+from chatservice.adapters.sqlalchemy.tables import short_text
+from chatservice.domain.chat import MODEL_NAME_CHARS
 
 revision: str = "0005"
 down_revision: str | Sequence[str] | None = "0004"

@@ -129,6 +129,11 @@ class InMemoryChatRepository:
                 mine = [c for c in mine if (c.updated_at, c.id) < (after.updated_at, after.chat_id)]
             return [replace(c, messages=[]) for c in mine[:limit]]
 
+    async def list_chat_ids(self, user_id: str, limit: int, after: str | None) -> list[str]:
+        async with self._lock:
+            mine = sorted(c.id for c in self._chats.values() if c.user_id == user_id)
+            return [i for i in mine if after is None or i > after][:limit]
+
     async def end_chat(self, user_id: str, chat_id: str, now: datetime) -> Chat:
         async with self._lock:
             chat = self._owned(user_id, chat_id)

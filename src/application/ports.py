@@ -150,6 +150,10 @@ class ChatRepository(Protocol):
     async def list_chats(self, user_id: str, limit: int, after: ChatCursor | None) -> list[Chat]:
         """Up to `limit` chats without messages, newest `(updated_at, id)` first, after `after`."""
 
+    async def list_chat_ids(self, user_id: str, limit: int, after: str | None) -> list[str]:
+        """Up to `limit` ids of the user's chats in id order, those above `after` when given:
+        a walk over every chat that no turn reorders meanwhile."""
+
     async def end_chat(self, user_id: str, chat_id: str, now: datetime) -> Chat:
         """Mark the chat ended (idempotent) and return it with its whole history."""
 

@@ -17,6 +17,9 @@ USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@+-]{1,128}$")
 IDEMPOTENCY_KEY_CHARS = 128
 IDEMPOTENCY_KEY_PATTERN = re.compile(rf"^[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_CHARS}}}$")
 TITLE_LENGTH = 80
+#: The longest model name (a chat's, a reply's) and finish reason stored.
+MODEL_NAME_CHARS = 255
+FINISH_REASON_CHARS = 64
 #: A chat must leave at least this many tokens for history and the user's message.
 MIN_ROOM_FOR_CONVERSATION = 64
 

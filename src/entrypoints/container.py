@@ -34,6 +34,7 @@ from chatservice.application.chats import (
 )
 from chatservice.application.clock import utc_now
 from chatservice.application.conversation_control import EditMessage, ForkChat, RegenerateReply
+from chatservice.application.exports import ExportUserChats, ImportChat
 from chatservice.application.first_turn import StartChatWithMessage
 from chatservice.application.observed import ObservedChatGateway, ObservedTurn
 from chatservice.application.policy import ChatPolicy
@@ -305,6 +306,10 @@ class Container(containers.DeclarativeContainer):
     end_chat = providers.Singleton(EndChat, repository, clock=clock)
     delete_chat = providers.Singleton(DeleteChat, repository)
     check_readiness = providers.Singleton(CheckReadiness, repository)
+    export_user_chats = providers.Singleton(ExportUserChats, repository)
+    import_chat = providers.Singleton(
+        ImportChat, repository, counter, registry, policy, clock=clock
+    )
     start_chat_with_message = providers.Singleton(
         StartChatWithMessage, start_chat, send_message, delete_chat, background_work
     )

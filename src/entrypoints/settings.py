@@ -120,6 +120,8 @@ class Settings(BaseModel):
     window_margin: NonNegativeInt = 0
     max_message_chars: PositiveInt = 100_000
     max_body_bytes: PositiveInt = 1_048_576
+    #: The largest chat export `POST …/chats/import` takes (an export outgrows other bodies).
+    max_import_bytes: PositiveInt = 33_554_432
     #: How long a turn's claim holds before another turn may take the chat (a crashed replica).
     claim_ttl_seconds: PositiveFloat = 120.0
     #: Turns a user may start per minute (0: no limit), counted per process, or in Redis by all

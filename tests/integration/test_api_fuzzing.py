@@ -56,6 +56,9 @@ OPERATIONS = [
     "GET /v1/users/{user_id}/chats/{chat_id}/turns/{request_id}",
     "GET /v1/users/{user_id}/chats/{chat_id}/turns/{request_id}/events",
     "POST /v1/users/{user_id}/chats/{chat_id}/turns/{request_id}/cancel",
+    "GET /v1/users/{user_id}/chats/{chat_id}/export",
+    "GET /v1/users/{user_id}/export",
+    "POST /v1/users/{user_id}/chats/import",
     # Twilio is not configured here, so every request gets its documented 404.
     "POST /v1/twilio/whatsapp",
 ]

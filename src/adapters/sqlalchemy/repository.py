@@ -334,6 +334,17 @@ class SqlAlchemyChatRepository:
 
         return await self._transactions.run(read, write=False)
 
+    async def list_chat_ids(self, user_id: str, limit: int, after: str | None) -> list[str]:
+        query = select(chats.c.id).where(chats.c.user_id == user_id)
+        if after is not None:
+            query = query.where(chats.c.id > after)
+        query = query.order_by(chats.c.id).limit(limit)
+
+        def read(connection: Connection) -> list[str]:
+            return list(connection.scalars(query))
+
+        return await self._transactions.run(read, write=False)
+
     async def end_chat(self, user_id: str, chat_id: str, now: datetime) -> Chat:
         def end(connection: Connection) -> Chat:
             connection.execute(

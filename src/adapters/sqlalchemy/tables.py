@@ -33,7 +33,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from chatservice.domain.chat import IDEMPOTENCY_KEY_CHARS, TITLE_LENGTH
+from chatservice.domain.chat import (
+    FINISH_REASON_CHARS,
+    IDEMPOTENCY_KEY_CHARS,
+    MODEL_NAME_CHARS,
+    TITLE_LENGTH,
+)
 
 #: Both names a MySQL-family URL may carry: a `mariadb+asyncmy` URL ignores `mysql` variants.
 MYSQL_DIALECTS = ("mysql", "mariadb")
@@ -46,8 +51,6 @@ USER_ID_CHARS = 128
 #: They were created wider than that rule, and stay so: narrowing them would rebuild the
 #: messages table to gain nothing.
 IDEMPOTENCY_KEY_COLUMN_CHARS = 255
-#: A model's name: a chat's, a reply's.
-MODEL_NAME_CHARS = 255
 #: Twilio's MessageSid (34 characters today), held to the idempotency-key rule.
 MESSAGE_SID_CHARS = IDEMPOTENCY_KEY_CHARS
 
@@ -196,7 +199,7 @@ messages = Table(
     Column(
         "request_id", Identifier(IDEMPOTENCY_KEY_COLUMN_CHARS), key="idempotency_key", nullable=True
     ),
-    Column("finish_reason", short_text(64), nullable=True),
+    Column("finish_reason", short_text(FINISH_REASON_CHARS), nullable=True),
     Column("prompt_tokens", BigInteger(), nullable=True),
     Column("completion_tokens", BigInteger(), nullable=True),
     Column("usage_estimated", Boolean(), nullable=False),

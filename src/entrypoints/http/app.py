@@ -19,6 +19,7 @@ from chatservice.entrypoints.http.api_docs import api_docs_plugins, api_docs_rou
 from chatservice.entrypoints.http.chats import ChatsController
 from chatservice.entrypoints.http.compat import compat_chat
 from chatservice.entrypoints.http.errors import EXCEPTION_HANDLERS, Unauthenticated
+from chatservice.entrypoints.http.exports import exports_router
 from chatservice.entrypoints.http.health import healthz, readyz
 from chatservice.entrypoints.http.litestar_internals import ClosedStructSchemaPlugin
 from chatservice.entrypoints.http.metrics import MetricsController, metrics_middleware
@@ -44,6 +45,8 @@ _PROVIDED = (
     "get_turn",
     "watch_turn",
     "cancel_turn",
+    "export_user_chats",
+    "import_chat",
 )
 
 
@@ -71,7 +74,12 @@ def create_app(container: Container) -> Litestar:
     dependencies = {name: _provide(container, name) for name in _PROVIDED}
     authenticated = Router(
         path="/",
-        route_handlers=[compat_chat, ChatsController, TurnsController],
+        route_handlers=[
+            compat_chat,
+            ChatsController,
+            TurnsController,
+            exports_router(settings.max_import_bytes),
+        ],
         guards=[_token_guard(container.authenticator())],
         security=[{"token": []}],
     )

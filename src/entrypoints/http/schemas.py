@@ -72,6 +72,8 @@ class MessageOut(msgspec.Struct):
     erased: bool
     position: int
     created_at: datetime
+    #: Replaced by a newer version (a regenerated reply, an edited question).
+    superseded: bool = False
     finish_reason: str | None = None
     usage: TurnUsageOut | None = None
     #: A reply's: the model that wrote it, the chat's own or one of its fallbacks (None for the
@@ -159,6 +161,7 @@ def message_out(message: Message) -> MessageOut:
         erased=message.erased,
         position=message.position,
         created_at=message.created_at,
+        superseded=message.superseded,
         finish_reason=message.finish_reason,
         usage=turn_usage_out(message),
         model=message.model,
