@@ -18,12 +18,21 @@ from chatservice.application.ports import (
     TextDelta,
     TokenCounter,
 )
+from chatservice.application.summaries import (
+    MESSAGES_TO_FOLD,
+    NO_SUMMARY_YET,
+    SUMMARY_INSTRUCTIONS,
+    SUMMARY_SO_FAR,
+)
 from chatservice.domain.chat import Role, Usage
 from chatservice.domain.tokens import prompt_cost
 
 _QUOTE_CHARS = 200
 _REMEMBERED_MESSAGES = 10_000
 _WORD = re.compile(r"\S+\s*")
+#: A user message as a summary call lists it (`summaries.message_line`).
+_FOLDED_QUESTION = re.compile(r"^\[message (\d+), user\] (.*)$", re.MULTILINE)
+_SUMMARY_QUOTE_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -91,11 +100,29 @@ class StreamHold:
                 raise
 
 
+def _quote(text: str, chars: int) -> str:
+    quote = " ".join(text.split())
+    return quote if len(quote) <= chars else quote[:chars] + "…"
+
+
+def _summary(request_text: str) -> str:
+    """The fake's summary: the summary so far, then a line naming each exchange folded in (by
+    its user message's position, and the start of its text)."""
+    so_far, _, folded = request_text.removeprefix(SUMMARY_SO_FAR).partition(MESSAGES_TO_FOLD)
+    lines = [] if so_far.strip() == NO_SUMMARY_YET else [so_far.strip()]
+    lines += [
+        f"- exchange at message {position}: {_quote(text, _SUMMARY_QUOTE_CHARS)}"
+        for position, text in _FOLDED_QUESTION.findall(folded)
+    ]
+    return "\n".join(lines) or "Nothing of note yet."
+
+
 class FakeChatGateway:
     """The reply is a pure function of the prompt: it quotes the last user message and says how
-    many messages and prompt tokens it received. It streams word-sized chunks, is cut with
-    `finish_reason="length"` at the request's `max_completion_tokens`, and reports usage from the
-    real token counter.
+    many messages and prompt tokens it received; asked for a summary (`SUMMARY_INSTRUCTIONS`),
+    it keeps the summary so far and names each exchange it folds in. It streams word-sized
+    chunks, is cut with `finish_reason="length"` at the request's `max_completion_tokens`, and
+    reports usage from the real token counter.
 
     Controls, for a slow model in a demo and for tests that must not depend on timing:
     `chunk_delay_seconds` (a pause before each chunk, the `fake_chunk_delay_ms` setting; may be
@@ -136,13 +163,13 @@ class FakeChatGateway:
             self._cost(encoding, m.role, m.content) for m in request.messages
         )
         last_user = next(m.content for m in reversed(request.messages) if m.role == Role.USER)
-        quote = " ".join(last_user.split())
-        if len(quote) > _QUOTE_CHARS:
-            quote = quote[:_QUOTE_CHARS] + "…"
-        text = (
-            f'You said: "{quote}". I received {len(request.messages)} messages and '
-            f"{prompt_tokens} prompt tokens."
-        )
+        if request.messages[0].content == SUMMARY_INSTRUCTIONS:
+            text = _summary(last_user)
+        else:
+            text = (
+                f'You said: "{_quote(last_user, _QUOTE_CHARS)}". I received '
+                f"{len(request.messages)} messages and {prompt_tokens} prompt tokens."
+            )
         text, finish_reason = self._cut(encoding, text, request.params.max_completion_tokens)
         return text, Usage(prompt_tokens, self._counter.count(encoding, text)), finish_reason
 

@@ -11,9 +11,10 @@ import copy
 from dataclasses import replace
 from datetime import datetime
 
-from chatservice.application.ports import ChatCursor, StoredTurn, TurnClaim
-from chatservice.domain.chat import Chat, ChatStatus, Message, Role
+from chatservice.application.ports import ChatCursor, ErasedSinceSummary, StoredTurn, TurnClaim
+from chatservice.domain.chat import Chat, ChatStatus, Message, Role, Usage
 from chatservice.domain.errors import ChatEnded, ChatNotFound, ConcurrentUpdate, TurnInProgress
+from chatservice.domain.memory import ChatSummary
 from chatservice.domain.turn import TurnRecord
 
 
@@ -148,6 +149,24 @@ class InMemoryChatRepository:
             self._owned(user_id, chat_id)
             del self._chats[chat_id]
             self._claims.pop(chat_id, None)
+
+    async def erased_since_summary(self, user_id: str, chat_id: str) -> ErasedSinceSummary:
+        async with self._lock:
+            chat = self._owned(user_id, chat_id)
+            after = chat.summary.covers_through_position if chat.summary else 0
+            erased = tuple(m for m in chat.messages if m.erased and m.position > after)
+            return ErasedSinceSummary(copy.deepcopy(replace(chat, messages=[])), erased)
+
+    async def store_summary(
+        self, user_id: str, chat_id: str, summary: ChatSummary, usage: Usage
+    ) -> None:
+        async with self._lock:
+            chat = self._owned(user_id, chat_id)
+            stored = chat.summary.version if chat.summary else 0
+            if stored != summary.version - 1:
+                raise ConcurrentUpdate(chat_id)
+            chat.summary = summary
+            chat.usage += usage
 
     async def ping(self) -> None:
         return None

@@ -22,6 +22,7 @@ from chatservice.domain.chat import (
     validate_user_id,
 )
 from chatservice.domain.errors import InvalidInput
+from chatservice.domain.memory import memory_named
 from chatservice.domain.models import ModelRegistry
 from chatservice.domain.params import RequestedParams, resolve_params
 
@@ -57,12 +58,14 @@ class StartChat:
         system_message: str | None = None,
         model: str | None = None,
         params: RequestedParams | None = None,
+        memory: str | None = None,
     ) -> Chat:
-        """Raises `InvalidInput` for a bad user id, system message, model or parameter, or when
-        the system message and reply reserve leave no room to talk."""
+        """Raises `InvalidInput` for a bad user id, system message, model, parameter or
+        memory, or when the system message and reply reserve leave no room to talk."""
         chat = self._new_chat(
             validate_user_id(user_id), system_message, model, params or RequestedParams()
         )
+        chat.memory = self._policy.memory if memory is None else memory_named(memory)
         await self._repository.add_chat(chat)
         return chat
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chatservice.domain.memory import Memory
+
 
 @dataclass(frozen=True)
 class ChatPolicy:
@@ -18,3 +20,5 @@ class ChatPolicy:
     max_message_chars: int
     #: How long a turn's claim holds before another turn may take the chat (a crashed replica).
     claim_ttl_seconds: float
+    #: What a new chat keeps of its erased exchanges when it does not say.
+    memory: Memory = Memory.NONE

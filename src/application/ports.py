@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from chatservice.domain.chat import Chat, ChatParams, Message, Usage
+from chatservice.domain.memory import ChatSummary
 from chatservice.domain.models import ModelSpec
 from chatservice.domain.turn import TurnRecord
 
@@ -98,6 +99,15 @@ class ChatCursor:
     chat_id: str
 
 
+@dataclass(frozen=True)
+class ErasedSinceSummary:
+    """What a chat's summary has yet to take in: the chat (its summary, no messages) and its
+    erased messages after the summary's `covers_through_position`, in order."""
+
+    chat: Chat
+    erased: tuple[Message, ...]
+
+
 class ChatRepository(Protocol):
     """Durable chats. A chat of another user is `ChatNotFound`: existence never leaks.
 
@@ -159,6 +169,19 @@ class ChatRepository(Protocol):
 
     async def delete_chat(self, user_id: str, chat_id: str) -> None:
         """Remove the chat and all its messages for good."""
+
+    async def erased_since_summary(self, user_id: str, chat_id: str) -> ErasedSinceSummary:
+        """The chat without its messages, with its summary, and its erased messages the summary
+        does not cover (every erased one when it has none). Reads those messages only."""
+
+    async def store_summary(
+        self, user_id: str, chat_id: str, summary: ChatSummary, usage: Usage
+    ) -> None:
+        """Make `summary` the chat's, provided the stored one is still the version it was
+        written from (`summary.version - 1`; 0: none yet), and add `usage`, what writing it
+        cost, to the chat's usage. Neither the chat's version nor a turn's claim is touched: a
+        summary never stands in a turn's way. Raises `ChatNotFound`, or `ConcurrentUpdate`
+        (storing nothing) when another summary was stored first."""
 
     async def ping(self) -> None:
         """Raise `StorageUnavailable` unless the store answers."""

@@ -17,7 +17,7 @@ first text, nothing moves.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -42,6 +42,7 @@ from chatservice.application.ports import (
 )
 from chatservice.application.rate_limit import TurnRateLimiter
 from chatservice.application.turn_actions import Asked, landed, replayed
+from chatservice.application.summaries import in_prompt, summary_message
 from chatservice.application.turn_events import Accepted, Completed, Delta, TurnEvent
 from chatservice.domain.calibration import TokenRatio
 from chatservice.domain.chat import (
@@ -166,6 +167,7 @@ class TakeTurn:
         work: BackgroundWork,
         clock: Clock = utc_now,
         retry_pauses: Sequence[float] = RETRY_PAUSES,
+        after_commit: Callable[[Chat, TurnRecord], None] = lambda chat, turn: None,
     ) -> None:
         self._repository = repository
         self._gateway = gateway
@@ -176,6 +178,7 @@ class TakeTurn:
         self._work = work
         self._clock = clock
         self._retry_pauses = retry_pauses
+        self._after_commit = after_commit  # what follows a commit (`SummaryAfterErasure`)
 
     async def __call__(
         self,
@@ -281,9 +284,10 @@ class TakeTurn:
             self._policy.window_margin,
             ratio.scale,
         )
-        fit = erase_to_fit(self._history(chat, asked.revision.history, model), user_cost, budget)
+        history, summary = self._history(chat, asked.revision.history, model)
+        fit = erase_to_fit(history, user_cost, budget, summary.tokens if summary else None)
         messages = (
-            *(PromptMessage(m.role, m.content) for m in fit.kept),
+            *(PromptMessage(m.role, m.content) for m in in_prompt(fit, summary)),
             PromptMessage(Role.USER, content),
         )
         request = CompletionRequest(
@@ -293,16 +297,18 @@ class TakeTurn:
 
     def _history(
         self, chat: Chat, history: Sequence[Message], model: ModelSpec
-    ) -> Sequence[Message]:
-        """`history` as `model` counts it. The stored costs were counted once, in the chat's
-        own model's encoding; only a fallback on another encoding counts them again (for its
-        prompt alone: nothing stored changes)."""
+    ) -> tuple[Sequence[Message], Message | None]:
+        """`history`, and the chat's summary if it has one, as `model` counts them. The stored
+        costs were counted once, in the chat's own model's encoding; only a fallback on another
+        encoding counts them again (for its prompt alone: nothing stored changes)."""
+        summary = summary_message(chat.summary) if chat.summary else None
         if model.encoding == self._registry.lookup(chat.model).encoding:
-            return history
-        return [
+            return history, summary
+        window = [
             replace(m, tokens=self._counter.message_cost(model.encoding, m.role, m.content))
-            for m in history
+            for m in (*history, *([summary] if summary else []))
         ]
+        return window[: len(history)], window[-1] if summary else None
 
     async def _first_answer(
         self, chat: Chat, claim: TurnClaim, own: _Prompt
@@ -391,6 +397,7 @@ class TakeTurn:
             )
         turn = self._turn_record(chat, claim, own, answer, text, end)
         await self._repository.commit_turn(turn)
+        self._after_commit(chat, turn)
         question = turn.user_message or own.asked.question
         assert question is not None  # a turn adds a question, or answers a stored one again
         erased = len(_stored_window(own, answer).fit.erased)

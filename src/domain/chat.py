@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from chatservice.domain.errors import InvalidInput, MessageTooLong
+from chatservice.domain.memory import ChatSummary, Memory
 from chatservice.domain.tokens import REPLY_PRIMING, prompt_cost
 
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@+-]{1,128}$")
@@ -131,6 +132,9 @@ class Chat:
     version: int = 0
     title: str = ""
     forked_from: ForkOrigin | None = None
+    #: Whether the chat keeps a running summary of what its window erased, and that summary.
+    memory: Memory = Memory.NONE
+    summary: ChatSummary | None = None
 
     @property
     def system_message(self) -> Message:
@@ -204,6 +208,8 @@ class Fit:
     kept: tuple[Message, ...]
     erased: tuple[Message, ...]
     prompt_tokens: int
+    #: Whether the prompt carries the chat's summary (its cost is then in `prompt_tokens`).
+    with_summary: bool = False
 
     @property
     def erase_before(self) -> int | None:
@@ -211,13 +217,23 @@ class Fit:
         return self.erased[-1].position + 1 if self.erased else None
 
 
-def erase_to_fit(history: Sequence[Message], new_message_cost: int, budget: Budget) -> Fit:
+def erase_to_fit(
+    history: Sequence[Message],
+    new_message_cost: int,
+    budget: Budget,
+    summary_cost: int | None = None,
+) -> Fit:
     """Erase the oldest exchanges of `history` until it and the new user message fit `budget`.
 
     `history` is the chat's non-erased messages in order, the system message first. An exchange is
     a user message with every reply up to the next user message, and goes as a whole. The system
     message and the new message are never erased: when those two alone do not fit, the turn is
     refused with `MessageTooLong`, whose message says how large a message may be.
+
+    `summary_cost`: the cost of the chat's summary of erased exchanges, if it has one. It goes
+    right after the system message and counts like any message, but it is never worth a refusal:
+    where the system message, summary and new message cannot fit together, the prompt goes
+    without it (`Fit.with_summary`).
     """
     system, rest = history[0], list(history[1:])
     fixed = REPLY_PRIMING + system.tokens + new_message_cost
@@ -228,6 +244,10 @@ def erase_to_fit(history: Sequence[Message], new_message_cost: int, budget: Budg
             f"this chat's context window ({budget.window} tokens, {budget.reserve} reserved for "
             "the reply)"
         )
+    with_summary = summary_cost is not None and fixed + summary_cost <= budget.prompt_limit
+    if with_summary:
+        assert summary_cost is not None  # for the type checker: `with_summary` says so
+        fixed += summary_cost
     total = fixed + sum(m.tokens for m in rest)
     cut = 0
     while total > budget.prompt_limit:
@@ -236,7 +256,7 @@ def erase_to_fit(history: Sequence[Message], new_message_cost: int, budget: Budg
             end += 1
         total -= sum(m.tokens for m in rest[cut:end])
         cut = end
-    return Fit(kept=(system, *rest[cut:]), erased=tuple(rest[:cut]), prompt_tokens=total)
+    return Fit((system, *rest[cut:]), tuple(rest[:cut]), total, with_summary)
 
 
 @dataclass(frozen=True)
@@ -251,6 +271,9 @@ class WindowUse:
 
 
 def window_use(chat: Chat, limit: int) -> WindowUse:
-    """`chat`'s window (its messages the model still sees) against an input `limit`."""
+    """`chat`'s window (its messages the model still sees, and its summary) against an input
+    `limit`."""
     used = prompt_cost(m.tokens for m in chat.messages if m.in_window)
+    if chat.summary is not None:
+        used += chat.summary.tokens
     return WindowUse(used, chat.params.max_completion_tokens, limit)

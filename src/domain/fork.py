@@ -52,4 +52,7 @@ def fork_of(
         messages=copies,
         title=title_from(first_question) if first_question is not None else "",
         forked_from=ForkOrigin(chat.id, message_id, idempotency_key),
+        # The summary stays behind (it may cover messages past the fork); the fork's first
+        # erasing turn folds every erased copy into a summary of its own.
+        memory=chat.memory,
     )

@@ -41,9 +41,15 @@ from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import ChatGateway, TokenCounter
 from chatservice.application.rate_limit import LocalWhileSharedUnreachable
 from chatservice.application.routing import RoutingChatGateway
+from chatservice.application.summaries import (
+    FoldErasedIntoSummary,
+    SummaryAfterErasure,
+    SummaryLimits,
+)
 from chatservice.application.turns import SendMessage, TakeTurn
 from chatservice.application.whatsapp import AnswerWhatsAppMessage
 from chatservice.application.whatsapp_replies import DeliverReply, ReplyToWhatsApp
+from chatservice.domain.memory import Memory
 from chatservice.entrypoints.auth import TokenAuthenticator
 from chatservice.entrypoints.config_tables import ProviderTable
 from chatservice.entrypoints.settings import Settings
@@ -242,6 +248,7 @@ class Container(containers.DeclarativeContainer):
         window_margin=settings.provided.window_margin,
         max_message_chars=settings.provided.max_message_chars,
         claim_ttl_seconds=settings.provided.claim_ttl_seconds,
+        memory=providers.Callable(Memory, settings.provided.default_memory),
     )
 
     start_chat = providers.Singleton(StartChat, repository, counter, registry, policy, clock=clock)
@@ -269,6 +276,23 @@ class Container(containers.DeclarativeContainer):
     # Metrics wrap the turn and the model's gateway; the use case knows nothing of them.
     turn_observer = providers.Singleton(PrometheusTurnObserver)
     observed_gateway = providers.Singleton(ObservedChatGateway, routing_gateway, turn_observer)
+    # Summaries of what the window erased, written after the erasing turn, in the background.
+    fold_erased_into_summary = providers.Singleton(
+        FoldErasedIntoSummary,
+        repository,
+        observed_gateway,
+        counter,
+        registry,
+        providers.Singleton(
+            SummaryLimits,
+            settings.provided.summary_model,
+            settings.provided.summary_max_tokens,
+        ),
+        clock=clock,
+    )
+    summary_after_erasure = providers.Singleton(
+        SummaryAfterErasure, fold_erased_into_summary, background_work
+    )
     take_turn = providers.Singleton(
         ObservedTurn,
         providers.Singleton(
@@ -281,6 +305,7 @@ class Container(containers.DeclarativeContainer):
             calibration,
             background_work,
             clock=clock,
+            after_commit=summary_after_erasure,
         ),
         turn_observer,
     )
@@ -361,4 +386,5 @@ def build_container(settings: Settings, **overrides: providers.Provider[object])
     # Refuse at start-up a configuration that could never make a chat (unknown model, reserve
     # too large for the window), instead of failing at the first request.
     container.start_chat().check_defaults()
+    container.fold_erased_into_summary().check_model()
     return container

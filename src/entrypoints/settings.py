@@ -118,6 +118,12 @@ class Settings(BaseModel):
     max_completion_tokens: OptionalCount = None
     context_window: OptionalCount = None
     window_margin: NonNegativeInt = 0
+    #: What new chats keep of the exchanges their window erases, unless they ask otherwise.
+    default_memory: Literal["none", "summary"] = "none"
+    #: The model that writes the summaries (unset: each chat's own model).
+    summary_model: OptionalText = None
+    #: The longest a summary may grow, in tokens (the summary call's reply limit).
+    summary_max_tokens: PositiveInt = 400
     max_message_chars: PositiveInt = 100_000
     max_body_bytes: PositiveInt = 1_048_576
     #: The largest chat export `POST …/chats/import` takes (an export outgrows other bodies).

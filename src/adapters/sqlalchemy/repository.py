@@ -30,18 +30,26 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chatservice.adapters.sqlalchemy import summaries
 from chatservice.adapters.sqlalchemy.rows import chat_from, chat_row, message_from, message_row
-from chatservice.adapters.sqlalchemy.tables import MYSQL_DIALECTS, WINDOW_INDEX, chats, messages
+from chatservice.adapters.sqlalchemy.tables import (
+    MYSQL_DIALECTS,
+    WINDOW_INDEX,
+    chat_summaries,
+    chats,
+    messages,
+)
 from chatservice.adapters.sqlalchemy.transactions import Transactions, WriteConflict
 from chatservice.adapters.sqlalchemy.window_cache import WindowCache
-from chatservice.application.ports import ChatCursor, StoredTurn, TurnClaim
-from chatservice.domain.chat import Chat, ChatStatus, Message, Role
+from chatservice.application.ports import ChatCursor, ErasedSinceSummary, StoredTurn, TurnClaim
+from chatservice.domain.chat import Chat, ChatStatus, Message, Role, Usage
 from chatservice.domain.errors import (
     ChatEnded,
     ChatNotFound,
     ConcurrentUpdate,
     TurnInProgress,
 )
+from chatservice.domain.memory import ChatSummary, Memory
 from chatservice.domain.turn import TurnRecord
 
 # The chat columns a `Chat` is built from (the claim columns are the repository's business).
@@ -70,9 +78,9 @@ _CLAIM = (
 )
 # The claim of a chat this replica holds at `cached_version`: if it claims, nothing need be read.
 _CLAIM_AT_VERSION = _CLAIM.where(chats.c.version == bindparam("cached_version"))
-_OWNED_CHAT = select(*_CHAT_COLUMNS).where(
-    chats.c.id == bindparam("chat"), chats.c.user_id == bindparam("owner")
-)
+# A chat is read with its summary beside it (`summaries.with_summary`).
+_CHATS = summaries.with_summary(select(*_CHAT_COLUMNS))
+_OWNED_CHAT = _CHATS.where(chats.c.id == bindparam("chat"), chats.c.user_id == bindparam("owner"))
 _IN_WINDOW = (
     messages.c.chat_id == bindparam("chat"),
     messages.c.erased == false(),
@@ -163,6 +171,9 @@ class SqlAlchemyChatRepository:
             if cached is not None:
                 at_version = {**parameters, "cached_version": cached.version}
                 if connection.execute(_CLAIM_AT_VERSION, at_version).rowcount == 1:
+                    if cached.memory is Memory.SUMMARY:
+                        # Stored beside the chat without moving its version: read afresh.
+                        cached.summary = summaries.read_summary(connection, chat_id)
                     return cached, False
             claimed = connection.execute(_CLAIM, parameters)
             if claimed.rowcount != 1:
@@ -304,7 +315,7 @@ class SqlAlchemyChatRepository:
     async def find_fork(self, user_id: str, chat_id: str, idempotency_key: str) -> Chat | None:
         def find(connection: Connection) -> Chat | None:
             row = connection.execute(
-                select(*_CHAT_COLUMNS).where(
+                _CHATS.where(
                     chats.c.forked_from_chat_id == chat_id,
                     chats.c.fork_idempotency_key == idempotency_key,
                     chats.c.user_id == user_id,
@@ -319,7 +330,7 @@ class SqlAlchemyChatRepository:
         return await self._transactions.run(find, write=False)
 
     async def list_chats(self, user_id: str, limit: int, after: ChatCursor | None) -> list[Chat]:
-        query = select(*_CHAT_COLUMNS).where(chats.c.user_id == user_id)
+        query = _CHATS.where(chats.c.user_id == user_id)
         if after is not None:
             query = query.where(
                 or_(
@@ -371,6 +382,7 @@ class SqlAlchemyChatRepository:
             _check_owner(connection, user_id, chat_id)
             # Explicitly, so no message outlives its chat even where foreign keys are not enforced.
             connection.execute(delete(messages).where(messages.c.chat_id == chat_id))
+            connection.execute(delete(chat_summaries).where(chat_summaries.c.chat_id == chat_id))
             connection.execute(delete(chats).where(chats.c.id == chat_id))
 
         try:
@@ -378,6 +390,26 @@ class SqlAlchemyChatRepository:
         except WriteConflict as error:
             raise ConcurrentUpdate(chat_id) from error
         self._windows.forget(chat_id)
+
+    async def erased_since_summary(self, user_id: str, chat_id: str) -> ErasedSinceSummary:
+        def read(connection: Connection) -> ErasedSinceSummary:
+            chat = _owned_chat(connection, user_id, chat_id)
+            after = chat.summary.covers_through_position if chat.summary else 0
+            return ErasedSinceSummary(chat, summaries.erased_after(connection, chat_id, after))
+
+        return await self._transactions.run(read, write=False)
+
+    async def store_summary(
+        self, user_id: str, chat_id: str, summary: ChatSummary, usage: Usage
+    ) -> None:
+        def store(connection: Connection) -> None:
+            summaries.store_summary(connection, user_id, chat_id, summary, usage)
+
+        try:
+            await self._transactions.run(store, write=True)
+        except (exc.IntegrityError, WriteConflict) as error:
+            # Another first summary took the row, or another transaction wrote it first.
+            raise ConcurrentUpdate(chat_id) from error
 
     async def ping(self) -> None:
         def read_a_table(connection: Connection) -> None:

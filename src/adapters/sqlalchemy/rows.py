@@ -16,6 +16,7 @@ from chatservice.domain.chat import (
     Role,
     Usage,
 )
+from chatservice.domain.memory import ChatSummary, Memory
 
 
 def params_json(params: ChatParams) -> str:
@@ -42,6 +43,7 @@ def chat_row(chat: Chat) -> dict[str, object]:
         "version": chat.version,
         "claim_idempotency_key": None,
         "claim_expires_at": None,
+        "memory": chat.memory.value,
         **_fork_row(chat.forked_from),
     }
 
@@ -54,7 +56,35 @@ def _fork_row(origin: ForkOrigin | None) -> dict[str, str | None]:
     }
 
 
-def chat_from(row: Row[Any]) -> Chat:  # a row of the chats table (claim columns unused)
+def summary_row(chat_id: str, summary: ChatSummary) -> dict[str, object]:
+    """The columns of `chat_summaries` a summary sets (its usage is added apart)."""
+    return {
+        "chat_id": chat_id,
+        "content": summary.content,
+        "tokens": summary.tokens,
+        "covers_through_position": summary.covers_through_position,
+        "updated_at": summary.updated_at,
+        "version": summary.version,
+    }
+
+
+def summary_from(row: Row[Any]) -> ChatSummary | None:
+    """The summary in a row read with `SUMMARY_COLUMNS`, if the chat has one."""
+    if row.summary_version is None:
+        return None
+    return ChatSummary(
+        row.summary_content,
+        row.summary_tokens,
+        row.summary_covers_through_position,
+        row.summary_updated_at,
+        row.summary_version,
+    )
+
+
+def chat_from(row: Row[Any]) -> Chat:
+    """A chat from a row of the chats table joined with its summary's (`SUMMARY_COLUMNS`); the
+    claim columns unused. Its usage includes what its summaries cost."""
+    summary_usage = Usage(row.summary_prompt_tokens or 0, row.summary_completion_tokens or 0)
     return Chat(
         id=row.id,
         user_id=row.user_id,
@@ -63,7 +93,7 @@ def chat_from(row: Row[Any]) -> Chat:  # a row of the chats table (claim columns
         created_at=row.created_at,
         updated_at=row.updated_at,
         status=ChatStatus(row.status),
-        usage=Usage(row.prompt_tokens, row.completion_tokens),
+        usage=Usage(row.prompt_tokens, row.completion_tokens) + summary_usage,
         version=row.version,
         title=row.title,
         forked_from=(
@@ -73,6 +103,8 @@ def chat_from(row: Row[Any]) -> Chat:  # a row of the chats table (claim columns
                 row.forked_from_chat_id, row.forked_from_message_id, row.fork_idempotency_key
             )
         ),
+        memory=Memory(row.memory),
+        summary=summary_from(row),
     )
 
 

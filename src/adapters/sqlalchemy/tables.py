@@ -174,6 +174,9 @@ chats = Table(
     Column("forked_from_chat_id", Identifier(ID_CHARS), nullable=True),
     Column("forked_from_message_id", Identifier(ID_CHARS), nullable=True),
     Column("fork_idempotency_key", Identifier(IDEMPOTENCY_KEY_COLUMN_CHARS), nullable=True),
+    # What the chat keeps of its erased exchanges (`Memory`); the default is the migration's,
+    # for the chats made before there was a choice.
+    Column("memory", short_text(16), nullable=False, server_default="none"),
     # A user's chat list, newest first, paged by (updated_at, id).
     Index(None, "user_id", "updated_at", "id"),
     # One fork per idempotency key of a chat; NULLs (chats that are no forks) do not collide.
@@ -218,6 +221,29 @@ messages = Table(
     UniqueConstraint("chat_id", "idempotency_key"),
     # The window read, and a turn's erasures and supersessions, touch only the window's rows.
     Index(WINDOW_INDEX, "chat_id", "erased", "superseded", "position"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+# A chat's running summary of its erased exchanges (`ChatSummary`), beside the chat's row rather
+# in it: storing a summary then never writes the row every turn claims and commits (on Galera,
+# never a certification conflict with a turn). What writing the summaries cost, added to the
+# chat's usage when it is read.
+chat_summaries = Table(
+    "chat_summaries",
+    metadata,
+    Column(
+        "chat_id",
+        Identifier(ID_CHARS),
+        ForeignKey("chats.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("content", long_text(), nullable=False),
+    Column("tokens", Integer(), nullable=False),
+    Column("covers_through_position", Integer(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("version", BigInteger(), nullable=False),
+    Column("prompt_tokens", BigInteger(), nullable=False),
+    Column("completion_tokens", BigInteger(), nullable=False),
     **MYSQL_TABLE_OPTIONS,
 )
 
