@@ -41,8 +41,8 @@ from chatservice.application.ports import (
     TurnClaim,
 )
 from chatservice.application.rate_limit import TurnRateLimiter
-from chatservice.application.turn_actions import Asked, landed, replayed
 from chatservice.application.summaries import in_prompt, summary_message
+from chatservice.application.turn_actions import Asked, landed, replayed
 from chatservice.application.turn_events import Accepted, Completed, Delta, TurnEvent
 from chatservice.domain.calibration import TokenRatio
 from chatservice.domain.chat import (
