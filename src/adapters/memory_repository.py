@@ -168,5 +168,32 @@ class InMemoryChatRepository:
             chat.summary = summary
             chat.usage += usage
 
+    async def delete_user_chats(self, user_id: str, limit: int) -> int:
+        async with self._lock:
+            return self._delete(
+                [c.id for c in self._chats.values() if c.user_id == user_id][:limit]
+            )
+
+    async def delete_chats_updated_before(self, before: datetime, now: datetime, limit: int) -> int:
+        async with self._lock:
+            return self._delete(self._expired(before, now)[:limit])
+
+    async def count_chats_updated_before(self, before: datetime, now: datetime) -> int:
+        async with self._lock:
+            return len(self._expired(before, now))
+
+    def _expired(self, before: datetime, now: datetime) -> list[str]:
+        def held(chat_id: str) -> bool:
+            claim = self._claims.get(chat_id)
+            return claim is not None and claim.expires_at > now
+
+        return [c.id for c in self._chats.values() if c.updated_at < before and not held(c.id)]
+
+    def _delete(self, chat_ids: list[str]) -> int:
+        for chat_id in chat_ids:
+            del self._chats[chat_id]
+            self._claims.pop(chat_id, None)
+        return len(chat_ids)
+
     async def ping(self) -> None:
         return None

@@ -16,6 +16,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 from chatservice.application.observability import TurnReport
+from chatservice.application.retention import PruneReport
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -46,6 +47,9 @@ FALLBACKS = Counter(
 LIMIT_STORE_FAILURES = Counter(
     "chatservice_rate_limit_store_failures_total",
     "Times Redis failed to count a turn against the per-user limit (then counted per process)",
+)
+PRUNED = Counter(
+    "chatservice_pruned_total", "Rows deleted by retention (sweeper and prune)", ["kind"]
 )
 GRPC_CALLS = Counter("chatservice_grpc_calls_total", "gRPC calls", ["method", "status"])
 GRPC_SECONDS = Histogram(
@@ -82,6 +86,12 @@ class PrometheusTurnObserver:
 class PrometheusLimitStoreObserver:
     def store_unreachable(self) -> None:
         LIMIT_STORE_FAILURES.inc()
+
+
+class PrometheusPruneObserver:
+    def pruned(self, report: PruneReport) -> None:
+        PRUNED.labels("chats").inc(report.chats)
+        PRUNED.labels("whatsapp_messages").inc(report.whatsapp_messages)
 
 
 def observe_grpc_call(method: str, status: str, seconds: float) -> None:

@@ -183,6 +183,18 @@ class ChatRepository(Protocol):
         summary never stands in a turn's way. Raises `ChatNotFound`, or `ConcurrentUpdate`
         (storing nothing) when another summary was stored first."""
 
+    async def delete_user_chats(self, user_id: str, limit: int) -> int:
+        """Remove up to `limit` of the user's chats with everything of theirs, in one short
+        transaction; return how many went (fewer than `limit`: none is left)."""
+
+    async def delete_chats_updated_before(self, before: datetime, now: datetime, limit: int) -> int:
+        """Remove up to `limit` chats last updated before `before` with everything of theirs,
+        in one short transaction, passing over any a turn holds at `now`; return how many this
+        call removed (a chat removed by a concurrent call counts there, not here)."""
+
+    async def count_chats_updated_before(self, before: datetime, now: datetime) -> int:
+        """How many chats `delete_chats_updated_before` would remove, all batches together."""
+
     async def ping(self) -> None:
         """Raise `StorageUnavailable` unless the store answers."""
 
@@ -209,6 +221,26 @@ class WhatsAppDirectory(Protocol):
         `expected`, or they have none (`expected` is `None`, or their chat was deleted). Return
         the sender's current chat afterwards: `chat_id`, or the one another request put there
         first."""
+
+    async def forget_sender(self, sender: str, limit: int) -> int:
+        """Remove the sender's current-chat row and up to `limit` of their inbound-message
+        records, in one short transaction; return how many rows went (0: nothing is left)."""
+
+    async def prune_messages(self, before: datetime, limit: int) -> int:
+        """Remove up to `limit` inbound-message records received before `before` (Twilio
+        retries within minutes, so old ones guard nothing); return how many this call removed."""
+
+    async def count_messages_before(self, before: datetime) -> int:
+        """How many records `prune_messages` would remove, all batches together."""
+
+
+class Leases(Protocol):
+    """Named leases that one holder at a time has until they expire, across every replica that
+    shares the store: who does a job that must not run twice at once."""
+
+    async def acquire(self, name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
+        """Hold `name` until `now + ttl_seconds` and return `True` if it is free, expired at
+        `now`, or held by `holder` already (a renewal); otherwise `False`, changing nothing."""
 
 
 class MessageNotSent(Exception):

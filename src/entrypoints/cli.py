@@ -1,17 +1,19 @@
-"""The `chatservice` command: serve, migrate, tokens."""
+"""The `chatservice` command: serve, migrate, prune, tokens."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from chatservice.application.retention import PruneReport
 from chatservice.domain.errors import InvalidInput, StorageUnavailable
 from chatservice.domain.tokens import prompt_cost
-from chatservice.entrypoints.container import Container, build_container
+from chatservice.entrypoints.container import Container, build_container, close_resources
 from chatservice.entrypoints.logs import configure_logging
 from chatservice.entrypoints.settings import Settings, SettingsError, load_settings
 
@@ -29,6 +31,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "overrides the workers setting",
     )
     commands.add_parser("migrate", help="upgrade the database schema to the latest revision")
+    prune_command = commands.add_parser(
+        "prune",
+        help="delete the chats and WhatsApp records older than retention allows, once",
+    )
+    prune_command.add_argument(
+        "--dry-run", action="store_true", help="count what would be deleted, delete nothing"
+    )
     tokens = commands.add_parser("tokens", help="count the prompt tokens of a JSON message list")
     tokens.add_argument("--model", required=True)
     tokens.add_argument("file", help="a JSON list of {role, content[, name]}; - reads stdin")
@@ -40,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return count_tokens(Container(settings=settings), args.model, args.file)
         if args.command == "migrate":
             return migrate(Container(settings=settings))
+        if args.command == "prune":
+            return prune(build_container(settings), dry_run=args.dry_run)
         return serve(settings)
     except (SettingsError, InvalidInput, StorageUnavailable) as exc:
         print(f"chatservice: {exc}", file=sys.stderr)
@@ -69,6 +80,32 @@ def count_tokens(container: Container, model_name: str, source: str) -> int:
 def migrate(container: Container) -> int:
     container.migrations().upgrade_to_head()
     print("schema is up to date")
+    return 0
+
+
+def prune(container: Container, dry_run: bool) -> int:
+    """Delete (or count) what retention no longer keeps, on a schema that is current."""
+    if not container.migrations().schema_is_current():
+        print(
+            "chatservice: the database schema is not current; run `chatservice migrate` first",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def run() -> PruneReport:
+        try:
+            return await container.prune_expired_data()(dry_run=dry_run)
+        finally:
+            await close_resources(container)
+
+    report = asyncio.run(run())
+    settings = container.settings()
+    verb = "would delete" if dry_run else "deleted"
+    print(
+        f"{verb} {report.chats} chats not updated for {settings.retention_days} days "
+        f"(0: kept for good) and {report.whatsapp_messages} WhatsApp message records older "
+        f"than {settings.twilio_dedupe_days} days"
+    )
     return 0
 
 

@@ -12,6 +12,7 @@ from chatservice.adapters.memory_rate_limiter import MemoryTurnRateLimiter
 from chatservice.adapters.memory_turn_events import InProcessTurnEventLog
 from chatservice.adapters.prometheus_metrics import (
     PrometheusLimitStoreObserver,
+    PrometheusPruneObserver,
     PrometheusTurnObserver,
 )
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
@@ -34,12 +35,14 @@ from chatservice.application.chats import (
 )
 from chatservice.application.clock import utc_now
 from chatservice.application.conversation_control import EditMessage, ForkChat, RegenerateReply
+from chatservice.application.erasure import EraseUser
 from chatservice.application.exports import ExportUserChats, ImportChat
 from chatservice.application.first_turn import StartChatWithMessage
 from chatservice.application.observed import ObservedChatGateway, ObservedTurn
 from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import ChatGateway, TokenCounter
 from chatservice.application.rate_limit import LocalWhileSharedUnreachable
+from chatservice.application.retention import PruneExpiredData, RetentionPolicy, RetentionSweeper
 from chatservice.application.routing import RoutingChatGateway
 from chatservice.application.summaries import (
     FoldErasedIntoSummary,
@@ -63,6 +66,7 @@ if TYPE_CHECKING:
     from chatservice.adapters.openai_gateway import OpenAIChatGateway
     from chatservice.adapters.redis_rate_limiter import RedisTurnRateLimiter
     from chatservice.adapters.redis_turn_events import RedisTurnEventLog
+    from chatservice.adapters.sqlalchemy.leases import SqlAlchemyLeases
     from chatservice.adapters.sqlalchemy.migrations import AlembicMigrations
     from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
     from chatservice.adapters.sqlalchemy.whatsapp_directory import SqlAlchemyWhatsAppDirectory
@@ -94,6 +98,12 @@ def _whatsapp_directory(engine: AsyncEngine) -> SqlAlchemyWhatsAppDirectory:
     from chatservice.adapters.sqlalchemy.whatsapp_directory import SqlAlchemyWhatsAppDirectory
 
     return SqlAlchemyWhatsAppDirectory(engine)
+
+
+def _leases(engine: AsyncEngine) -> SqlAlchemyLeases:
+    from chatservice.adapters.sqlalchemy.leases import SqlAlchemyLeases
+
+    return SqlAlchemyLeases(engine)
 
 
 def _migrations(settings: Settings) -> AlembicMigrations:
@@ -353,6 +363,31 @@ class Container(containers.DeclarativeContainer):
         end_chat,
         delete_chat,
         policy,
+        clock=clock,
+    )
+    erase_user = providers.Singleton(
+        EraseUser, repository, whatsapp_directory, settings.provided.deletion_batch_size
+    )
+    # Retention (docs/operations.md): the sweeper inside `serve`, and `chatservice prune`.
+    leases = providers.Singleton(_leases, engine)
+    prune_expired_data = providers.Singleton(
+        PruneExpiredData,
+        repository,
+        whatsapp_directory,
+        providers.Singleton(
+            RetentionPolicy,
+            chat_days=settings.provided.retention_days,
+            whatsapp_message_days=settings.provided.twilio_dedupe_days,
+            batch_size=settings.provided.deletion_batch_size,
+        ),
+        providers.Singleton(PrometheusPruneObserver),
+        clock=clock,
+    )
+    retention_sweeper = providers.Singleton(
+        RetentionSweeper,
+        prune_expired_data,
+        leases,
+        settings.provided.retention_sweep_seconds,
         clock=clock,
     )
     deliver_reply = providers.Singleton(DeliverReply, messenger)

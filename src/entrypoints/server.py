@@ -96,6 +96,9 @@ async def run_server(
         http_task = asyncio.create_task(http.serve(sockets=[listeners.http]))
     while not http.started and not http_task.done():  # noqa: ASYNC110 - uvicorn offers no event
         await asyncio.sleep(0.01)
+    # Retention (docs/operations.md): every replica runs the sweeper, the database's lease lets
+    # one of them sweep at a time.
+    sweeper = asyncio.create_task(container.retention_sweeper().run())
     if http.started:
         ready()
         stopping = asyncio.create_task(stop.wait())
@@ -106,6 +109,8 @@ async def run_server(
     try:
         await asyncio.gather(http_task, gate.drain(grace))
     finally:
+        sweeper.cancel()
+        await asyncio.gather(sweeper, return_exceptions=True)
         grpc.close()  # cancels the calls still running after the grace period
         await grpc.wait_closed()
         # The tasks the service owns (WhatsApp turns answered through Twilio's API, the claims

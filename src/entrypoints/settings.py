@@ -126,6 +126,14 @@ class Settings(BaseModel):
     summary_max_tokens: PositiveInt = 400
     max_message_chars: PositiveInt = 100_000
     max_body_bytes: PositiveInt = 1_048_576
+    #: Chats not updated for this many days are deleted (0: kept for good).
+    retention_days: NonNegativeInt = 0
+    #: WhatsApp inbound-message records (Twilio redelivery guards) older than this go (0: kept).
+    twilio_dedupe_days: NonNegativeInt = 7
+    #: How often the retention sweeper inside `serve` runs.
+    retention_sweep_seconds: PositiveFloat = 3600.0
+    #: Rows one transaction of an erasure or a prune deletes at most (chats, with their messages).
+    deletion_batch_size: PositiveInt = 500
     #: The largest chat export `POST …/chats/import` takes (an export outgrows other bodies).
     max_import_bytes: PositiveInt = 33_554_432
     #: How long a turn's claim holds before another turn may take the chat (a crashed replica).

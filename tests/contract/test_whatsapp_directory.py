@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -202,3 +202,42 @@ async def test_deleting_a_chat_leaves_its_sender_without_one(sql_store: Store) -
     assert await sql_store.directory.current_chat(sender) is None
     replacement = await sql_store.new_chat(sender)
     assert await sql_store.directory.switch_chat(sender, chat_id, replacement, T0) == replacement
+
+
+async def test_forgetting_a_sender_removes_their_chat_row_and_records_in_batches(
+    store: Store,
+) -> None:
+    sender, other = new_sender(), new_sender()
+    await store.directory.switch_chat(sender, None, await store.new_chat(sender), T0)
+    await store.directory.switch_chat(other, None, await store.new_chat(other), T0)
+    sids = [new_sid() for _ in range(3)]
+    for sid in sids:
+        await store.directory.take_message(sid, sender, T0)
+    kept = new_sid()
+    await store.directory.take_message(kept, other, T0)
+
+    removed = [await store.directory.forget_sender(sender, 2) for _ in range(3)]
+
+    assert removed == [3, 1, 0]  # the chat row with the first batch
+    assert await store.directory.current_chat(sender) is None
+    assert all([await store.directory.take_message(sid, sender, T0) for sid in sids])
+    assert await store.directory.current_chat(other) is not None
+    assert await store.directory.take_message(kept, other, T0) is False
+
+
+async def test_records_received_before_a_cutoff_are_pruned_in_batches(store: Store) -> None:
+    # Long before T0, so that no other test's records are in the way.
+    old = T0.replace(year=2001)
+    sender = new_sender()
+    sids = [new_sid() for _ in range(3)]
+    for index, sid in enumerate(sids):
+        await store.directory.take_message(sid, sender, old + timedelta(seconds=index))
+    recent = new_sid()
+    await store.directory.take_message(recent, sender, old + timedelta(days=1))
+    cutoff = old + timedelta(hours=1)
+
+    assert await store.directory.count_messages_before(cutoff) == 3
+    assert [await store.directory.prune_messages(cutoff, 2) for _ in range(3)] == [2, 1, 0]
+    assert await store.directory.count_messages_before(cutoff) == 0
+    assert await store.directory.take_message(sids[0], sender, T0) is True
+    assert await store.directory.take_message(recent, sender, T0) is False

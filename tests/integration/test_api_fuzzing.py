@@ -59,6 +59,7 @@ OPERATIONS = [
     "GET /v1/users/{user_id}/chats/{chat_id}/export",
     "GET /v1/users/{user_id}/export",
     "POST /v1/users/{user_id}/chats/import",
+    "DELETE /v1/users/{user_id}",
     # Twilio is not configured here, so every request gets its documented 404.
     "POST /v1/twilio/whatsapp",
 ]

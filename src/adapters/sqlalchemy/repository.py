@@ -15,6 +15,7 @@ are `ConcurrentUpdate` (docs/reliability.md).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -23,12 +24,14 @@ from sqlalchemy import (
     delete,
     exc,
     false,
+    func,
     insert,
     or_,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import Select
 
 from chatservice.adapters.sqlalchemy import summaries
 from chatservice.adapters.sqlalchemy.rows import chat_from, chat_row, message_from, message_row
@@ -411,11 +414,58 @@ class SqlAlchemyChatRepository:
             # Another first summary took the row, or another transaction wrote it first.
             raise ConcurrentUpdate(chat_id) from error
 
+    async def delete_user_chats(self, user_id: str, limit: int) -> int:
+        return await self._delete_chats(select(chats.c.id).where(chats.c.user_id == user_id), limit)
+
+    async def delete_chats_updated_before(self, before: datetime, now: datetime, limit: int) -> int:
+        return await self._delete_chats(_updated_before(select(chats.c.id), before, now), limit)
+
+    async def count_chats_updated_before(self, before: datetime, now: datetime) -> int:
+        query = _updated_before(select(func.count()).select_from(chats), before, now)
+
+        def count(connection: Connection) -> int:
+            return int(connection.scalar(query) or 0)
+
+        return await self._transactions.run(count, write=False)
+
+    async def _delete_chats(self, chosen: Select[Any], limit: int) -> int:
+        """Delete up to `limit` of the chats `chosen` selects, in one transaction; how many
+        this transaction deleted."""
+        deleted: list[str] = []
+
+        def delete_batch(connection: Connection) -> int:
+            deleted[:] = connection.scalars(chosen.limit(limit))
+            if not deleted:
+                return 0
+            # Explicitly, so no message outlives its chat even where foreign keys are not
+            # enforced; the other rows of a chat (a WhatsApp sender's) go by cascade.
+            connection.execute(delete(messages).where(messages.c.chat_id.in_(deleted)))
+            connection.execute(delete(chat_summaries).where(chat_summaries.c.chat_id.in_(deleted)))
+            return connection.execute(delete(chats).where(chats.c.id.in_(deleted))).rowcount
+
+        try:
+            count = await self._transactions.run(
+                delete_batch, write=True, attempts=_IDEMPOTENT_ATTEMPTS
+            )
+        except WriteConflict as error:
+            raise ConcurrentUpdate(deleted[0] if deleted else "") from error
+        for chat_id in deleted:
+            self._windows.forget(chat_id)
+        return count
+
     async def ping(self) -> None:
         def read_a_table(connection: Connection) -> None:
             connection.execute(_PING)
 
         await self._transactions.run(read_a_table, write=False)
+
+
+def _updated_before(query: Select[Any], before: datetime, now: datetime) -> Select[Any]:
+    """`query` over the chats last updated before `before` that no turn holds at `now`."""
+    return query.where(
+        chats.c.updated_at < before,
+        or_(chats.c.claim_expires_at.is_(None), chats.c.claim_expires_at <= now),
+    )
 
 
 def _raise_why_not_claimed(connection: Connection, user_id: str, chat_id: str) -> None:

@@ -179,6 +179,8 @@ chats = Table(
     Column("memory", short_text(16), nullable=False, server_default="none"),
     # A user's chat list, newest first, paged by (updated_at, id).
     Index(None, "user_id", "updated_at", "id"),
+    # The retention sweep: the chats not updated for longest.
+    Index(None, "updated_at"),
     # One fork per idempotency key of a chat; NULLs (chats that are no forks) do not collide.
     Index(None, "forked_from_chat_id", "fork_idempotency_key", unique=True),
     **MYSQL_TABLE_OPTIONS,
@@ -271,5 +273,23 @@ whatsapp_messages = Table(
     Column("message_sid", Identifier(MESSAGE_SID_CHARS), primary_key=True),
     Column("sender", Identifier(USER_ID_CHARS), nullable=False),
     Column("received_at", UtcDateTime(), nullable=False),
+    # Erasing a sender, and pruning the records too old to guard against a redelivery.
+    Index(None, "sender"),
+    Index(None, "received_at"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+#: The longest lease name.
+LEASE_NAME_CHARS = 64
+
+# Leases: who does a job that must run on one replica at a time (the retention sweep), until
+# when. The row is the lock, taken by a conditional UPDATE
+# (docs/adr/0012-one-sweeper-at-a-time-by-a-lease-row.md).
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", Identifier(LEASE_NAME_CHARS), primary_key=True),
+    Column("holder", Identifier(IDEMPOTENCY_KEY_COLUMN_CHARS), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
     **MYSQL_TABLE_OPTIONS,
 )

@@ -9,17 +9,22 @@ at the same moment), from the `WriteConflict` it lost with.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Connection, exc, insert, select, update
+from sqlalchemy import Connection, delete, exc, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import Select
 
 from chatservice.adapters.sqlalchemy.tables import whatsapp_messages, whatsapp_senders
 from chatservice.adapters.sqlalchemy.transactions import Transactions, WriteConflict
-from chatservice.domain.errors import ConcurrentUpdate
+from chatservice.domain.errors import ConcurrentUpdate, StorageUnavailable
 
 #: How often `switch_chat` tries again when the row it collided with vanished before it looked.
 _SWITCH_ATTEMPTS = 3
+#: How often a deletion runs again when it loses to another transaction (another replica
+#: pruning the same rows).
+_DELETE_ATTEMPTS = 3
 
 
 class SqlAlchemyWhatsAppDirectory:
@@ -75,6 +80,48 @@ class SqlAlchemyWhatsAppDirectory:
                 if current is not None:
                     return current
         raise ConcurrentUpdate(chat_id)
+
+    async def forget_sender(self, sender: str, limit: int) -> int:
+        taken = select(whatsapp_messages.c.message_sid).where(whatsapp_messages.c.sender == sender)
+
+        def forget(connection: Connection) -> int:
+            gone = connection.execute(
+                delete(whatsapp_senders).where(whatsapp_senders.c.sender == sender)
+            ).rowcount
+            return gone + _delete_messages(connection, taken.limit(limit))
+
+        return await self._write(forget)
+
+    async def prune_messages(self, before: datetime, limit: int) -> int:
+        old = select(whatsapp_messages.c.message_sid).where(
+            whatsapp_messages.c.received_at < before
+        )
+        return await self._write(lambda c: _delete_messages(c, old.limit(limit)))
+
+    async def count_messages_before(self, before: datetime) -> int:
+        query = (
+            select(func.count())
+            .select_from(whatsapp_messages)
+            .where(whatsapp_messages.c.received_at < before)
+        )
+        return await self._transactions.run(lambda c: int(c.scalar(query) or 0), write=False)
+
+    async def _write(self, body: Callable[[Connection], int]) -> int:
+        """A deletion that may simply run again when it loses to another transaction."""
+        try:
+            return await self._transactions.run(body, write=True, attempts=_DELETE_ATTEMPTS)
+        except WriteConflict as error:
+            raise StorageUnavailable("the database kept refusing a deletion") from error
+
+
+def _delete_messages(connection: Connection, sids: Select[tuple[str]]) -> int:
+    """Delete the inbound-message records `sids` selects; how many went."""
+    chosen = list(connection.scalars(sids))
+    if not chosen:
+        return 0
+    return connection.execute(
+        delete(whatsapp_messages).where(whatsapp_messages.c.message_sid.in_(chosen))
+    ).rowcount
 
 
 def _current(connection: Connection, sender: str) -> str | None:

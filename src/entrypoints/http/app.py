@@ -25,6 +25,7 @@ from chatservice.entrypoints.http.litestar_internals import ClosedStructSchemaPl
 from chatservice.entrypoints.http.metrics import MetricsController, metrics_middleware
 from chatservice.entrypoints.http.trace_id import trace_id_middleware
 from chatservice.entrypoints.http.turn_routes import TurnsController
+from chatservice.entrypoints.http.users import erase_user
 from chatservice.entrypoints.http.web import web_chat_router
 from chatservice.entrypoints.http.whatsapp import whatsapp_route
 
@@ -47,6 +48,7 @@ _PROVIDED = (
     "cancel_turn",
     "export_user_chats",
     "import_chat",
+    "erase_user",
 )
 
 
@@ -79,6 +81,7 @@ def create_app(container: Container) -> Litestar:
             ChatsController,
             TurnsController,
             exports_router(settings.max_import_bytes),
+            erase_user,
         ],
         guards=[_token_guard(container.authenticator())],
         security=[{"token": []}],

@@ -1,0 +1,36 @@
+"""Erasing a user: every chat of theirs, with its messages, and their WhatsApp records."""
+
+from __future__ import annotations
+
+from chatservice.application.ports import ChatRepository, WhatsAppDirectory
+from chatservice.domain.chat import validate_user_id
+
+
+class EraseUser:
+    def __init__(
+        self, repository: ChatRepository, directory: WhatsAppDirectory, batch_size: int
+    ) -> None:
+        """`batch_size`: the chats (and WhatsApp records) one transaction deletes, so that no
+        transaction holds its locks long (the `deletion_batch_size` setting)."""
+        self._repository = repository
+        self._directory = directory
+        self._batch_size = batch_size
+
+    async def __call__(self, user_id: str) -> int:
+        """Delete everything stored of `user_id`, batch by batch; return how many chats went.
+
+        Erasing a user with nothing stored is no error (a retried erasure finds nothing). A turn
+        running on one of the chats meanwhile fails at its commit (`ConcurrentUpdate`) and
+        stores nothing. Raises `InvalidInput` for a bad user id, `StorageUnavailable` when the
+        database fails part-way: what went is gone, and running it again finishes the rest."""
+        validate_user_id(user_id)
+        chats = 0
+        while True:
+            deleted = await self._repository.delete_user_chats(user_id, self._batch_size)
+            chats += deleted
+            if deleted < self._batch_size:
+                break
+        # A WhatsApp user's id is their sender address (`whatsapp:+…`).
+        while await self._directory.forget_sender(user_id, self._batch_size):
+            pass
+        return chats

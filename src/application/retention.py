@@ -1,0 +1,155 @@
+"""Retention: chats not updated for `retention_days` and WhatsApp records older than
+`twilio_dedupe_days` are deleted, in batches, by one replica at a time (a lease in the database
+says which) or once by `chatservice prune`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from chatservice.application.clock import Clock, utc_now
+from chatservice.application.ports import ChatRepository, Leases, WhatsAppDirectory
+from chatservice.domain.errors import StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+#: The lease that names the replica sweeping.
+SWEEP_LEASE = "retention-sweep"
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """How long data is kept, in days (0: for good), and how much one transaction deletes."""
+
+    chat_days: int
+    whatsapp_message_days: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What a prune deleted (or, dry, would delete)."""
+
+    chats: int
+    whatsapp_messages: int
+
+
+class PruneObserver(Protocol):
+    def pruned(self, report: PruneReport) -> None:
+        """A prune (not a dry run) deleted what `report` counts."""
+
+
+class PruneExpiredData:
+    def __init__(
+        self,
+        repository: ChatRepository,
+        directory: WhatsAppDirectory,
+        policy: RetentionPolicy,
+        observer: PruneObserver,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._repository = repository
+        self._directory = directory
+        self._policy = policy
+        self._observer = observer
+        self._clock = clock
+
+    async def __call__(self, dry_run: bool = False) -> PruneReport:
+        """Delete, batch by batch, the chats not updated for `chat_days` (none a turn holds)
+        and the WhatsApp records older than `whatsapp_message_days`; or, `dry_run`, count
+        them. Raises `StorageUnavailable` part-way through: what went is gone."""
+        now = self._clock()
+        chats_before = _cutoff(now, self._policy.chat_days)
+        messages_before = _cutoff(now, self._policy.whatsapp_message_days)
+        if dry_run:
+            return PruneReport(
+                0
+                if chats_before is None
+                else await self._repository.count_chats_updated_before(chats_before, now),
+                0
+                if messages_before is None
+                else await self._directory.count_messages_before(messages_before),
+            )
+        chats = messages = 0
+        if chats_before is not None:
+            chats = await self._in_batches(
+                _bound(self._repository.delete_chats_updated_before, chats_before, now)
+            )
+        if messages_before is not None:
+            messages = await self._in_batches(
+                _bound(self._directory.prune_messages, messages_before)
+            )
+        report = PruneReport(chats, messages)
+        self._observer.pruned(report)
+        return report
+
+    async def _in_batches(self, delete_batch: Callable[[int], Awaitable[int]]) -> int:
+        total = 0
+        while True:
+            deleted = await delete_batch(self._policy.batch_size)
+            total += deleted
+            # A batch short of full: nothing was left (or another replica took the rest).
+            if deleted < self._policy.batch_size:
+                return total
+
+
+def _bound(
+    delete: Callable[..., Awaitable[int]], *arguments: datetime
+) -> Callable[[int], Awaitable[int]]:
+    """`delete` with its arguments but the batch size given."""
+    return lambda limit: delete(*arguments, limit)
+
+
+def _cutoff(now: datetime, days: int) -> datetime | None:
+    return None if days == 0 else now - timedelta(days=days)
+
+
+class RetentionSweeper:
+    """Runs `PruneExpiredData` every `interval_seconds` on whichever replica holds the sweep
+    lease. The holder renews it each sweep; it lapses two intervals after the last,
+    so another replica takes over from one that died, and only one sweeps at a time."""
+
+    def __init__(
+        self,
+        prune: PruneExpiredData,
+        leases: Leases,
+        interval_seconds: float,
+        clock: Clock = utc_now,
+        holder: str | None = None,
+    ) -> None:
+        self._prune = prune
+        self._leases = leases
+        self._interval = interval_seconds
+        self._clock = clock
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    async def sweep_once(self) -> PruneReport | None:
+        """Prune if this replica holds (or takes) the lease; `None` when another one does."""
+        if not await self._leases.acquire(
+            SWEEP_LEASE, self.holder, self._clock(), 2 * self._interval
+        ):
+            return None
+        return await self._prune()
+
+    async def run(self) -> None:
+        """Sweep now and every interval until cancelled; a failed sweep waits for the next."""
+        while True:
+            try:
+                report = await self.sweep_once()
+            except StorageUnavailable as error:
+                log.warning("retention sweep failed: %s", error)
+            else:
+                if report is not None and (report.chats or report.whatsapp_messages):
+                    log.info(
+                        "retention sweep deleted %d chats and %d WhatsApp message records",
+                        report.chats,
+                        report.whatsapp_messages,
+                    )
+            await asyncio.sleep(self._interval)
