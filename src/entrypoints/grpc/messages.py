@@ -10,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from chatservice.application.background_turns import NumberedEvent
 from chatservice.application.turn_events import Completed, Delta
 from chatservice.domain.chat import Chat, ChatParams, Message
+from chatservice.domain.memory import ChatSummary
 from chatservice.domain.params import RequestedParams
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
 
@@ -72,6 +73,19 @@ def chat_pb(chat: Chat) -> pb.Chat:
         updated_at=timestamp(chat.updated_at),
         version=chat.version,
         messages=[message_pb(m) for m in chat.messages],
+        memory=chat.memory.value,
+        summary=summary_pb(chat.summary),
+    )
+
+
+def summary_pb(summary: ChatSummary | None) -> pb.ConversationSummary | None:
+    if summary is None:
+        return None
+    return pb.ConversationSummary(
+        content=summary.content,
+        tokens=summary.tokens,
+        covers_through_position=summary.covers_through_position,
+        updated_at=timestamp(summary.updated_at),
     )
 
 

@@ -99,6 +99,7 @@ class ChatServiceV1(chatservice_v1_grpc.ChatServiceBase):
                 request.system_message if request.HasField("system_message") else None,
                 request.model if request.HasField("model") else None,
                 requested_params(request.params),
+                request.memory if request.HasField("memory") else None,
             )
         await stream.send_message(chat_pb(chat))
 

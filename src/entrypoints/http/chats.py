@@ -73,7 +73,8 @@ class ChatsController(Controller):
     ) -> ChatOut:
         data = data or NewChat()
         asked = requested_params(data.params)
-        return chat_out(await start_chat(user_id, data.system_message, data.model, asked))
+        chat = await start_chat(user_id, data.system_message, data.model, asked, data.memory)
+        return chat_out(chat)
 
     @get(
         "/", summary="List the user's chats, newest first", responses=error_responses(400, 401, 503)

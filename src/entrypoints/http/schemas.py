@@ -7,6 +7,7 @@ from datetime import datetime
 import msgspec
 
 from chatservice.domain.chat import Chat, Message
+from chatservice.domain.memory import ChatSummary
 from chatservice.domain.params import RequestedParams
 
 
@@ -32,6 +33,9 @@ class NewChat(msgspec.Struct, forbid_unknown_fields=True):
     system_message: str | None = None
     model: str | None = None
     params: ParamsIn | None = None
+    #: What the chat keeps of the exchanges its window erases: `none` or `summary` (unset: the
+    #: deployment's `default_memory`).
+    memory: str | None = None
 
 
 class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
@@ -100,6 +104,16 @@ class ChatSummaryOut(msgspec.Struct):
     usage: UsageOut
 
 
+class ConversationSummaryOut(msgspec.Struct):
+    """The running summary of a chat's erased exchanges: every erased message up to and
+    including `covers_through_position` is folded in; `tokens`, its cost in a prompt."""
+
+    content: str
+    tokens: int
+    covers_through_position: int
+    updated_at: datetime
+
+
 class ChatOut(msgspec.Struct):
     id: str
     user_id: str
@@ -112,6 +126,10 @@ class ChatOut(msgspec.Struct):
     usage: UsageOut
     version: int
     messages: list[MessageOut]
+    #: What the chat keeps of its erased exchanges (`none`, `summary`), and that summary: null
+    #: until the first erasing turn's summary is stored, and for a chat that keeps none.
+    memory: str
+    summary: ConversationSummaryOut | None
 
 
 class ChatPageOut(msgspec.Struct):
@@ -198,4 +216,14 @@ def chat_out(chat: Chat) -> ChatOut:
         usage=UsageOut(chat.usage.prompt_tokens, chat.usage.completion_tokens),
         version=chat.version,
         messages=[message_out(m) for m in chat.messages],
+        memory=chat.memory.value,
+        summary=conversation_summary_out(chat.summary),
+    )
+
+
+def conversation_summary_out(summary: ChatSummary | None) -> ConversationSummaryOut | None:
+    if summary is None:
+        return None
+    return ConversationSummaryOut(
+        summary.content, summary.tokens, summary.covers_through_position, summary.updated_at
     )

@@ -60,7 +60,7 @@ class Message(_message.Message):
     def __init__(self, id: _Optional[str] = ..., role: _Optional[str] = ..., content: _Optional[str] = ..., tokens: _Optional[int] = ..., erased: _Optional[bool] = ..., position: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_reason: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., model: _Optional[str] = ...) -> None: ...
 
 class Chat(_message.Message):
-    __slots__ = ("id", "user_id", "title", "status", "model", "params", "usage", "created_at", "updated_at", "version", "messages")
+    __slots__ = ("id", "user_id", "title", "status", "model", "params", "usage", "created_at", "updated_at", "version", "messages", "memory", "summary")
     ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +72,8 @@ class Chat(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
     id: str
     user_id: str
     title: str
@@ -83,19 +85,35 @@ class Chat(_message.Message):
     updated_at: _timestamp_pb2.Timestamp
     version: int
     messages: _containers.RepeatedCompositeFieldContainer[Message]
-    def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ..., title: _Optional[str] = ..., status: _Optional[str] = ..., model: _Optional[str] = ..., params: _Optional[_Union[ChatParams, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ...) -> None: ...
+    memory: str
+    summary: ConversationSummary
+    def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ..., title: _Optional[str] = ..., status: _Optional[str] = ..., model: _Optional[str] = ..., params: _Optional[_Union[ChatParams, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., memory: _Optional[str] = ..., summary: _Optional[_Union[ConversationSummary, _Mapping]] = ...) -> None: ...
+
+class ConversationSummary(_message.Message):
+    __slots__ = ("content", "tokens", "covers_through_position", "updated_at")
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COVERS_THROUGH_POSITION_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    content: str
+    tokens: int
+    covers_through_position: int
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, content: _Optional[str] = ..., tokens: _Optional[int] = ..., covers_through_position: _Optional[int] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateChatRequest(_message.Message):
-    __slots__ = ("user_id", "system_message", "model", "params")
+    __slots__ = ("user_id", "system_message", "model", "params", "memory")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     SYSTEM_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     system_message: str
     model: str
     params: ChatParams
-    def __init__(self, user_id: _Optional[str] = ..., system_message: _Optional[str] = ..., model: _Optional[str] = ..., params: _Optional[_Union[ChatParams, _Mapping]] = ...) -> None: ...
+    memory: str
+    def __init__(self, user_id: _Optional[str] = ..., system_message: _Optional[str] = ..., model: _Optional[str] = ..., params: _Optional[_Union[ChatParams, _Mapping]] = ..., memory: _Optional[str] = ...) -> None: ...
 
 class SendMessageRequest(_message.Message):
     __slots__ = ("user_id", "chat_id", "content", "request_id", "background")
