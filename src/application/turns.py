@@ -44,6 +44,7 @@ from chatservice.application.rate_limit import TurnRateLimiter
 from chatservice.application.summaries import in_prompt, summary_message
 from chatservice.application.turn_actions import Asked, landed, replayed
 from chatservice.application.turn_events import Accepted, Completed, Delta, TurnEvent
+from chatservice.application.turn_options import as_asked, truncation_refused
 from chatservice.domain.calibration import TokenRatio
 from chatservice.domain.chat import (
     Budget,
@@ -60,6 +61,7 @@ from chatservice.domain.chat import (
 )
 from chatservice.domain.errors import (
     ChatServiceError,
+    ContextLengthExceeded,
     MessageTooLong,
     ProviderRateLimited,
     ProviderRejected,
@@ -68,7 +70,7 @@ from chatservice.domain.errors import (
     TurnInProgress,
 )
 from chatservice.domain.models import ModelRegistry, ModelSpec
-from chatservice.domain.turn import Send, TurnAction, TurnRecord
+from chatservice.domain.turn import Send, TurnAction, TurnOptions, TurnRecord
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +132,7 @@ class SendMessage:
         idempotency_key: str | None = None,
         *,
         deltas: bool = True,
+        options: TurnOptions | None = None,
     ) -> AsyncGenerator[TurnEvent, None]:
         """Yield `Accepted` once the chat is claimed and the message fits, the reply as
         `Delta`s, then `Completed` once the turn is stored. With `deltas=False`, only
@@ -147,7 +150,7 @@ class SendMessage:
         await self._rate_limiter.admit(user_id)
         # aclosing: when our caller closes us, the turn (and with it the model's stream) is
         # closed at once, not whenever it is collected.
-        turn = self._take_turn(user_id, chat_id, Send(content), idempotency_key, deltas)
+        turn = self._take_turn(user_id, chat_id, Send(content, options), idempotency_key, deltas)
         async with aclosing(turn) as events:
             async for event in events:
                 yield event
@@ -195,6 +198,7 @@ class TakeTurn:
             return
         chat, claim = claimed
         async with self._released_on_failure(chat.id, claim):
+            chat = as_asked(chat, action, self._counter, self._registry)  # its options, if any
             # What the action makes of the window: the history the question follows.
             asked = Asked.of(chat, action)
             own = self._prompt(chat, asked, self._registry.servable(chat.model))
@@ -286,6 +290,8 @@ class TakeTurn:
         )
         history, summary = self._history(chat, asked.revision.history, model)
         fit = erase_to_fit(history, user_cost, budget, summary.tokens if summary else None)
+        if fit.erased and truncation_refused(asked.action):
+            raise ContextLengthExceeded()
         messages = (
             *(PromptMessage(m.role, m.content) for m in in_prompt(fit, summary)),
             PromptMessage(Role.USER, content),

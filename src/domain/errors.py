@@ -103,6 +103,18 @@ class MessageTooLong(ChatServiceError):
         self.provider_prompt_tokens = provider_prompt_tokens
 
 
+class ContextLengthExceeded(ChatServiceError):
+    """A turn that asked for no truncation, whose conversation no longer fits the window."""
+
+    code = "context_length_exceeded"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the conversation and this input do not fit the model's context window; send "
+            'truncation "auto" to let the oldest exchanges leave the prompt'
+        )
+
+
 class TurnInProgress(ChatServiceError):
     code = "turn_in_progress"
 

@@ -6,16 +6,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 
 from chatservice.domain.chat import Chat, Message, Role, Usage
 from chatservice.domain.errors import NothingToRegenerate, NotLastUserMessage
 
 
+class Truncation(StrEnum):
+    #: The window rule: the oldest exchanges leave the prompt to make room.
+    AUTO = "auto"
+    #: Nothing leaves the prompt: a turn that does not fit is refused (`ContextLengthExceeded`).
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """What a new message asks of its one turn beyond the chat's own (the OpenAI surface's
+    `instructions`, `max_output_tokens`, …): `None` leaves the chat's. `instructions` stand in
+    for the system message in this turn's prompt; nothing of them is stored in the chat."""
+
+    instructions: str | None = None
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    truncation: Truncation = Truncation.AUTO
+
+
 @dataclass(frozen=True)
 class Send:
-    """A new user message, answered."""
+    """A new user message, answered (with `options` for this turn alone, if any)."""
 
     content: str
+    options: TurnOptions | None = None
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,12 @@ from chatservice.application.chats import (
 )
 from chatservice.application.clock import utc_now
 from chatservice.application.conversation_control import EditMessage, ForkChat, RegenerateReply
+from chatservice.application.conversations import (
+    CreateConversation,
+    DeleteConversation,
+    GetConversation,
+    ListConversationItems,
+)
 from chatservice.application.erasure import EraseUser
 from chatservice.application.exports import ExportUserChats, ImportChat
 from chatservice.application.first_turn import StartChatWithMessage
@@ -42,6 +48,14 @@ from chatservice.application.observed import ObservedChatGateway, ObservedTurn
 from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import ChatGateway, TokenCounter
 from chatservice.application.rate_limit import LocalWhileSharedUnreachable
+from chatservice.application.responses import (
+    CancelResponse,
+    CreateResponse,
+    DeleteResponse,
+    GetResponse,
+    ListInputItems,
+    WatchResponse,
+)
 from chatservice.application.retention import PruneExpiredData, RetentionPolicy, RetentionSweeper
 from chatservice.application.routing import RoutingChatGateway
 from chatservice.application.summaries import (
@@ -69,6 +83,7 @@ if TYPE_CHECKING:
     from chatservice.adapters.sqlalchemy.leases import SqlAlchemyLeases
     from chatservice.adapters.sqlalchemy.migrations import AlembicMigrations
     from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
+    from chatservice.adapters.sqlalchemy.response_store import SqlAlchemyResponseStore
     from chatservice.adapters.sqlalchemy.whatsapp_directory import SqlAlchemyWhatsAppDirectory
     from chatservice.adapters.twilio_sender import TwilioOutboundMessenger
 
@@ -104,6 +119,12 @@ def _leases(engine: AsyncEngine) -> SqlAlchemyLeases:
     from chatservice.adapters.sqlalchemy.leases import SqlAlchemyLeases
 
     return SqlAlchemyLeases(engine)
+
+
+def _response_store(engine: AsyncEngine) -> SqlAlchemyResponseStore:
+    from chatservice.adapters.sqlalchemy.response_store import SqlAlchemyResponseStore
+
+    return SqlAlchemyResponseStore(engine)
 
 
 def _migrations(settings: Settings) -> AlembicMigrations:
@@ -348,6 +369,32 @@ class Container(containers.DeclarativeContainer):
     start_chat_with_message = providers.Singleton(
         StartChatWithMessage, start_chat, send_message, delete_chat, background_work
     )
+
+    # The OpenAI Responses API (docs/api.md): responses are turns, conversations are chats.
+    response_store = providers.Singleton(_response_store, engine)
+    get_response = providers.Singleton(GetResponse, response_store, get_turn)
+    create_response = providers.Singleton(
+        CreateResponse,
+        response_store,
+        repository,
+        start_chat,
+        send_message,
+        delete_chat,
+        run_in_background,
+        background_work,
+        settings.provided.max_message_chars,
+        clock=clock,
+    )
+    delete_response = providers.Singleton(DeleteResponse, response_store)
+    cancel_response = providers.Singleton(
+        CancelResponse, response_store, cancel_turn, watch_turn, get_response
+    )
+    watch_response = providers.Singleton(WatchResponse, response_store, watch_turn)
+    list_input_items = providers.Singleton(ListInputItems, response_store, repository)
+    create_conversation = providers.Singleton(CreateConversation, start_chat, response_store)
+    get_conversation = providers.Singleton(GetConversation, repository, response_store)
+    delete_conversation = providers.Singleton(DeleteConversation, delete_chat)
+    list_conversation_items = providers.Singleton(ListConversationItems, repository)
 
     # WhatsApp through Twilio (docs/whatsapp.md): used only when `settings.twilio_configured`.
     twilio_signature = providers.Singleton(

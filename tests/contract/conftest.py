@@ -48,3 +48,13 @@ async def repository(
     finally:
         await engine.dispose()
         await connection_threads_finished()
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """The database behind a store under test (beside the chats it refers to); `None` for the
+    in-memory adapter."""
+    if request.param == "memory":
+        return None
+    url: str = request.getfixturevalue(f"{request.param}_database_url")
+    return url

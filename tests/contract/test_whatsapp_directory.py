@@ -19,10 +19,9 @@ from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.adapters.sqlalchemy.tables import whatsapp_senders
 from chatservice.adapters.sqlalchemy.whatsapp_directory import SqlAlchemyWhatsAppDirectory
-from chatservice.application.ids import new_id
 from chatservice.application.ports import ChatRepository, WhatsAppDirectory
-from chatservice.domain.chat import Chat, ChatParams
 from chatservice.entrypoints.settings import Settings
+from support.chat_records import stored_chat
 
 T0 = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 #: The chats' repository holds the chats the directory refers to, as the service runs it.
@@ -36,19 +35,7 @@ class Store:
     engine: AsyncEngine | None = None
 
     async def new_chat(self, sender: str) -> str:
-        """A stored chat of `sender` (the SQL directory refers to chats by foreign key)."""
-        chat = Chat(new_id(), sender, "gpt-4o-mini", ChatParams(256), T0, T0)
-        await self.chats.add_chat(chat)
-        return chat.id
-
-
-@pytest.fixture(params=["memory", "sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
-def store_url(request: pytest.FixtureRequest) -> str | None:
-    """The database behind the adapter under test; `None` for the in-memory one."""
-    if request.param == "memory":
-        return None
-    url: str = request.getfixturevalue(f"{request.param}_database_url")
-    return url
+        return await stored_chat(self.chats, sender)
 
 
 @pytest.fixture

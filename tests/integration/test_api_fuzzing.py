@@ -60,6 +60,15 @@ OPERATIONS = [
     "GET /v1/users/{user_id}/export",
     "POST /v1/users/{user_id}/chats/import",
     "DELETE /v1/users/{user_id}",
+    "POST /openai/v1/responses",
+    "GET /openai/v1/responses/{response_id}",
+    "DELETE /openai/v1/responses/{response_id}",
+    "POST /openai/v1/responses/{response_id}/cancel",
+    "GET /openai/v1/responses/{response_id}/input_items",
+    "POST /openai/v1/conversations",
+    "GET /openai/v1/conversations/{conversation_id}",
+    "DELETE /openai/v1/conversations/{conversation_id}",
+    "GET /openai/v1/conversations/{conversation_id}/items",
     # Twilio is not configured here, so every request gets its documented 404.
     "POST /v1/twilio/whatsapp",
 ]

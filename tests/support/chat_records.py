@@ -6,7 +6,7 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from chatservice.application.ports import TurnClaim
+from chatservice.application.ports import ChatRepository, TurnClaim
 from chatservice.domain.chat import Chat, ChatParams, Message, Role, Usage
 from chatservice.domain.turn import TurnRecord
 
@@ -92,3 +92,11 @@ def turn(
         title=title,
         updated_at=T0 + timedelta(minutes=5),
     )
+
+
+async def stored_chat(chats: ChatRepository, user_id: str) -> str:
+    """The id of a new empty chat of `user_id`, stored: for stores whose rows refer to chats
+    by foreign key."""
+    chat = Chat(new_id(), user_id, "gpt-4o-mini", ChatParams(256), T0, T0)
+    await chats.add_chat(chat)
+    return chat.id

@@ -39,6 +39,7 @@ from chatservice.domain.chat import (
     MODEL_NAME_CHARS,
     TITLE_LENGTH,
 )
+from chatservice.domain.responses import RESPONSE_ID_CHARS
 
 #: Both names a MySQL-family URL may carry: a `mariadb+asyncmy` URL ignores `mysql` variants.
 MYSQL_DIALECTS = ("mysql", "mariadb")
@@ -291,5 +292,47 @@ leases = Table(
     Column("name", Identifier(LEASE_NAME_CHARS), primary_key=True),
     Column("holder", Identifier(IDEMPOTENCY_KEY_COLUMN_CHARS), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+# The OpenAI Responses API (docs/api.md). A response is a turn of a chat (its request id); the
+# row keeps what the caller asked of it that the chat does not. Deleting the chat deletes it.
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", Identifier(RESPONSE_ID_CHARS), primary_key=True),
+    Column("user_id", Identifier(USER_ID_CHARS), nullable=False),
+    Column(
+        "chat_id",
+        Identifier(ID_CHARS),
+        ForeignKey("chats.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("request_id", Identifier(IDEMPOTENCY_KEY_COLUMN_CHARS), nullable=False),
+    Column("model", short_text(MODEL_NAME_CHARS), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    # Instructions, sampling options and truncation, as JSON.
+    Column("options", long_text(), nullable=False),
+    Column("metadata", json_text(), nullable=False),
+    # No foreign key: a response outlives the deletion of the one it continued.
+    Column("previous_response_id", Identifier(RESPONSE_ID_CHARS), nullable=True),
+    Column("in_conversation", Boolean(), nullable=False),
+    Column("background", Boolean(), nullable=False),
+    Index(None, "chat_id"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+# A conversation's metadata; a chat without a row is a conversation without metadata.
+conversations = Table(
+    "conversations",
+    metadata,
+    Column(
+        "chat_id",
+        Identifier(ID_CHARS),
+        ForeignKey("chats.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("user_id", Identifier(USER_ID_CHARS), nullable=False),
+    Column("metadata", json_text(), nullable=False),
     **MYSQL_TABLE_OPTIONS,
 )

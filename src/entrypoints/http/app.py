@@ -18,11 +18,13 @@ from chatservice.entrypoints.container import Container
 from chatservice.entrypoints.http.api_docs import api_docs_plugins, api_docs_router
 from chatservice.entrypoints.http.chats import ChatsController
 from chatservice.entrypoints.http.compat import compat_chat
-from chatservice.entrypoints.http.errors import EXCEPTION_HANDLERS, Unauthenticated
+from chatservice.entrypoints.http.errors import Unauthenticated
 from chatservice.entrypoints.http.exports import exports_router
 from chatservice.entrypoints.http.health import healthz, readyz
 from chatservice.entrypoints.http.litestar_internals import ClosedStructSchemaPlugin
 from chatservice.entrypoints.http.metrics import MetricsController, metrics_middleware
+from chatservice.entrypoints.http.openai.errors import EXCEPTION_HANDLERS
+from chatservice.entrypoints.http.openai.routes import OpenAIResponsesController
 from chatservice.entrypoints.http.trace_id import trace_id_middleware
 from chatservice.entrypoints.http.turn_routes import TurnsController
 from chatservice.entrypoints.http.users import erase_user
@@ -49,6 +51,16 @@ _PROVIDED = (
     "export_user_chats",
     "import_chat",
     "erase_user",
+    "create_response",
+    "get_response",
+    "delete_response",
+    "cancel_response",
+    "watch_response",
+    "list_input_items",
+    "create_conversation",
+    "get_conversation",
+    "delete_conversation",
+    "list_conversation_items",
 )
 
 
@@ -82,6 +94,7 @@ def create_app(container: Container) -> Litestar:
             TurnsController,
             exports_router(settings.max_import_bytes),
             erase_user,
+            OpenAIResponsesController,
         ],
         guards=[_token_guard(container.authenticator())],
         security=[{"token": []}],

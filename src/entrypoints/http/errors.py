@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
 from chatservice.domain import errors
+from chatservice.domain.responses import ResponseNotFound
 from chatservice.entrypoints.http.schemas import ErrorBody, ErrorDetail
 
 log = logging.getLogger(__name__)
@@ -50,12 +51,15 @@ STATUS_BY_ERROR: dict[type[errors.ChatServiceError], int] = {
     Unauthenticated: 401,
     errors.ChatNotFound: 404,
     errors.TurnNotFound: 404,
+    ResponseNotFound: 404,
     errors.ChatEnded: 409,
     errors.TurnEnded: 409,
     errors.TurnEventsExpired: 410,
     errors.TurnInProgress: 409,
     errors.ConcurrentUpdate: 409,
     errors.MessageTooLong: 413,
+    # OpenAI's status for a conversation that no longer fits with `truncation: disabled`.
+    errors.ContextLengthExceeded: 400,
     errors.IdempotencyKeyReused: 422,
     errors.ProviderRateLimited: 429,
     errors.RateLimited: 429,
@@ -77,11 +81,11 @@ _FRAMEWORK_CODES = {
     413: "body_too_large",
 }
 
-_DESCRIPTIONS = {
+DESCRIPTIONS = {
     400: "Bad input: malformed JSON, wrong types, or a rule of the service broken",
     401: "No token, or a token the service does not know",
     403: "The Twilio signature is missing or wrong",
-    404: "No such chat (or turn) for this user, or no such route",
+    404: "No such chat (turn, response, conversation) for this user, or no such route",
     409: "The chat has ended, or another turn holds it (or the turn to cancel has ended)",
     410: "The turn's events are no longer kept after that id: read them from 0",
     413: "The message does not fit the context window, or the body is too large",
@@ -105,7 +109,7 @@ def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI declarations of the error responses a route can give."""
     return {
         s: ResponseSpec(
-            data_container=ErrorBody, description=_DESCRIPTIONS[s], generate_examples=False
+            data_container=ErrorBody, description=DESCRIPTIONS[s], generate_examples=False
         )
         for s in statuses
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from contextlib import aclosing, suppress
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -31,6 +31,13 @@ T = TypeVar("T")
 #: A turn's events for an idempotency key (`None`: the turn makes one up), with or without
 #: deltas: how a route starts its turn (`SendMessage`, or any use case that takes a turn).
 StartTurn = Callable[[str | None, bool], AsyncGenerator[TurnEvent, None]]
+#: How a stream writes each numbered event of a turn as Server-Sent Events: ours (`sse_event`),
+#: or another API's (the OpenAI surface's, several events for one).
+ToSse = Callable[[NumberedEvent], Iterable[ServerSentEventMessage]]
+
+
+def our_events(numbered: NumberedEvent) -> Iterable[ServerSentEventMessage]:
+    return (sse_event(numbered),)
 
 
 class _End:
@@ -162,6 +169,7 @@ async def stream_turn(
     events: AsyncGenerator[TurnEvent, None],
     work: BackgroundWork,
     ping_seconds: float,
+    to_sse: ToSse = our_events,
 ) -> EventStream:
     """An SSE response for a turn, sent once the first delta is there. Errors before it raise (an
     HTTP error status); after it they become an `error` event, and the client discards the deltas
@@ -175,12 +183,12 @@ async def stream_turn(
         raise
     # From here on the streaming response watches for the disconnect itself.
     return EventStream(
-        _numbered(runner, first, ping_seconds), headers={"Cache-Control": "no-store"}
+        _numbered(runner, first, ping_seconds, to_sse), headers={"Cache-Control": "no-store"}
     )
 
 
 async def _numbered(
-    runner: TurnRunner[TurnEvent], first: TurnEvent, ping_seconds: float
+    runner: TurnRunner[TurnEvent], first: TurnEvent, ping_seconds: float, to_sse: ToSse
 ) -> AsyncGenerator[ServerSentEventMessage, None]:
     """The turn's events as SSE, numbered 1, 2, …; its cancellation when the client leaves."""
     event: TurnEvent | None = first
@@ -191,14 +199,17 @@ async def _numbered(
                 yield PING
             elif isinstance(event, Delta):
                 number += 1
-                yield sse_event(NumberedEvent(number, event))
+                for message in to_sse(NumberedEvent(number, event)):
+                    yield message
             elif isinstance(event, Completed):
-                yield sse_event(NumberedEvent(number + 1, event))
+                for message in to_sse(NumberedEvent(number + 1, event)):
+                    yield message
                 return
             try:
                 event = await runner.next(ping_seconds)
             except Exception as error:
-                yield sse_event(NumberedEvent(number + 1, _failed(error)))
+                for message in to_sse(NumberedEvent(number + 1, _failed(error))):
+                    yield message
                 return
     finally:
         # Runs when the client disconnects too: the turn is cancelled, not left to finish.
@@ -207,15 +218,20 @@ async def _numbered(
 
 
 def follow_turn(
-    events: AsyncGenerator[NumberedEvent, None], work: BackgroundWork, ping_seconds: float
+    events: AsyncGenerator[NumberedEvent, None],
+    work: BackgroundWork,
+    ping_seconds: float,
+    to_sse: ToSse = our_events,
 ) -> EventStream:
     """An SSE response of a turn's numbered events, as `WatchTurn` reads them."""
     runner = TurnRunner(events, work)
-    return EventStream(_followed(runner, ping_seconds), headers={"Cache-Control": "no-store"})
+    return EventStream(
+        _followed(runner, ping_seconds, to_sse), headers={"Cache-Control": "no-store"}
+    )
 
 
 async def _followed(
-    runner: TurnRunner[NumberedEvent], ping_seconds: float
+    runner: TurnRunner[NumberedEvent], ping_seconds: float, to_sse: ToSse
 ) -> AsyncGenerator[ServerSentEventMessage, None]:
     last = 0
     try:
@@ -225,13 +241,15 @@ async def _followed(
             except _Ended:
                 return
             except Exception as error:
-                yield sse_event(NumberedEvent(last + 1, _failed(error)))
+                for message in to_sse(NumberedEvent(last + 1, _failed(error))):
+                    yield message
                 return
             if numbered is None:
                 yield PING
                 continue
             last = numbered.id
-            yield sse_event(numbered)
+            for message in to_sse(numbered):
+                yield message
     finally:
         # The reader stops with the response: a follower going away touches no turn.
         with suppress(Exception):

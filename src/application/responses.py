@@ -1,0 +1,330 @@
+"""The OpenAI Responses API's responses: a response is a turn of a chat, run by the turn use
+cases (`SendMessage`, `RunInBackground`, `GetTurn`, `WatchTurn`, `CancelTurn`) and remembered by
+its record (`ResponseStore`).
+
+A response without `conversation` or `previous_response_id` starts a chat of its own; with
+`conversation` it is that chat's next turn; with `previous_response_id` it continues the chat of
+that response, which must be the chat's latest. A response refused or failed before its turn
+is stored (not in the background) leaves nothing behind: its record goes, and so does a chat
+made for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+from chatservice.application.background import BackgroundWork
+from chatservice.application.background_turns import (
+    CancelTurn,
+    GetTurn,
+    NumberedEvent,
+    RunInBackground,
+    TurnOutcome,
+    WatchTurn,
+)
+from chatservice.application.chats import DeleteChat, StartChat
+from chatservice.application.clock import Clock, utc_now
+from chatservice.application.ids import new_id
+from chatservice.application.live_turns import TurnError, TurnState
+from chatservice.application.ports import ChatRepository, ResponseStore
+from chatservice.application.turn_events import Completed, TurnEvent
+from chatservice.application.turns import SendMessage
+from chatservice.domain.chat import Chat, Message, validate_user_id
+from chatservice.domain.errors import ChatNotFound, InvalidInput, TurnNotFound
+from chatservice.domain.responses import (
+    RESPONSE_PREFIX,
+    InputMessage,
+    ResponseNotFound,
+    ResponseRecord,
+    chat_id_of,
+    turn_input,
+    validate_metadata,
+    validate_options,
+)
+from chatservice.domain.turn import TurnOptions
+
+#: How a response whose turn the service no longer knows (its replica died before it was
+#: stored, or it failed long ago) reads.
+LOST = TurnError("response_lost", "the response's turn ended without being stored")
+
+
+@dataclass(frozen=True)
+class NewResponse:
+    """What a caller asks of `POST /responses`, transport aside."""
+
+    user_id: str
+    input: str | Sequence[InputMessage]
+    model: str | None = None
+    options: TurnOptions = field(default_factory=TurnOptions)
+    metadata: Mapping[str, str] | None = None
+    conversation: str | None = None
+    previous_response_id: str | None = None
+    background: bool = False
+
+
+@dataclass(frozen=True)
+class StartedResponse:
+    """A response under way. In the foreground, `events` are its turn's (`Accepted`, `Delta`s,
+    `Completed`; to be driven by the caller); in the background, `state` is its turn's when
+    the caller was answered."""
+
+    record: ResponseRecord
+    events: AsyncGenerator[TurnEvent, None] | None = None
+    state: TurnState | None = None
+
+
+@dataclass(frozen=True)
+class ResponseView:
+    """A response as it reads: its record and its turn's outcome (the stored reply once it
+    completed)."""
+
+    record: ResponseRecord
+    outcome: TurnOutcome
+
+    @property
+    def reply(self) -> Message | None:
+        return self.outcome.reply
+
+
+class CreateResponse:
+    def __init__(
+        self,
+        store: ResponseStore,
+        repository: ChatRepository,
+        start_chat: StartChat,
+        send_message: SendMessage,
+        delete_chat: DeleteChat,
+        run_in_background: RunInBackground,
+        work: BackgroundWork,
+        max_message_chars: int,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._repository = repository
+        self._start_chat = start_chat
+        self._send_message = send_message
+        self._delete_chat = delete_chat
+        self._run_in_background = run_in_background
+        self._work = work
+        self._max_message_chars = max_message_chars
+        self._clock = clock
+
+    async def __call__(self, new: NewResponse, deltas: bool = True) -> StartedResponse:
+        """Start the response `new` asks for. Raises, storing nothing: `InvalidInput` (bad
+        input, `conversation` with `previous_response_id`, a model other than the chat's),
+        `ResponseNotFound` (an unknown previous response), `ChatNotFound` (an unknown
+        conversation), and whatever its turn raises before it is under way."""
+        user_id = validate_user_id(new.user_id)
+        if new.conversation is not None and new.previous_response_id is not None:
+            raise InvalidInput("send conversation or previous_response_id, not both")
+        asked = turn_input(new.input)
+        options = new.options
+        # The request's instructions first, then its input's system and developer items.
+        instructions = "\n\n".join(
+            text for text in (options.instructions, asked.instructions) if text is not None
+        )
+        if instructions:
+            options = TurnOptions(
+                instructions,
+                options.max_output_tokens,
+                options.temperature,
+                options.top_p,
+                options.truncation,
+            )
+        validate_options(options, self._max_message_chars)
+        metadata = validate_metadata(new.metadata)
+        self._send_message.check_input(user_id, asked.content)
+        chat, made = await self._chat(new)
+        record = ResponseRecord(
+            id=RESPONSE_PREFIX + new_id().replace("-", ""),
+            user_id=user_id,
+            chat_id=chat.id,
+            request_id=new_id(),
+            model=chat.model,
+            created_at=self._clock(),
+            options=options,
+            metadata=metadata,
+            previous_response_id=new.previous_response_id,
+            in_conversation=new.conversation is not None,
+            background=new.background,
+        )
+        try:
+            await self._store.add_response(record)
+            if not new.background:
+                turn = self._turn(record, asked.content, deltas)
+                return StartedResponse(record, events=self._undone_on_failure(record, made, turn))
+            started = await self._run_in_background(
+                user_id, chat.id, record.request_id, lambda key: self._turn(record, asked.content)
+            )
+        except BaseException:
+            await self._work.despite_cancellation(self._undo(record, made))
+            raise
+        return StartedResponse(record, state=started.state)
+
+    async def _chat(self, new: NewResponse) -> tuple[Chat, bool]:
+        """The chat the response is a turn of, and whether it was made for it."""
+        if new.conversation is not None:
+            chat = await self._repository.get_chat(new.user_id, chat_id_of(new.conversation))
+        elif new.previous_response_id is not None:
+            chat = await self._continued(new.user_id, new.previous_response_id)
+        else:
+            return await self._start_chat(new.user_id, None, new.model), True
+        if new.model is not None and new.model != chat.model:
+            raise InvalidInput(
+                f"this conversation is served by {chat.model}; a response continues with its "
+                "conversation's model"
+            )
+        return chat, False
+
+    async def _continued(self, user_id: str, previous_response_id: str) -> Chat:
+        """The chat whose latest response is `previous_response_id`."""
+        previous = await self._store.find_response(user_id, previous_response_id)
+        if previous is None:
+            raise ResponseNotFound(previous_response_id)
+        chat = await self._repository.get_chat(user_id, previous.chat_id)
+        stored = await self._repository.find_turn(user_id, chat.id, previous.request_id)
+        if stored is None:
+            raise InvalidInput(
+                f"response {previous_response_id} has no stored reply to continue from"
+            )
+        latest = next((m for m in reversed(chat.messages) if m.in_window), None)
+        if latest is None or latest.id != stored.reply.id:
+            raise InvalidInput(
+                "previous_response_id must name the latest response of its conversation; "
+                "continuing from an earlier one (a fork) is not served yet"
+            )
+        return chat
+
+    def _turn(
+        self, record: ResponseRecord, content: str, deltas: bool = True
+    ) -> AsyncGenerator[TurnEvent, None]:
+        options = record.options if record.options != TurnOptions() else None
+        return self._send_message(
+            record.user_id,
+            record.chat_id,
+            content,
+            record.request_id,
+            deltas=deltas,
+            options=options,
+        )
+
+    async def _undone_on_failure(
+        self, record: ResponseRecord, made: bool, events: AsyncGenerator[TurnEvent, None]
+    ) -> AsyncGenerator[TurnEvent, None]:
+        completed = False
+        try:
+            async with aclosing(events) as stream:
+                async for event in stream:
+                    completed = isinstance(event, Completed)
+                    yield event
+        except BaseException:
+            if not completed:
+                await self._work.despite_cancellation(self._undo(record, made))
+            raise
+
+    async def _undo(self, record: ResponseRecord, made: bool) -> None:
+        """Forget a response that stored no turn, with the chat made for it."""
+        if made:
+            await self._delete_chat(record.user_id, record.chat_id)  # its record goes with it
+        else:
+            await self._store.delete_response(record.user_id, record.id)
+
+
+class _Responses:
+    """What the use cases on a stored response share: finding its record."""
+
+    def __init__(self, store: ResponseStore) -> None:
+        self._store = store
+
+    async def _record(self, user_id: str, response_id: str) -> ResponseRecord:
+        validate_user_id(user_id)
+        record = await self._store.find_response(user_id, response_id)
+        if record is None:
+            raise ResponseNotFound(response_id)
+        return record
+
+
+class GetResponse(_Responses):
+    def __init__(self, store: ResponseStore, get_turn: GetTurn) -> None:
+        super().__init__(store)
+        self._get_turn = get_turn
+
+    async def __call__(self, user_id: str, response_id: str) -> ResponseView:
+        """The response and its turn's outcome. Raises `InvalidInput`, `ResponseNotFound`."""
+        record = await self._record(user_id, response_id)
+        return await self.view(record)
+
+    async def view(self, record: ResponseRecord) -> ResponseView:
+        try:
+            outcome = await self._get_turn(record.user_id, record.chat_id, record.request_id)
+        except TurnNotFound:
+            outcome = TurnOutcome(TurnState.FAILED, error=LOST)
+        except ChatNotFound as error:
+            raise ResponseNotFound(record.id) from error
+        return ResponseView(record, outcome)
+
+
+class DeleteResponse(_Responses):
+    async def __call__(self, user_id: str, response_id: str) -> None:
+        """Forget the response; its conversation keeps its messages. Raises `InvalidInput`,
+        `ResponseNotFound`."""
+        validate_user_id(user_id)
+        if not await self._store.delete_response(user_id, response_id):
+            raise ResponseNotFound(response_id)
+
+
+class CancelResponse(_Responses):
+    def __init__(
+        self, store: ResponseStore, cancel_turn: CancelTurn, watch_turn: WatchTurn, get: GetResponse
+    ) -> None:
+        super().__init__(store)
+        self._cancel_turn = cancel_turn
+        self._watch_turn = watch_turn
+        self._get = get
+
+    async def __call__(self, user_id: str, response_id: str) -> ResponseView:
+        """Cancel a background response that is running and return it once it has ended.
+        Raises `InvalidInput` (a response not made in the background), `ResponseNotFound`,
+        `TurnEnded` (it has ended already)."""
+        record = await self._record(user_id, response_id)
+        if not record.background:
+            raise InvalidInput("only a response made with background true can be cancelled")
+        await self._cancel_turn(user_id, record.chat_id, record.request_id)
+        # Its end comes once the replica running it has stopped it: nothing is stored.
+        events = await self._watch_turn(user_id, record.chat_id, record.request_id)
+        async with aclosing(events) as stream:
+            async for _ in stream:
+                pass
+        return await self._get.view(record)
+
+
+class WatchResponse(_Responses):
+    def __init__(self, store: ResponseStore, watch_turn: WatchTurn) -> None:
+        super().__init__(store)
+        self._watch_turn = watch_turn
+
+    async def __call__(
+        self, user_id: str, response_id: str, after: int = 0
+    ) -> tuple[ResponseRecord, AsyncGenerator[NumberedEvent, None]]:
+        """The response, and its turn's events after the turn's event `after` (`WatchTurn`)."""
+        record = await self._record(user_id, response_id)
+        events = await self._watch_turn(user_id, record.chat_id, record.request_id, after)
+        return record, events
+
+
+class ListInputItems(_Responses):
+    def __init__(self, store: ResponseStore, repository: ChatRepository) -> None:
+        super().__init__(store)
+        self._repository = repository
+
+    async def __call__(self, user_id: str, response_id: str) -> list[Message]:
+        """The response's input as stored: its user message, once its turn is stored (nothing
+        before). Raises `InvalidInput`, `ResponseNotFound`."""
+        record = await self._record(user_id, response_id)
+        try:
+            stored = await self._repository.find_turn(user_id, record.chat_id, record.request_id)
+        except ChatNotFound as error:
+            raise ResponseNotFound(response_id) from error
+        return [] if stored is None else [stored.user_message]
