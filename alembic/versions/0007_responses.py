@@ -1,7 +1,7 @@
 """The OpenAI Responses API: each response's record, and each conversation's metadata.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-30 00:00:00
 """
 
@@ -15,7 +15,6 @@ from alembic import op
 from chatservice.adapters.sqlalchemy.tables import (
     ID_CHARS,
     IDEMPOTENCY_KEY_COLUMN_CHARS,
-    MODEL_NAME_CHARS,
     MYSQL_TABLE_OPTIONS,
     USER_ID_CHARS,
     Identifier,
@@ -24,10 +23,11 @@ from chatservice.adapters.sqlalchemy.tables import (
     long_text,
     short_text,
 )
+from chatservice.domain.chat import MODEL_NAME_CHARS
 from chatservice.domain.responses import RESPONSE_ID_CHARS
 
-revision: str = "0006"
-down_revision: str | Sequence[str] | None = "0005"
+revision: str = "0007"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
