@@ -1,7 +1,7 @@
 """The OpenAI Responses API: each response's record, and each conversation's metadata.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30 00:00:00
 """
 
@@ -26,8 +26,8 @@ from chatservice.adapters.sqlalchemy.tables import (
 from chatservice.domain.chat import MODEL_NAME_CHARS
 from chatservice.domain.responses import RESPONSE_ID_CHARS
 
-revision: str = "0007"
-down_revision: str | Sequence[str] | None = "0006"
+revision: str = "0008"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
