@@ -191,6 +191,33 @@ function messageItem(message) {
   return item;
 }
 
+/** The chat's summary of its erased messages: what the model still reads of them, in their
+ * place, right after the system message. */
+function summaryItem(summary) {
+  const item = element("li", "msg summary");
+  item.title = "The model reads this summary in place of the erased messages below it";
+  const meta = element("div", "meta");
+  meta.append(
+    element("span", "role", "Summary"),
+    element("span", "badge", `of messages 1–${summary.covers_through_position}`),
+    element("span", "tokens", `${summary.tokens} tokens`),
+  );
+  // Written by the model, but shown as plain text: a summary is a note, not a reply.
+  item.append(meta, element("div", "text", summary.content));
+  return item;
+}
+
+/** The conversation's items: its messages, and its summary above the erased ones. */
+function conversationItems(chat) {
+  const messages = chat?.messages ?? [];
+  const items = messages.map(messageItem);
+  if (chat?.summary) {
+    const firstErased = messages.findIndex((message) => message.erased);
+    items.splice(firstErased < 0 ? 1 : firstErased, 0, summaryItem(chat.summary));
+  }
+  return items;
+}
+
 /** A reply's text as it streams in: drawn again at most once a frame, however many deltas come. */
 class LiveReply {
   constructor(item, content = "") {
@@ -246,7 +273,7 @@ function renderChat() {
   ui.usage.textContent = chat
     ? `Chat total: ${usageWords(chat.usage)}${chat.status === "ended" ? " · ended" : ""}`
     : "";
-  const items = (chat?.messages ?? []).map(messageItem);
+  const items = conversationItems(chat);
   if (!state.connected) items.push(placeholder("Enter your token and user id to start."));
   else if (!items.some((item) => !item.classList.contains("system"))) {
     items.push(placeholder("Write a message below to start the conversation."));
