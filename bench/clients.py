@@ -103,9 +103,14 @@ class RawHttp:
                 first = time.perf_counter() - started
             if line.startswith(b"event: done") or line.startswith(b"event: error"):
                 break
+        total = time.perf_counter() - started
+        # Read on to the server's close (the request said `Connection: close`): closing with the
+        # chunked body's last bytes unread would answer them with a TCP reset (docs/benchmarks.md).
+        while await reader.read(4096):
+            pass
         writer.close()
         self._reader = self._writer = None
-        return (first if first is not None else float("nan")), time.perf_counter() - started
+        return (first if first is not None else float("nan")), total
 
     def close(self) -> None:
         if self._writer is not None:

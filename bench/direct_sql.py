@@ -10,6 +10,7 @@ database the latency target is set on.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncmy
@@ -51,7 +52,8 @@ INSERT = (
 )
 
 
-async def direct_sql_load(url: str, connections: int, per_connection: int) -> Latencies:
+async def direct_sql_load(url: str, connections: int, per_connection: int,
+                          warmed_up: Callable[[], None] = lambda: None) -> Latencies:  # fmt: skip
     engine = create_engine(url)
     chats = await add_chats(
         SqlAlchemyChatRepository(engine, window_cache_bytes=0), connections, "direct"
@@ -90,6 +92,7 @@ async def direct_sql_load(url: str, connections: int, per_connection: int) -> La
         return True
 
     await run_load(connections, 20, one)
+    warmed_up()
     result = await run_load(connections, per_connection, one)
     for client in clients:
         await client.ensure_closed()

@@ -11,8 +11,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from background_turns import background_section
-from scenarios import Row, Streaming
+from scale import SECTIONS
+from scenarios import Row
 from startup import startup_section
+from streaming import Streaming
 
 
 def _ok(met: bool) -> str:
@@ -22,11 +24,6 @@ def _ok(met: bool) -> str:
 def _find(rows: list[Row], what: str, database: str, connections: int) -> Row:
     return next(r for r in rows if r.what == what and r.database == database
                 and r.connections == connections)  # fmt: skip
-
-
-def _p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
 
 def write_report(results: dict[str, Any], markdown: Path, plots: Path) -> None:
@@ -108,11 +105,11 @@ def write_report(results: dict[str, Any], markdown: Path, plots: Path) -> None:
               "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for s in streams:
         growth = (s.rss_peak - s.rss_before) / 2**20
-        met = s.completed == s.turns and _p99(s.first_byte) <= 100 and growth <= 100
+        met = s.completed == s.turns and s.first_byte_p99 <= 100 and growth <= 100
         verdict = _ok(met) if s.turns == 500 else "-"
         lines.append(
             f"| {s.database} | {s.turns} | {s.completed} | {statistics.median(s.first_byte):.0f} | "
-            f"{_p99(s.first_byte):.0f} | {statistics.median(s.total):.0f} | {growth:.1f} | "
+            f"{s.first_byte_p99:.0f} | {statistics.median(s.total):.0f} | {growth:.1f} | "
             f"{verdict} |"
         )
     _ttfb_plot(streams, plots / "streaming.png")
@@ -145,6 +142,8 @@ def write_report(results: dict[str, Any], markdown: Path, plots: Path) -> None:
               "its cost grows with the square of the reply. It stays for existing clients only."]  # fmt: skip
     lines += ["", *background_section(results["background"], results["machine"])]
     lines += ["", *startup_section(results["startup"], results["machine"])]
+    for name, section in SECTIONS.items():
+        lines += ["", *section(results[name], results["machine"])]
     analysis = (Path(__file__).parent / "analysis.md").read_text()
     markdown.write_text("\n".join(lines) + "\n" + analysis)
 
@@ -193,7 +192,7 @@ def _ttfb_plot(streams: list[Streaming], path: Path) -> None:
     for database in sorted({s.database for s in streams}):
         runs = sorted((s for s in streams if s.database == database), key=lambda s: s.turns)
         turns = [s.turns for s in runs]
-        axis.plot(turns, [_p99(s.first_byte) for s in runs], marker="o", label=f"{database} p99")
+        axis.plot(turns, [s.first_byte_p99 for s in runs], marker="o", label=f"{database} p99")
         axis.plot(turns, [statistics.median(s.first_byte) for s in runs], marker=".",
                   linestyle="--", label=f"{database} p50")  # fmt: skip
     axis.axhline(100, color="grey", linewidth=0.8, label="target (p99 at 500 turns)")

@@ -1,10 +1,12 @@
-"""`make bench`: every measurement of issue 8 in one run, written to docs/benchmarks.md with PNG
-plots in docs/benchmarks/. Runs the real service (fake model) against SQLite and MariaDB.
+"""`make bench`: every measurement of docs/benchmarks.md in one run, written there with PNG plots
+in docs/benchmarks/. Runs the real service (fake model) on SQLite, MariaDB and the Galera cluster.
 
-Usage: `.venv/bin/python bench/run.py [--quick] [--only startup|background]` (`--quick` shrinks
-the runs, for a smoke test; `--only startup` measures start-up alone, in a minute, and rewrites only
-its section; `--only background` likewise for the memory of 500 background turns, which needs the
-Redis at `CHATSERVICE_BENCH_REDIS_URL`, 127.0.0.1:6379 by default).
+Usage: `.venv/bin/python bench/run.py [--quick] [--only NAME]` (`--quick` shrinks the runs, for a
+smoke test; `--only startup` measures start-up alone, in a minute, and rewrites only its section;
+`--only background` likewise for the memory of 500 background turns, which needs the Redis at
+`CHATSERVICE_BENCH_REDIS_URL`, 127.0.0.1:6379 by default; `--only workers`, `streams` and
+`galera` for the sections of bench/scale.py: 1 against 2 workers, 500 streams with workers, a
+turn on the Galera cluster).
 """
 
 from __future__ import annotations
@@ -22,16 +24,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import uvloop
+from scale import SECTIONS, scale
 from scenarios import (
     cumulative_vs_deltas,
     history,
     overhead,
     profile_http_turn,
-    streaming,
     token_counting,
 )
 from services import REDIS_URL, mariadb_database
 from startup import StartUp, replace_section, start_up, startup_section
+from streaming import streaming
 
 from chatservice.adapters.sqlalchemy.migrations import AlembicMigrations
 
@@ -62,9 +65,8 @@ async def measure(
     quick: bool,
     startup: StartUp,
     background_databases: list[str],
-) -> None:
+) -> dict[str, object]:
     from background_turns import background_turns
-    from report import write_report  # matplotlib: not needed for `--only startup`
 
     results: dict[str, object] = {"machine": machine(), "startup": startup}
     results["overhead"] = await overhead(databases, workdir, progress)
@@ -83,8 +85,7 @@ async def measure(
     results["background"] = await background_turns(
         background_databases, workdir, REDIS_URL, progress
     )
-    write_report(results, REPORT, ROOT / "docs" / "benchmarks")
-    progress("wrote docs/benchmarks.md and docs/benchmarks/*.png")
+    return results
 
 
 def main(quick: bool, only: str | None) -> None:
@@ -97,6 +98,12 @@ def main(quick: bool, only: str | None) -> None:
         runs = uvloop.run(background_turns(urls, workdir, REDIS_URL, progress))
         replace_section(REPORT, background_section(runs, machine()))
         progress("wrote the background turns section of docs/benchmarks.md")
+        return
+    if only in SECTIONS:
+        workdir = Path(tempfile.mkdtemp(prefix="chatservice-bench-"))
+        results = scale(only, quick, workdir, progress)
+        replace_section(REPORT, SECTIONS[only](results[only], machine()))
+        progress(f"wrote the {only} section of docs/benchmarks.md")
         return
     startup = start_up(3 if quick else 10, progress)
     if only == "startup":
@@ -111,12 +118,19 @@ def main(quick: bool, only: str | None) -> None:
     with mariadb_database() as mariadb_url:
         databases = {"SQLite": sqlite_url, "MariaDB": mariadb_url}
         # The load generator on the same loop as the service: less of the shared CPU.
-        uvloop.run(measure(databases, workdir, quick, startup, background_databases(workdir, 2)))
+        results = uvloop.run(
+            measure(databases, workdir, quick, startup, background_databases(workdir, 2))
+        )
+    results |= scale(None, quick, workdir, progress)
+    from report import write_report  # matplotlib: not needed for the sections alone
+
+    write_report(results, REPORT, ROOT / "docs" / "benchmarks")
+    progress("wrote docs/benchmarks.md and docs/benchmarks/*.png")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", choices=["startup", "background"])
+    parser.add_argument("--only", choices=["startup", "background", *SECTIONS])
     args = parser.parse_args()
     main(args.quick, args.only)

@@ -46,7 +46,10 @@ async def new_chat(http: RawHttp, user: str) -> str:
     return str(json.loads(body)["id"])
 
 
-async def http_load(port: int, connections: int, per_connection: int, chats: bool) -> Latencies:
+async def http_load(port: int, connections: int, per_connection: int, chats: bool,
+                    warmed_up: Callable[[], None] = lambda: None) -> Latencies:  # fmt: skip
+    """`connections` clients, each on its own chat (`chats`) or on the bare handler; `warmed_up`
+    is called between the warm-up and the measured turns."""
     clients = [RawHttp("127.0.0.1", port, TOKEN) for _ in range(connections)]
     ids = [await new_chat(c, f"bench-{i}") if chats else "bare" for i, c in enumerate(clients)]
 
@@ -56,6 +59,7 @@ async def http_load(port: int, connections: int, per_connection: int, chats: boo
         return status == 200
 
     await run_load(connections, 20, one)  # warm-up
+    warmed_up()
     result = await run_load(connections, per_connection, one)
     for client in clients:
         client.close()
@@ -206,53 +210,6 @@ async def history(databases: dict[str, str], workdir: Path, progress: Progress) 
                 rows.append(Row(label, name, 1, await run_load(1, 300, one)))
             http.close()
     return rows
-
-
-@dataclass
-class Streaming:
-    database: str
-    turns: int
-    completed: int
-    first_byte: list[float]
-    total: list[float]
-    rss_before: int
-    rss_peak: int
-
-
-async def streaming(
-    url: str, name: str, workdir: Path, turns: int, progress: Progress
-) -> Streaming:
-    """`turns` concurrent SSE turns; the fake model streams 20 chunks 50 ms apart."""
-    ten_words = "one two three four five six seven eight nine ten"
-    with chatservice(url, workdir, fake_chunk_delay_ms=50) as service:
-        setup = RawHttp("127.0.0.1", service.http_port, TOKEN)
-        ids = [await new_chat(setup, f"stream-{i}") for i in range(turns)]
-        setup.close()
-        await asyncio.sleep(0.5)
-        before, peak = service.rss_bytes(), 0
-        sampling = True
-
-        async def sample() -> None:
-            nonlocal peak
-            while sampling:
-                peak = max(peak, service.rss_bytes())
-                await asyncio.sleep(0.05)
-
-        sampler = asyncio.create_task(sample())
-        progress(f"streaming: {turns} concurrent SSE turns on {name}")
-
-        async def one(i: int) -> tuple[float, float]:
-            client = RawHttp("127.0.0.1", service.http_port, TOKEN)
-            return await client.stream_first_byte(
-                f"{chats_path(f'stream-{i}')}/{ids[i]}/messages", {"content": ten_words}
-            )
-
-        results = await asyncio.gather(*(one(i) for i in range(turns)), return_exceptions=True)
-        sampling = False
-        await sampler
-    timings = [r for r in results if isinstance(r, tuple) and r[0] == r[0]]
-    return Streaming(name, turns, len(timings), [t[0] * 1000 for t in timings],
-                     [t[1] * 1000 for t in timings], before, peak)  # fmt: skip
 
 
 async def profile_http_turn(url: str, workdir: Path, turns: int, progress: Progress

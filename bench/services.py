@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import select
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
+from processes import tree_rss_bytes
 
 BIN = Path(sys.executable).parent
 TOKEN = "bench-token"
@@ -37,6 +39,24 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listens on port {port}")
 
 
+def wait_for_announcement(process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Wait for `chatservice serve` to say where it listens: it does once it serves, with
+    `--workers N` once all N workers do (the supervisor binds the ports before they start, so
+    an open port does not mean a worker will answer). Nothing else is written to stdout."""
+    assert process.stdout is not None
+    deadline, said = time.monotonic() + timeout, b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], deadline - time.monotonic())
+        # os.read: a buffered readline could keep the line select() waits for in its buffer.
+        chunk = os.read(process.stdout.fileno(), 4096) if ready else b""
+        said += chunk
+        if b"chatservice: HTTP on" in said:
+            return
+        if not chunk and process.poll() is not None:
+            break
+    raise RuntimeError(f"chatservice serve did not start (exit {process.poll()})")
+
+
 @dataclass
 class Running:
     process: subprocess.Popen[bytes]
@@ -44,10 +64,8 @@ class Running:
     grpc_port: int
 
     def rss_bytes(self) -> int:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        return 0
+        """The server's resident set: with workers, the supervisor's and every worker's."""
+        return tree_rss_bytes(self.process.pid)
 
 
 @contextmanager
@@ -74,11 +92,10 @@ def chatservice(
         ]
     process = subprocess.Popen(
         command, cwd=workdir, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        wait_for_port(http_port)
-        wait_for_port(grpc_port)
+        wait_for_announcement(process)
         yield Running(process, http_port, grpc_port)
     finally:
         process.terminate()
@@ -101,29 +118,34 @@ def baseline(kind: str) -> Iterator[Running]:
 
 
 @contextmanager
-def mariadb_database() -> Iterator[str]:
-    """A fresh, migrated MariaDB database for one benchmark run."""
+def mariadb_database(server: str = MYSQL_SERVER) -> Iterator[str]:
+    """A fresh, migrated database on the MariaDB `server` (a URL without a database) for one
+    benchmark run."""
     name = f"chatservice_bench_{secrets.token_hex(4)}"
-    url = f"{MYSQL_SERVER}/{name}"
-    _sql(f"CREATE DATABASE {name}")
+    url = f"{server}/{name}"
+    _sql(server, f"CREATE DATABASE {name}")
     try:
-        subprocess.run(
-            [str(BIN / "chatservice"), "migrate"],
-            env={"PATH": f"{BIN}:/usr/bin:/bin", "CHATSERVICE_DATABASE_URL": url},
-            check=True, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+        migrate(url)
         yield url
     finally:
-        _sql(f"DROP DATABASE {name}")
+        _sql(server, f"DROP DATABASE {name}")
 
 
-def _sql(statement: str) -> None:
+def migrate(url: str) -> None:
+    subprocess.run(
+        [str(BIN / "chatservice"), "migrate"],
+        env={"PATH": f"{BIN}:/usr/bin:/bin", "CHATSERVICE_DATABASE_URL": url},
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _sql(server: str, statement: str) -> None:
     import asyncio
 
     from sqlalchemy.ext.asyncio import create_async_engine
 
     async def run() -> None:
-        engine = create_async_engine(MYSQL_SERVER)
+        engine = create_async_engine(server)
         async with engine.begin() as connection:
             await connection.execute(sa.text(statement))
         await engine.dispose()

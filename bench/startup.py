@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from processes import cpu_seconds
 from services import BIN, free_port
 
 MESSAGES = b'[{"role": "system", "content": "You are helpful."}, {"role": "user", "content": "Hi"}]'
@@ -65,12 +66,6 @@ def _healthz_answers(port: int) -> bool:
         connection.close()
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a running process (every thread), from /proc/PID/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def serve_until_healthy(timeout: float = 60) -> Sample:
     """Seconds from launching `chatservice serve` (fake model, SQLite in a fresh directory, so the
     schema is made too) to the first 200 from /healthz."""
@@ -91,7 +86,7 @@ def serve_until_healthy(timeout: float = 60) -> Sample:
                 if process.poll() is not None or time.monotonic() - started > timeout:
                     raise RuntimeError(f"chatservice serve did not answer (exit {process.poll()})")
                 time.sleep(0.005)
-            return Sample(time.monotonic() - started, _cpu_seconds(process.pid))
+            return Sample(time.monotonic() - started, cpu_seconds(process.pid))
         finally:
             process.terminate()
             process.wait(30)
@@ -146,7 +141,7 @@ def start_up(runs: int, progress: Callable[[str], None]) -> StartUp:
 def startup_section(figures: StartUp, machine: str) -> list[str]:
     """The start-up section of docs/benchmarks.md."""
     lines = [
-        "## 6. Start-up",
+        "## 7. Start-up",
         "",
         f"Each process is started fresh, each measurement once a round, {figures.runs} rounds.",
         "`serve` runs on the fake model and SQLite in a new empty directory, so it also makes the",
