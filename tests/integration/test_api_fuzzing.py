@@ -52,6 +52,9 @@ OPERATIONS = [
     "GET /v1/users/{user_id}/chats/{chat_id}",
     "POST /v1/users/{user_id}/chats/{chat_id}/messages",
     "POST /v1/users/{user_id}/chats/{chat_id}/end",
+    "POST /v1/users/{user_id}/chats/{chat_id}/regenerate",
+    "POST /v1/users/{user_id}/chats/{chat_id}/messages/{message_id}/edit",
+    "POST /v1/users/{user_id}/chats/{chat_id}/fork",
     "DELETE /v1/users/{user_id}/chats/{chat_id}",
     "GET /v1/users/{user_id}/chats/{chat_id}/turns/{request_id}",
     "GET /v1/users/{user_id}/chats/{chat_id}/turns/{request_id}/events",
@@ -122,6 +125,8 @@ class Seeded:
     cursor: str
     #: The request id of the talked-to chat's turn.
     request_id: str
+    #: The talked-to chat's user message (edited, perhaps, by an earlier request).
+    message_id: str
 
     def fresh_chat(self) -> str:
         return _new_chat(self.base_url, self.user_id)
@@ -151,8 +156,18 @@ def _seed(base_url: str, user_id: str) -> Seeded:
     assert end.status_code == 200, end.text
     foreign = _new_chat(base_url, f"{user_id}-other")
     page = httpx.get(f"{base_url}/v1/users/{user_id}/chats?limit=1", headers=AUTH).json()
+    question = said.json()["message"]["position"] - 1
+    chat = httpx.get(f"{base_url}/v1/users/{user_id}/chats/{talked_to}", headers=AUTH).json()
+    message_id = chat["messages"][question]["id"]
     return Seeded(
-        base_url, user_id, talked_to, ended, foreign, page["next_cursor"], SEEDED_REQUEST_ID
+        base_url,
+        user_id,
+        talked_to,
+        ended,
+        foreign,
+        page["next_cursor"],
+        SEEDED_REQUEST_ID,
+        message_id,
     )
 
 
@@ -186,6 +201,11 @@ def _aim(case: Any, target: str, seeded: Seeded) -> None:
         case.query["cursor"] = seeded.cursor
     if target == "talked-to chat" and "request_id" in case.path_parameters:
         case.path_parameters["request_id"] = seeded.request_id
+    if target == "talked-to chat" and "message_id" in case.path_parameters:
+        case.path_parameters["message_id"] = seeded.message_id
+    forks = case.operation.label.endswith("/fork") and isinstance(case.body, dict)
+    if target == "talked-to chat" and forks and "message_id" in case.body:
+        case.body["message_id"] = seeded.message_id
     if case.operation.label == "POST /chat" and isinstance(case.body, dict):
         case.body["user_id"] = seeded.user_id
         if chat_id is None:

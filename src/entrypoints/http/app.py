@@ -18,6 +18,7 @@ from chatservice.entrypoints.container import Container
 from chatservice.entrypoints.http.api_docs import api_docs_plugins, api_docs_router
 from chatservice.entrypoints.http.chats import ChatsController
 from chatservice.entrypoints.http.compat import compat_chat
+from chatservice.entrypoints.http.control import ConversationController
 from chatservice.entrypoints.http.errors import Unauthenticated
 from chatservice.entrypoints.http.exports import exports_router
 from chatservice.entrypoints.http.health import healthz, readyz
@@ -61,6 +62,10 @@ _PROVIDED = (
     "get_conversation",
     "delete_conversation",
     "list_conversation_items",
+    "regenerate_reply",
+    "edit_message",
+    "fork_chat",
+    "chat_window",
 )
 
 
@@ -91,6 +96,7 @@ def create_app(container: Container) -> Litestar:
         route_handlers=[
             compat_chat,
             ChatsController,
+            ConversationController,
             TurnsController,
             exports_router(settings.max_import_bytes),
             erase_user,

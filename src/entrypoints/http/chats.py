@@ -7,12 +7,12 @@ from typing import Annotated, Any, ClassVar
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
-from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 
 from chatservice.application.background import BackgroundWork
 from chatservice.application.background_turns import RunInBackground
+from chatservice.application.chat_window import ChatWindow
 from chatservice.application.chats import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -24,7 +24,6 @@ from chatservice.application.chats import (
 )
 from chatservice.application.turn_events import TurnEvent
 from chatservice.application.turns import SendMessage
-from chatservice.domain.chat import IDEMPOTENCY_KEY_CHARS
 from chatservice.entrypoints.http.errors import error_responses
 from chatservice.entrypoints.http.schemas import (
     BackgroundTurnOut,
@@ -38,18 +37,13 @@ from chatservice.entrypoints.http.schemas import (
     summary_out,
 )
 from chatservice.entrypoints.http.sse import JsonOrEventStreamOperation
-from chatservice.entrypoints.http.turns import answer_turn
+from chatservice.entrypoints.http.turns import (
+    TURN_DESCRIPTION,
+    IdempotencyKey,
+    answer_turn,
+    turn_responses,
+)
 
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name="Idempotency-Key",
-        required=False,
-        min_length=1,
-        max_length=IDEMPOTENCY_KEY_CHARS,
-        description="Retrying with the same key returns the stored reply instead of a new one",
-    ),
-]
 UserId = FromPath[str]
 ChatId = FromPath[str]
 
@@ -69,12 +63,13 @@ class ChatsController(Controller):
         self,
         user_id: UserId,
         start_chat: NamedDependency[StartChat],
+        chat_window: NamedDependency[ChatWindow],
         data: JSONBody[NewChat | None] = None,
     ) -> ChatOut:
         data = data or NewChat()
         asked = requested_params(data.params)
         chat = await start_chat(user_id, data.system_message, data.model, asked, data.memory)
-        return chat_out(chat)
+        return chat_out(chat, chat_window(chat))
 
     @get(
         "/", summary="List the user's chats, newest first", responses=error_responses(400, 401, 503)
@@ -95,36 +90,21 @@ class ChatsController(Controller):
         responses=error_responses(400, 401, 404, 503),
     )
     async def read(
-        self, user_id: UserId, chat_id: ChatId, get_chat: NamedDependency[GetChat]
+        self,
+        user_id: UserId,
+        chat_id: ChatId,
+        get_chat: NamedDependency[GetChat],
+        chat_window: NamedDependency[ChatWindow],
     ) -> ChatOut:
-        return chat_out(await get_chat(user_id, chat_id))
+        chat = await get_chat(user_id, chat_id)
+        return chat_out(chat, chat_window(chat))
 
     @post(
         "/{chat_id:str}/messages",
         status_code=200,
         summary="Send a message and receive the reply",
-        description=(
-            "With `Accept: text/event-stream` the reply streams as Server-Sent Events: `delta` "
-            "events (`{text}`), then `done` (`{message, usage}`), or `error` (`{code, message}`) "
-            "for a failure after the first delta, each with its `id` (1, 2, …). A `: ping` "
-            'comment keeps idle streams open. With `"background": true` the turn runs in the '
-            "service whatever the caller does: 202 once it is under way, with the route to "
-            "follow its events (refusals come at once, as errors)."
-        ),
-        responses={
-            200: ResponseSpec(
-                data_container=TurnOut,
-                description="The stored reply and the turn's usage, or the reply as it streams",
-                generate_examples=False,
-            ),
-            202: ResponseSpec(
-                data_container=BackgroundTurnOut,
-                description="A background turn is under way (or, for a retried request id, "
-                "already stored: `status` says which)",
-                generate_examples=False,
-            ),
-            **error_responses(400, 401, 404, 409, 413, 422, 429, 502, 503, 504),
-        },
+        description=TURN_DESCRIPTION,
+        responses=turn_responses(),
         operation_class=JsonOrEventStreamOperation,
     )
     async def send(
@@ -159,9 +139,14 @@ class ChatsController(Controller):
         responses=error_responses(400, 401, 404, 409, 503),
     )
     async def end(
-        self, user_id: UserId, chat_id: ChatId, end_chat: NamedDependency[EndChat]
+        self,
+        user_id: UserId,
+        chat_id: ChatId,
+        end_chat: NamedDependency[EndChat],
+        chat_window: NamedDependency[ChatWindow],
     ) -> ChatOut:
-        return chat_out(await end_chat(user_id, chat_id))
+        chat = await end_chat(user_id, chat_id)
+        return chat_out(chat, chat_window(chat))
 
     @delete(
         "/{chat_id:str}",

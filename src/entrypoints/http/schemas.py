@@ -6,7 +6,7 @@ from datetime import datetime
 
 import msgspec
 
-from chatservice.domain.chat import Chat, Message
+from chatservice.domain.chat import Chat, Message, WindowUse
 from chatservice.domain.memory import ChatSummary
 from chatservice.domain.params import RequestedParams
 
@@ -42,6 +42,16 @@ class NewMessage(msgspec.Struct, forbid_unknown_fields=True):
     content: str
     #: Run the turn in the background: answered 202 at once, followed through its events route.
     background: bool = False
+
+
+class TurnOptions(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of a turn that brings no text (a regenerate)."""
+
+    background: bool = False
+
+
+class ForkIn(msgspec.Struct, forbid_unknown_fields=True):
+    message_id: str
 
 
 class CompatChatRequest(msgspec.Struct):
@@ -114,6 +124,20 @@ class ConversationSummaryOut(msgspec.Struct):
     updated_at: datetime
 
 
+class ForkedFromOut(msgspec.Struct):
+    chat_id: str
+    message_id: str
+
+
+class WindowOut(msgspec.Struct):
+    """How full the context window is: `used`, what the next turn's prompt holds before its
+    new message; `reserve`, the room kept for the reply; `limit`, the model's input limit."""
+
+    used: int
+    reserve: int
+    limit: int
+
+
 class ChatOut(msgspec.Struct):
     id: str
     user_id: str
@@ -130,6 +154,10 @@ class ChatOut(msgspec.Struct):
     #: until the first erasing turn's summary is stored, and for a chat that keeps none.
     memory: str
     summary: ConversationSummaryOut | None
+    #: Where a fork came from; `None` for a chat that is no fork.
+    forked_from: ForkedFromOut | None = None
+    #: `None` for a chat whose model is no longer configured.
+    window: WindowOut | None = None
 
 
 class ChatPageOut(msgspec.Struct):
@@ -203,7 +231,8 @@ def summary_out(chat: Chat) -> ChatSummaryOut:
     )
 
 
-def chat_out(chat: Chat) -> ChatOut:
+def chat_out(chat: Chat, window: WindowUse | None = None) -> ChatOut:
+    origin = chat.forked_from
     return ChatOut(
         id=chat.id,
         user_id=chat.user_id,
@@ -216,6 +245,8 @@ def chat_out(chat: Chat) -> ChatOut:
         usage=UsageOut(chat.usage.prompt_tokens, chat.usage.completion_tokens),
         version=chat.version,
         messages=[message_out(m) for m in chat.messages],
+        forked_from=ForkedFromOut(origin.chat_id, origin.message_id) if origin else None,
+        window=WindowOut(window.used, window.reserve, window.limit) if window else None,
         memory=chat.memory.value,
         summary=conversation_summary_out(chat.summary),
     )

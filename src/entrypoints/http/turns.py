@@ -13,17 +13,20 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, Callable, Iterable
 from contextlib import aclosing, suppress
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 from urllib.parse import quote
 
 from litestar import Request, Response
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import HeaderParameter
 from litestar.response.sse import ServerSentEventMessage
 
 from chatservice.application.background import BackgroundWork
 from chatservice.application.background_turns import Failed, NumberedEvent, RunInBackground
 from chatservice.application.turn_events import Completed, Delta, TurnEvent
+from chatservice.domain.chat import IDEMPOTENCY_KEY_CHARS
 from chatservice.domain.errors import ChatServiceError
-from chatservice.entrypoints.http.errors import ClientGone
+from chatservice.entrypoints.http.errors import ClientGone, error_responses
 from chatservice.entrypoints.http.schemas import BackgroundTurnOut, TurnOut, turn_out
 from chatservice.entrypoints.http.sse import PING, EventStream, sse_event
 
@@ -50,6 +53,45 @@ class _Ended(RuntimeError):
 
 _END = _End()
 log = logging.getLogger(__name__)
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        min_length=1,
+        max_length=IDEMPOTENCY_KEY_CHARS,
+        description="Retrying with the same key returns the stored reply instead of a new one",
+    ),
+]
+
+#: How every route that takes a turn (a message, a regenerate, an edit) answers.
+TURN_DESCRIPTION = (
+    "With `Accept: text/event-stream` the reply streams as Server-Sent Events: `delta` "
+    "events (`{text}`), then `done` (`{message, usage}`), or `error` (`{code, message}`) "
+    "for a failure after the first delta, each with its `id` (1, 2, …). A `: ping` "
+    'comment keeps idle streams open. With `"background": true` the turn runs in the '
+    "service whatever the caller does: 202 once it is under way, with the route to "
+    "follow its events (refusals come at once, as errors)."
+)
+
+
+def turn_responses() -> dict[int, ResponseSpec]:
+    """The OpenAPI responses of a route that takes a turn."""
+    return {
+        200: ResponseSpec(
+            data_container=TurnOut,
+            description="The stored reply and the turn's usage, or the reply as it streams",
+            generate_examples=False,
+        ),
+        202: ResponseSpec(
+            data_container=BackgroundTurnOut,
+            description="A background turn is under way (or, for a retried request id, "
+            "already stored: `status` says which)",
+            generate_examples=False,
+        ),
+        **error_responses(400, 401, 404, 409, 413, 422, 429, 502, 503, 504),
+    }
 
 
 class TurnRunner(Generic[T]):
