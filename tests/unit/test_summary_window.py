@@ -5,7 +5,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chatservice.domain.chat import Budget, Chat, ChatParams, Message, Role, erase_to_fit
+from chatservice.domain.chat import (
+    Budget,
+    Chat,
+    ChatParams,
+    Message,
+    Role,
+    erase_to_fit,
+    window_use,
+)
 from chatservice.domain.errors import InvalidInput, MessageTooLong
 from chatservice.domain.memory import ChatSummary, Memory, memory_named
 
@@ -87,3 +95,12 @@ def test_a_chat_keeps_no_memory_unless_asked() -> None:
 
 def test_a_summary_starts_at_version_one() -> None:
     assert ChatSummary("s", 5, 4, NOW).version == 1
+
+
+def test_the_window_in_use_counts_the_summary() -> None:
+    chat = Chat("c", "u", "gpt-4o", ChatParams(max_completion_tokens=10), NOW, NOW)
+    chat.messages = conversation(10, (5, 5))
+    without = window_use(chat, 100).used
+    chat.summary = ChatSummary("s", 9, 2, NOW)
+
+    assert window_use(chat, 100).used == without + 9
