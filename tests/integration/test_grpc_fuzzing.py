@@ -1,10 +1,11 @@
 """gRPC fuzzing: Hypothesis drives every chat RPC with odd fields, over a real local port.
 
 For `chatservice.v1.ChatService` (CreateChat, SendMessage, ListChats, GetChat, EndChat,
-DeleteChat) and the original `pb.ChatService.ChatStream`, on each database: empty, blank, NUL,
-emoji, right-to-left, combining and oversized (100k+ characters) strings, model tokens such as
-`<|endoftext|>`, numbers at and past their limits (0, 2**32 - 1, NaN, infinities), random and
-crafted chat ids and cursors, and missing or wrong tokens. Protobuf strings cannot carry lone
+DeleteChat, Regenerate, EditMessage, ForkChat) and the original `pb.ChatService.ChatStream`, on
+each database: empty, blank, NUL, emoji, right-to-left, combining and oversized (100k+
+characters) strings, model tokens such as `<|endoftext|>`, numbers at and past their limits (0,
+2**32 - 1, NaN, infinities), random and crafted chat and message ids and cursors, and missing or
+wrong tokens. Protobuf strings cannot carry lone
 surrogates, so the strings are valid Unicode; crafted cursors carry them inside their JSON.
 
 The property: a call either succeeds or fails with a documented status and a message saying why;
@@ -57,6 +58,7 @@ class Seed(enum.Enum):
     ENDED = "an ended chat"
     FOREIGN = "another user's chat"
     CURSOR = "a cursor the service handed out"
+    QUESTION = "the user message of the chat with an exchange"
 
 
 ODD_STRINGS = [
@@ -121,6 +123,8 @@ CHAT_IDS = _mostly(
     st.sampled_from([Seed.FRESH, Seed.TALKED_TO, Seed.ENDED, Seed.FOREIGN]),
     st.one_of(st.uuids().map(str), ODD_TEXT),
 )
+MESSAGE_IDS = _mostly(st.just(Seed.QUESTION), st.one_of(st.uuids().map(str), ODD_TEXT))
+REQUEST_IDS = _mostly(st.none(), st.one_of(st.sampled_from(["k1", "x" * 128, "x" * 129]), ODD_TEXT))
 UINT32 = st.one_of(
     st.sampled_from([0, 1, 100, 101, 16_384, 2**31, 2**32 - 1]), st.integers(0, 2**32 - 1)
 )
@@ -188,9 +192,18 @@ REQUESTS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         user_id=USER_IDS,
         chat_id=CHAT_IDS,
         content=st.one_of(st.sampled_from(["hi", "what?"]), ODD_TEXT),
-        request_id=_mostly(
-            st.none(), st.one_of(st.sampled_from(["k1", "x" * 128, "x" * 129]), ODD_TEXT)
-        ),
+        request_id=REQUEST_IDS,
+    ),
+    "Regenerate": _fields(user_id=USER_IDS, chat_id=CHAT_IDS, request_id=REQUEST_IDS),
+    "EditMessage": _fields(
+        user_id=USER_IDS,
+        chat_id=CHAT_IDS,
+        message_id=MESSAGE_IDS,
+        content=st.one_of(st.sampled_from(["hi", "what?"]), ODD_TEXT),
+        request_id=REQUEST_IDS,
+    ),
+    "ForkChat": _fields(
+        user_id=USER_IDS, chat_id=CHAT_IDS, message_id=MESSAGE_IDS, request_id=REQUEST_IDS
     ),
     "ListChats": _fields(
         user_id=USER_IDS, limit=_mostly(st.integers(0, 100), UINT32), cursor=CURSORS
@@ -214,6 +227,7 @@ class Seeded:
     ended: str
     foreign: str
     cursor: str
+    question: str
 
     async def resolve(self, value: Any) -> Any:
         if isinstance(value, Repeated):
@@ -232,6 +246,7 @@ class Seeded:
             Seed.ENDED: self.ended,
             Seed.FOREIGN: self.foreign,
             Seed.CURSOR: self.cursor,
+            Seed.QUESTION: self.question,
         }[value]
 
 
@@ -239,11 +254,14 @@ async def _seed(live: LiveGrpc, user_id: str) -> Seeded:
     v1 = live.v1
     chats = [(await v1.CreateChat(pb.CreateChatRequest(user_id=user_id))).id for _ in range(3)]
     talked_to, ended, _ = chats
-    await v1.SendMessage(pb.SendMessageRequest(user_id=user_id, chat_id=talked_to, content="hi"))
+    *_, done = await v1.SendMessage(
+        pb.SendMessageRequest(user_id=user_id, chat_id=talked_to, content="hi")
+    )
     await v1.EndChat(pb.EndChatRequest(user_id=user_id, chat_id=ended))
     foreign = (await v1.CreateChat(pb.CreateChatRequest(user_id=f"{user_id}-other"))).id
     page = await v1.ListChats(pb.ListChatsRequest(user_id=user_id, limit=1))
-    return Seeded(live, user_id, talked_to, ended, foreign, page.next_cursor)
+    question = done.completed.user_message.id
+    return Seeded(live, user_id, talked_to, ended, foreign, page.next_cursor, question)
 
 
 def _request(rpc: str, fields: dict[str, Any]) -> Any:
@@ -264,7 +282,7 @@ def _call(channel: Channel, rpc: str) -> Callable[..., Awaitable[Any]]:
 
 
 def _check_success(rpc: str, reply: Any) -> None:
-    if rpc == "SendMessage":
+    if rpc in ("SendMessage", "Regenerate", "EditMessage"):
         assert reply and reply[-1].WhichOneof("event") == "completed", reply
     elif rpc == "ChatStream":
         assert reply and all(r.chat_id and r.content for r in reply), reply

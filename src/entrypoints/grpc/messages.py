@@ -9,7 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from chatservice.application.background_turns import NumberedEvent
 from chatservice.application.turn_events import Completed, Delta
-from chatservice.domain.chat import Chat, ChatParams, Message
+from chatservice.domain.chat import Chat, ChatParams, Message, WindowUse
 from chatservice.domain.memory import ChatSummary
 from chatservice.domain.params import RequestedParams
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
@@ -38,6 +38,7 @@ def message_pb(message: Message) -> pb.Message:
         content=message.content,
         tokens=message.tokens,
         erased=message.erased,
+        superseded=message.superseded,
         position=message.position,
         created_at=timestamp(message.created_at),
         finish_reason=message.finish_reason or "",
@@ -57,7 +58,9 @@ def requested_params(params: pb.ChatParams) -> RequestedParams:
     return RequestedParams(**sent | {"stop": tuple(params.stop) or None})
 
 
-def chat_pb(chat: Chat) -> pb.Chat:
+def chat_pb(chat: Chat, window: WindowUse | None = None) -> pb.Chat:
+    """`chat` as a message; its `window` is given for a chat read with its messages."""
+    origin = chat.forked_from
     return pb.Chat(
         id=chat.id,
         user_id=chat.user_id,
@@ -75,6 +78,12 @@ def chat_pb(chat: Chat) -> pb.Chat:
         messages=[message_pb(m) for m in chat.messages],
         memory=chat.memory.value,
         summary=summary_pb(chat.summary),
+        forked_from=pb.ForkOrigin(chat_id=origin.chat_id, message_id=origin.message_id)
+        if origin
+        else None,
+        window=pb.ContextWindow(used=window.used, reserve=window.reserve, limit=window.limit)
+        if window
+        else None,
     )
 
 

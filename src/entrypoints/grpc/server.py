@@ -23,7 +23,11 @@ from chatservice.adapters.prometheus_metrics import observe_grpc_call
 from chatservice.application.observability import current_trace_id, trace_id_from
 from chatservice.entrypoints.auth import TokenAuthenticator
 from chatservice.entrypoints.container import Container
-from chatservice.entrypoints.grpc.servicers import ChatServiceV1, CompatChatService
+from chatservice.entrypoints.grpc.servicers import (
+    ChatServiceV1,
+    CompatChatService,
+    ConversationControl,
+)
 
 _OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
@@ -106,6 +110,12 @@ def create_grpc_server(container: Container) -> tuple[Server, RpcGate]:
             container.run_in_background(),
             container.watch_turn(),
             container.cancel_turn(),
+            ConversationControl(
+                container.regenerate_reply(),
+                container.edit_message(),
+                container.fork_chat(),
+                container.chat_window(),
+            ),
         ),
     ]
     services: list[Any] = [*chat_services, Health()]

@@ -7,12 +7,15 @@ call; the turn then releases its claim and stores nothing.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
 
 from grpclib.server import Stream
 
 from chatservice.application.background_turns import CancelTurn, RunInBackground, WatchTurn
+from chatservice.application.chat_window import ChatWindow
 from chatservice.application.chats import (
     DEFAULT_PAGE_SIZE,
     DeleteChat,
@@ -21,9 +24,11 @@ from chatservice.application.chats import (
     ListChats,
     StartChat,
 )
+from chatservice.application.conversation_control import EditMessage, ForkChat, RegenerateReply
 from chatservice.application.first_turn import StartChatWithMessage
-from chatservice.application.turn_events import ChatStarted, Completed, Delta
+from chatservice.application.turn_events import ChatStarted, Completed, Delta, TurnEvent
 from chatservice.application.turns import SendMessage
+from chatservice.domain.chat import Chat
 from chatservice.entrypoints.grpc.errors import grpc_status
 from chatservice.entrypoints.grpc.generated import chat_grpc, chat_pb2, chatservice_v1_grpc
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
@@ -68,6 +73,20 @@ class CompatChatService(chat_grpc.ChatServiceBase):
                     )
 
 
+@dataclass(frozen=True)
+class ConversationControl:
+    """The use cases of conversation control, and the window every chat is shown with."""
+
+    regenerate_reply: RegenerateReply
+    edit_message: EditMessage
+    fork_chat: ForkChat
+    chat_window: ChatWindow
+
+
+#: A turn's events for an idempotency key (`None`: the turn makes one up).
+_StartTurn = Callable[[str | None], AsyncGenerator[TurnEvent, None]]
+
+
 class ChatServiceV1(chatservice_v1_grpc.ChatServiceBase):
     def __init__(
         self,
@@ -80,7 +99,9 @@ class ChatServiceV1(chatservice_v1_grpc.ChatServiceBase):
         run_in_background: RunInBackground,
         watch_turn: WatchTurn,
         cancel_turn: CancelTurn,
+        control: ConversationControl,
     ) -> None:
+        self._control = control
         self._start_chat = start_chat
         self._send_message = send_message
         self._list_chats = list_chats
@@ -101,27 +122,71 @@ class ChatServiceV1(chatservice_v1_grpc.ChatServiceBase):
                 requested_params(request.params),
                 request.memory if request.HasField("memory") else None,
             )
-        await stream.send_message(chat_pb(chat))
+        await stream.send_message(self._chat_pb(chat))
 
     async def SendMessage(
         self, stream: Stream[pb.SendMessageRequest, pb.SendMessageResponse]
     ) -> None:
         request: pb.SendMessageRequest = await _request(stream)
+        user_id, chat_id, content = request.user_id, request.chat_id, request.content
+        await self._answer_turn(
+            stream,
+            request,
+            lambda key: self._send_message(user_id, chat_id, content, key),
+        )
+
+    async def Regenerate(
+        self, stream: Stream[pb.RegenerateRequest, pb.SendMessageResponse]
+    ) -> None:
+        request: pb.RegenerateRequest = await _request(stream)
+        user_id, chat_id = request.user_id, request.chat_id
+        await self._answer_turn(
+            stream,
+            request,
+            lambda key: self._control.regenerate_reply(user_id, chat_id, key),
+        )
+
+    async def EditMessage(
+        self, stream: Stream[pb.EditMessageRequest, pb.SendMessageResponse]
+    ) -> None:
+        request: pb.EditMessageRequest = await _request(stream)
+        user_id, chat_id, message_id = request.user_id, request.chat_id, request.message_id
+        await self._answer_turn(
+            stream,
+            request,
+            lambda key: self._control.edit_message(
+                user_id, chat_id, message_id, request.content, key
+            ),
+        )
+
+    async def ForkChat(self, stream: Stream[pb.ForkChatRequest, pb.Chat]) -> None:
+        request: pb.ForkChatRequest = await _request(stream)
+        key = request.request_id if request.HasField("request_id") else None
+        async with grpc_status():
+            fork = await self._control.fork_chat(
+                request.user_id, request.chat_id, request.message_id, key
+            )
+        await stream.send_message(self._chat_pb(fork))
+
+    async def _answer_turn(
+        self,
+        stream: Stream[Any, pb.SendMessageResponse],
+        request: pb.SendMessageRequest | pb.RegenerateRequest | pb.EditMessageRequest,
+        start_turn: _StartTurn,
+    ) -> None:
+        """Answer a turn as `request` asks: one `accepted` once a background turn is under
+        way, else its deltas and then `completed`."""
         # The proto's `request_id` is the idempotency key (its wire name stays).
         key = request.request_id if request.HasField("request_id") else None
-        user_id, chat_id, content = request.user_id, request.chat_id, request.content
         if request.background:
             async with grpc_status():
                 turn = await self._run_in_background(
-                    user_id,
-                    chat_id,
-                    key,
-                    lambda request_id: self._send_message(user_id, chat_id, content, request_id),
+                    request.user_id, request.chat_id, key, start_turn
                 )
             accepted = pb.Accepted(request_id=turn.request_id, status=turn.state.value)
             await stream.send_message(pb.SendMessageResponse(accepted=accepted))
             return
-        events = self._send_message(user_id, chat_id, content, key)
+        events = start_turn(key)
         async with grpc_status(), aclosing(events) as taken:
             async for event in taken:
                 if isinstance(event, Delta):
@@ -163,16 +228,20 @@ class ChatServiceV1(chatservice_v1_grpc.ChatServiceBase):
         request: pb.GetChatRequest = await _request(stream)
         async with grpc_status():
             chat = await self._get_chat(request.user_id, request.chat_id)
-        await stream.send_message(chat_pb(chat))
+        await stream.send_message(self._chat_pb(chat))
 
     async def EndChat(self, stream: Stream[pb.EndChatRequest, pb.Chat]) -> None:
         request: pb.EndChatRequest = await _request(stream)
         async with grpc_status():
             chat = await self._end_chat(request.user_id, request.chat_id)
-        await stream.send_message(chat_pb(chat))
+        await stream.send_message(self._chat_pb(chat))
 
     async def DeleteChat(self, stream: Stream[pb.DeleteChatRequest, pb.DeleteChatResponse]) -> None:
         request: pb.DeleteChatRequest = await _request(stream)
         async with grpc_status():
             await self._delete_chat(request.user_id, request.chat_id)
         await stream.send_message(pb.DeleteChatResponse())
+
+    def _chat_pb(self, chat: Chat) -> pb.Chat:
+        """A chat with its messages, and its window."""
+        return chat_pb(chat, self._control.chat_window(chat))

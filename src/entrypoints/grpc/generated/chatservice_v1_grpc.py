@@ -47,6 +47,18 @@ class ChatServiceBase(abc.ABC):
     async def CancelTurn(self, stream: 'grpclib.server.Stream[chatservice_v1_pb2.CancelTurnRequest, chatservice_v1_pb2.CancelTurnResponse]') -> None:
         pass
 
+    @abc.abstractmethod
+    async def Regenerate(self, stream: 'grpclib.server.Stream[chatservice_v1_pb2.RegenerateRequest, chatservice_v1_pb2.SendMessageResponse]') -> None:
+        pass
+
+    @abc.abstractmethod
+    async def EditMessage(self, stream: 'grpclib.server.Stream[chatservice_v1_pb2.EditMessageRequest, chatservice_v1_pb2.SendMessageResponse]') -> None:
+        pass
+
+    @abc.abstractmethod
+    async def ForkChat(self, stream: 'grpclib.server.Stream[chatservice_v1_pb2.ForkChatRequest, chatservice_v1_pb2.Chat]') -> None:
+        pass
+
     def __mapping__(self) -> typing.Dict[str, grpclib.const.Handler]:
         return {
             '/chatservice.v1.ChatService/CreateChat': grpclib.const.Handler(
@@ -96,6 +108,24 @@ class ChatServiceBase(abc.ABC):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 chatservice_v1_pb2.CancelTurnRequest,
                 chatservice_v1_pb2.CancelTurnResponse,
+            ),
+            '/chatservice.v1.ChatService/Regenerate': grpclib.const.Handler(
+                self.Regenerate,
+                grpclib.const.Cardinality.UNARY_STREAM,
+                chatservice_v1_pb2.RegenerateRequest,
+                chatservice_v1_pb2.SendMessageResponse,
+            ),
+            '/chatservice.v1.ChatService/EditMessage': grpclib.const.Handler(
+                self.EditMessage,
+                grpclib.const.Cardinality.UNARY_STREAM,
+                chatservice_v1_pb2.EditMessageRequest,
+                chatservice_v1_pb2.SendMessageResponse,
+            ),
+            '/chatservice.v1.ChatService/ForkChat': grpclib.const.Handler(
+                self.ForkChat,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                chatservice_v1_pb2.ForkChatRequest,
+                chatservice_v1_pb2.Chat,
             ),
         }
 
@@ -150,4 +180,22 @@ class ChatServiceStub:
             '/chatservice.v1.ChatService/CancelTurn',
             chatservice_v1_pb2.CancelTurnRequest,
             chatservice_v1_pb2.CancelTurnResponse,
+        )
+        self.Regenerate = grpclib.client.UnaryStreamMethod(
+            channel,
+            '/chatservice.v1.ChatService/Regenerate',
+            chatservice_v1_pb2.RegenerateRequest,
+            chatservice_v1_pb2.SendMessageResponse,
+        )
+        self.EditMessage = grpclib.client.UnaryStreamMethod(
+            channel,
+            '/chatservice.v1.ChatService/EditMessage',
+            chatservice_v1_pb2.EditMessageRequest,
+            chatservice_v1_pb2.SendMessageResponse,
+        )
+        self.ForkChat = grpclib.client.UnaryUnaryMethod(
+            channel,
+            '/chatservice.v1.ChatService/ForkChat',
+            chatservice_v1_pb2.ForkChatRequest,
+            chatservice_v1_pb2.Chat,
         )

@@ -36,7 +36,7 @@ class Usage(_message.Message):
     def __init__(self, prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., estimated: _Optional[bool] = ...) -> None: ...
 
 class Message(_message.Message):
-    __slots__ = ("id", "role", "content", "tokens", "erased", "position", "created_at", "finish_reason", "usage", "model")
+    __slots__ = ("id", "role", "content", "tokens", "erased", "position", "created_at", "finish_reason", "usage", "superseded", "model")
     ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +46,7 @@ class Message(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
+    SUPERSEDED_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     id: str
     role: str
@@ -56,11 +57,30 @@ class Message(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     finish_reason: str
     usage: Usage
+    superseded: bool
     model: str
-    def __init__(self, id: _Optional[str] = ..., role: _Optional[str] = ..., content: _Optional[str] = ..., tokens: _Optional[int] = ..., erased: _Optional[bool] = ..., position: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_reason: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., model: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., role: _Optional[str] = ..., content: _Optional[str] = ..., tokens: _Optional[int] = ..., erased: _Optional[bool] = ..., position: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finish_reason: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., superseded: _Optional[bool] = ..., model: _Optional[str] = ...) -> None: ...
+
+class ForkOrigin(_message.Message):
+    __slots__ = ("chat_id", "message_id")
+    CHAT_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    chat_id: str
+    message_id: str
+    def __init__(self, chat_id: _Optional[str] = ..., message_id: _Optional[str] = ...) -> None: ...
+
+class ContextWindow(_message.Message):
+    __slots__ = ("used", "reserve", "limit")
+    USED_FIELD_NUMBER: _ClassVar[int]
+    RESERVE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    used: int
+    reserve: int
+    limit: int
+    def __init__(self, used: _Optional[int] = ..., reserve: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class Chat(_message.Message):
-    __slots__ = ("id", "user_id", "title", "status", "model", "params", "usage", "created_at", "updated_at", "version", "messages", "memory", "summary")
+    __slots__ = ("id", "user_id", "title", "status", "model", "params", "usage", "created_at", "updated_at", "version", "messages", "memory", "summary", "forked_from", "window")
     ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +94,8 @@ class Chat(_message.Message):
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     MEMORY_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    FORKED_FROM_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
     id: str
     user_id: str
     title: str
@@ -87,7 +109,9 @@ class Chat(_message.Message):
     messages: _containers.RepeatedCompositeFieldContainer[Message]
     memory: str
     summary: ConversationSummary
-    def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ..., title: _Optional[str] = ..., status: _Optional[str] = ..., model: _Optional[str] = ..., params: _Optional[_Union[ChatParams, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., memory: _Optional[str] = ..., summary: _Optional[_Union[ConversationSummary, _Mapping]] = ...) -> None: ...
+    forked_from: ForkOrigin
+    window: ContextWindow
+    def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ..., title: _Optional[str] = ..., status: _Optional[str] = ..., model: _Optional[str] = ..., params: _Optional[_Union[ChatParams, _Mapping]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., messages: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., memory: _Optional[str] = ..., summary: _Optional[_Union[ConversationSummary, _Mapping]] = ..., forked_from: _Optional[_Union[ForkOrigin, _Mapping]] = ..., window: _Optional[_Union[ContextWindow, _Mapping]] = ...) -> None: ...
 
 class ConversationSummary(_message.Message):
     __slots__ = ("content", "tokens", "covers_through_position", "updated_at")
@@ -256,3 +280,43 @@ class CancelTurnRequest(_message.Message):
 class CancelTurnResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class RegenerateRequest(_message.Message):
+    __slots__ = ("user_id", "chat_id", "request_id", "background")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAT_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    BACKGROUND_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    chat_id: str
+    request_id: str
+    background: bool
+    def __init__(self, user_id: _Optional[str] = ..., chat_id: _Optional[str] = ..., request_id: _Optional[str] = ..., background: _Optional[bool] = ...) -> None: ...
+
+class EditMessageRequest(_message.Message):
+    __slots__ = ("user_id", "chat_id", "message_id", "content", "request_id", "background")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAT_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    BACKGROUND_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    chat_id: str
+    message_id: str
+    content: str
+    request_id: str
+    background: bool
+    def __init__(self, user_id: _Optional[str] = ..., chat_id: _Optional[str] = ..., message_id: _Optional[str] = ..., content: _Optional[str] = ..., request_id: _Optional[str] = ..., background: _Optional[bool] = ...) -> None: ...
+
+class ForkChatRequest(_message.Message):
+    __slots__ = ("user_id", "chat_id", "message_id", "request_id")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAT_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    chat_id: str
+    message_id: str
+    request_id: str
+    def __init__(self, user_id: _Optional[str] = ..., chat_id: _Optional[str] = ..., message_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
