@@ -312,6 +312,7 @@ async def test_the_page_asks_nothing_of_any_other_origin(
     assert scripts == {
         "/static/app.js",
         "/static/api.js",
+        "/static/control.js",
         "/static/markdown.js",
         "/static/vendor/marked/marked.esm.js",
         "/static/vendor/dompurify/purify.es.mjs",

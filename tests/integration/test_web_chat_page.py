@@ -7,7 +7,7 @@ import re
 from support.http import Api
 
 #: The page's own scripts: none of them may turn a string into HTML.
-OWN_SCRIPTS = ["/static/app.js", "/static/api.js", "/static/markdown.js"]
+OWN_SCRIPTS = ["/static/app.js", "/static/api.js", "/static/control.js", "/static/markdown.js"]
 #: The libraries vendored by scripts/vendor-frontend, as the page imports them.
 VENDORED = ["/static/vendor/marked/marked.esm.js", "/static/vendor/dompurify/purify.es.mjs"]
 
@@ -37,8 +37,9 @@ async def test_the_scripts_import_one_another_by_the_paths_they_are_served_at(ap
         for path in OWN_SCRIPTS
     }
     assert imports == {
-        "/static/app.js": ["api.js", "markdown.js"],
+        "/static/app.js": ["api.js", "control.js", "markdown.js"],
         "/static/api.js": [],
+        "/static/control.js": [],
         "/static/markdown.js": ["vendor/dompurify/purify.es.mjs", "vendor/marked/marked.esm.js"],
     }
 

@@ -23,6 +23,7 @@ _STATIC = files(__package__) / "static"
 _ASSETS = {
     "app.js": "text/javascript",
     "api.js": "text/javascript",
+    "control.js": "text/javascript",
     "markdown.js": "text/javascript",
     "style.css": "text/css",
     "vendor/marked/marked.esm.js": "text/javascript",

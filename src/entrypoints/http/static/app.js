@@ -5,6 +5,7 @@
 // a reply's Markdown, which markdown.js renders through a sanitizer.
 
 import { ApiError, NetworkError, StoppedError, StreamError, call, pause, readEvents } from "./api.js";
+import { actionsOf, layOut, showWindow } from "./control.js";
 import { showMarkdown } from "./markdown.js";
 
 const PAGE_SIZE = 50;
@@ -29,6 +30,9 @@ const ui = {
   moreChats: byId("more-chats"),
   title: byId("chat-title"),
   usage: byId("chat-usage"),
+  gauge: { box: byId("context"), meter: byId("context-gauge"), text: byId("context-text") },
+  editing: byId("editing"),
+  cancelEdit: byId("cancel-edit"),
   messages: byId("messages"),
   error: byId("error"),
   errorText: byId("error-text"),
@@ -59,6 +63,8 @@ const state = {
   stopped: new Set(),
   // Which `openChat` call may still render: a slow answer for a chat left since is dropped.
   openSequence: 0,
+  // The last question being edited (`{chatId, messageId}`): Send replaces it; null otherwise.
+  editing: null,
 };
 
 const LEADS_BY_STATUS = {
@@ -76,6 +82,9 @@ const LEADS_BY_STATUS = {
 
 const LEADS_BY_CODE = {
   turn_in_progress: "Another reply is still being written in this chat: wait for it, then send again",
+  not_last_user_message: "Only the last message can be edited: the chat has moved on",
+  message_superseded: "That message was replaced by a newer version: fork from the current one",
+  message_erased: "That message is out of the context window: fork from a later one",
   concurrent_update: "The chat changed while this reply was written: send again",
   chat_ended: "This chat has ended: start a new chat to go on",
 };
@@ -161,10 +170,16 @@ function modelLabel(model) {
   return label;
 }
 
-function messageItem(message) {
+function messageItem(message, actions = null) {
   const item = element("li", `msg ${message.role}`);
+  if (message.id) item.dataset.messageId = message.id;
   const meta = element("div", "meta");
   meta.append(element("span", "role", ROLE_NAMES[message.role] ?? message.role));
+  if (message.superseded) {
+    item.classList.add("superseded");
+    item.title = "Replaced by a newer version: kept in the history, never sent to the model again";
+    meta.append(element("span", "badge", "superseded"));
+  }
   if (message.erased) {
     item.classList.add("erased");
     item.title = "Erased to fit the context window: the model no longer sees this message";
@@ -188,7 +203,38 @@ function messageItem(message) {
     text.textContent = message.content;
   }
   item.append(meta, text);
+  if (actions) item.append(actionButtons(message, actions));
   return item;
+}
+
+/** The buttons of a message's actions (control.js says which it offers). */
+function actionButtons(message, actions) {
+  const bar = element("div", "actions");
+  const add = (name, title, work) => {
+    const button = element("button", "action", name);
+    button.type = "button";
+    button.title = title;
+    button.addEventListener("click", () => run(work));
+    bar.append(button);
+  };
+  if (actions.regenerate) add("Regenerate", "Write this reply again", regenerate);
+  if (actions.edit) {
+    add("Edit", "Change this message; it and its reply are replaced", async () => startEditing(message));
+  }
+  if (actions.fork) add("Fork", "A new chat that carries on from this message", () => fork(message));
+  return bar;
+}
+
+/** Superseded versions, folded under the current message that replaced them. */
+function versionsBlock(earlier) {
+  const versions = element("details", "versions");
+  const count = earlier.length;
+  versions.append(
+    element("summary", "", `${count} earlier version${count === 1 ? "" : "s"}`),
+    element("ol"),
+  );
+  versions.querySelector("ol").append(...earlier.map((message) => messageItem(message)));
+  return versions;
 }
 
 /** The chat's summary of its erased messages: what the model still reads of them, in their
@@ -207,12 +253,20 @@ function summaryItem(summary) {
   return item;
 }
 
-/** The conversation's items: its messages, and its summary above the erased ones. */
+/**
+ * The conversation's items: its current messages with their actions and, folded under each, the
+ * versions it superseded; its summary above the erased ones.
+ */
 function conversationItems(chat) {
-  const messages = chat?.messages ?? [];
-  const items = messages.map(messageItem);
+  const laidOut = layOut(chat?.messages ?? []);
+  const actions = state.connected ? actionsOf(chat) : new Map();
+  const items = laidOut.map(({ message, earlier }) => {
+    const item = messageItem(message, actions.get(message.id));
+    if (earlier.length > 0) item.append(versionsBlock(earlier));
+    return item;
+  });
   if (chat?.summary) {
-    const firstErased = messages.findIndex((message) => message.erased);
+    const firstErased = laidOut.findIndex(({ message }) => message.erased);
     items.splice(firstErased < 0 ? 1 : firstErased, 0, summaryItem(chat.summary));
   }
   return items;
@@ -273,6 +327,8 @@ function renderChat() {
   ui.usage.textContent = chat
     ? `Chat total: ${usageWords(chat.usage)}${chat.status === "ended" ? " · ended" : ""}`
     : "";
+  showWindow(ui.gauge, chat?.window ?? null);
+  if (state.editing && state.editing.chatId !== chat?.id) stopEditing();
   const items = conversationItems(chat);
   if (!state.connected) items.push(placeholder("Enter your token and user id to start."));
   else if (!items.some((item) => !item.classList.contains("system"))) {
@@ -312,6 +368,10 @@ function updateControls() {
   ui.message.disabled = !state.connected || ended;
   ui.send.disabled = !state.connected || ended || state.turn !== null;
   ui.stop.hidden = state.turn === null;
+  for (const button of ui.messages.querySelectorAll(".actions button")) {
+    button.disabled = !state.connected || state.turn !== null;
+  }
+  ui.editing.hidden = state.editing === null;
   ui.message.placeholder = ended ? "This chat has ended. Start a new chat to go on." : "Write a message…";
 }
 
@@ -519,6 +579,7 @@ function markStopped(question, reply) {
     [question, "not stored"],
     [reply, "stopped · not stored"],
   ]) {
+    if (item === null) continue; // a regenerate brings no question of its own
     item.classList.add("stopped");
     item.title = "Stopped before the reply was complete: the service stored nothing of it";
     item.querySelector(".meta").append(element("span", "badge", words));
@@ -533,12 +594,15 @@ function markStopped(question, reply) {
  */
 async function runTurn(turn, controller, begin) {
   for (const item of ui.messages.querySelectorAll(".stopped")) item.remove();
-  const question = messageItem({ role: "user", content: turn.content });
+  // A regenerate answers the stored question again: it brings none of its own.
+  const question = turn.content === null ? null : messageItem({ role: "user", content: turn.content });
   const reply = messageItem({ role: "assistant", content: "" });
   reply.classList.add("streaming");
   reply.setAttribute("aria-busy", "true");
+  const replaced = replacedItems(turn);
+  for (const item of replaced) item.classList.add("replacing");
   ui.messages.querySelector(".empty")?.remove();
-  ui.messages.append(question, reply);
+  ui.messages.append(...[question, reply].filter((item) => item !== null));
   scrollToEnd();
   // Kept from now on: a reload while the turn starts finds it (or learns it never started).
   rememberTurn(turn);
@@ -549,6 +613,7 @@ async function runTurn(turn, controller, begin) {
     const done = await followTurn(turn, reply, controller.signal);
     stored = true;
     forgetTurn();
+    if (turn.kind === "edit") stopEditing();
     reply.replaceWith(messageItem({ ...done.message, usage: done.usage }));
     // The stored chat says what was erased to make room, and the new totals.
     if (state.chat?.id === turn.chatId) await openChat(turn.chatId);
@@ -565,14 +630,15 @@ async function runTurn(turn, controller, begin) {
       state.stopped.add(turn.chatId);
       cancelOnService(turn).catch(showError);
     } else {
-      question.remove();
+      question?.remove();
       reply.remove();
     }
-    if (ui.message.value === "") ui.message.value = turn.content;
+    if (turn.content !== null && ui.message.value === "") ui.message.value = turn.content;
     // A chat made for this message stays (empty): list it. The turn's error is the one shown.
     if (state.chats.every((chat) => chat.id !== turn.chatId)) loadChats().catch(() => {});
     if (!stopped) throw error;
   } finally {
+    for (const item of replaced) item.classList.remove("replacing");
     reply.classList.remove("streaming");
     reply.removeAttribute("aria-busy");
     state.turn = null;
@@ -589,10 +655,27 @@ function takeTurn() {
   return controller;
 }
 
+/** The items on the page of the messages `turn` replaces: a regenerate's reply, an edit's exchange. */
+function replacedItems(turn) {
+  const current = (state.chat?.id === turn.chatId ? state.chat.messages : []).filter(
+    (message) => !message.superseded,
+  );
+  let ids = [];
+  if (turn.kind === "regenerate") ids = current.slice(-1).map((message) => message.id);
+  if (turn.kind === "edit") {
+    const at = current.findIndex((message) => message.id === turn.messageId);
+    ids = at < 0 ? [] : current.slice(at).map((message) => message.id);
+  }
+  return ids
+    .map((id) => ui.messages.querySelector(`:scope > [data-message-id="${CSS.escape(id)}"]`))
+    .filter((item) => item !== null);
+}
+
 async function send() {
   const content = ui.message.value;
   if (state.turn !== null || !state.connected || content.trim() === "") return;
   clearError();
+  const editing = state.editing?.chatId === state.chat?.id ? state.editing : null;
   const controller = takeTurn();
   ui.message.value = "";
   if (!state.chat) {
@@ -609,9 +692,65 @@ async function send() {
   const chatId = state.chat.id;
   const requestId = newRequestId();
   const turn = { userId: state.userId, chatId, requestId, content, lastId: 0, text: "" };
-  const path = `/chats/${encodeURIComponent(chatId)}/messages`;
+  let path = `/chats/${encodeURIComponent(chatId)}/messages`;
+  if (editing) {
+    Object.assign(turn, { kind: "edit", messageId: editing.messageId });
+    path += `/${encodeURIComponent(editing.messageId)}/edit`;
+  }
   const body = { content, background: true };
   await runTurn(turn, controller, (signal) => startTurn(turn, path, body, signal));
+}
+
+/** A new reply to the chat's last question; the one it had is superseded once it is stored. */
+async function regenerate() {
+  if (state.turn !== null || !state.connected || !state.chat) return;
+  clearError();
+  stopEditing();
+  const controller = takeTurn();
+  const chatId = state.chat.id;
+  const turn = {
+    userId: state.userId,
+    chatId,
+    requestId: newRequestId(),
+    kind: "regenerate",
+    content: null,
+    lastId: 0,
+    text: "",
+  };
+  const path = `/chats/${encodeURIComponent(chatId)}/regenerate`;
+  await runTurn(turn, controller, (signal) => startTurn(turn, path, { background: true }, signal));
+}
+
+/** Put the chat's last question in the composer: Send then replaces it (and its reply). */
+function startEditing(message) {
+  if (state.turn !== null || !state.chat) return;
+  clearError();
+  state.editing = { chatId: state.chat.id, messageId: message.id };
+  ui.message.value = message.content;
+  updateControls();
+  ui.message.focus();
+}
+
+function stopEditing() {
+  state.editing = null;
+  ui.editing.hidden = true;
+}
+
+/** A new chat carrying on from `message` (copies of the chat up to it), opened at once. */
+async function fork(message) {
+  if (state.turn !== null || !state.chat) return;
+  clearError();
+  const path = `/chats/${encodeURIComponent(state.chat.id)}/fork`;
+  const request = { method: "POST", body: { message_id: message.id } };
+  request.headers = { "Idempotency-Key": newRequestId() };
+  const forked = await (await api(path, request)).json();
+  stopEditing();
+  state.openSequence += 1;
+  state.chat = forked;
+  ui.message.value = "";
+  await loadChats();
+  renderChat();
+  showNotice("Forked: this new chat carries on from that message; the original is unchanged.");
 }
 
 /**
@@ -656,8 +795,15 @@ ui.composer.addEventListener("submit", (event) => {
   run(send);
 });
 ui.stop.addEventListener("click", stop);
+ui.cancelEdit.addEventListener("click", () => {
+  stopEditing();
+  ui.message.value = "";
+  updateControls();
+});
 document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && state.turn !== null) stop();
+  if (event.key !== "Escape") return;
+  if (state.turn !== null) stop();
+  else if (state.editing !== null) ui.cancelEdit.click();
 });
 ui.message.addEventListener("keydown", (event) => {
   // Enter sends; Shift+Enter is a new line; Enter that confirms an input method's text is not.
