@@ -4,9 +4,10 @@ its record (`ResponseStore`).
 
 A response without `conversation` or `previous_response_id` starts a chat of its own; with
 `conversation` it is that chat's next turn; with `previous_response_id` it continues the chat of
-that response, which must be the chat's latest. A response refused or failed before its turn
-is stored (not in the background) leaves nothing behind: its record goes, and so does a chat
-made for it.
+that response: as its next turn when that response is the chat's latest, else on a fork of the
+chat from that response's reply (`ForkChat`), made for it. A response refused or failed before
+its turn is stored (not in the background) leaves nothing behind: its record goes, and so does a
+chat made for it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from chatservice.application.background_turns import (
 )
 from chatservice.application.chats import DeleteChat, StartChat
 from chatservice.application.clock import Clock, utc_now
+from chatservice.application.conversation_control import ForkChat
 from chatservice.application.ids import new_id
 from chatservice.application.live_turns import TurnError, TurnState
 from chatservice.application.ports import ChatRepository, ResponseStore
@@ -96,6 +98,7 @@ class CreateResponse:
         start_chat: StartChat,
         send_message: SendMessage,
         delete_chat: DeleteChat,
+        fork_chat: ForkChat,
         run_in_background: RunInBackground,
         work: BackgroundWork,
         max_message_chars: int,
@@ -106,6 +109,7 @@ class CreateResponse:
         self._start_chat = start_chat
         self._send_message = send_message
         self._delete_chat = delete_chat
+        self._fork_chat = fork_chat
         self._run_in_background = run_in_background
         self._work = work
         self._max_message_chars = max_message_chars
@@ -165,21 +169,26 @@ class CreateResponse:
 
     async def _chat(self, new: NewResponse) -> tuple[Chat, bool]:
         """The chat the response is a turn of, and whether it was made for it."""
+        made = False
         if new.conversation is not None:
             chat = await self._repository.get_chat(new.user_id, chat_id_of(new.conversation))
         elif new.previous_response_id is not None:
-            chat = await self._continued(new.user_id, new.previous_response_id)
+            chat, made = await self._continued(new.user_id, new.previous_response_id)
         else:
             return await self._start_chat(new.user_id, None, new.model), True
         if new.model is not None and new.model != chat.model:
+            if made:
+                await self._delete_chat(new.user_id, chat.id)
             raise InvalidInput(
                 f"this conversation is served by {chat.model}; a response continues with its "
                 "conversation's model"
             )
-        return chat, False
+        return chat, made
 
-    async def _continued(self, user_id: str, previous_response_id: str) -> Chat:
-        """The chat whose latest response is `previous_response_id`."""
+    async def _continued(self, user_id: str, previous_response_id: str) -> tuple[Chat, bool]:
+        """The chat the response after `previous_response_id` is a turn of: that response's
+        chat when it is the chat's latest, else a fork of it from that response's reply (made
+        for this response)."""
         previous = await self._store.find_response(user_id, previous_response_id)
         if previous is None:
             raise ResponseNotFound(previous_response_id)
@@ -189,13 +198,10 @@ class CreateResponse:
             raise InvalidInput(
                 f"response {previous_response_id} has no stored reply to continue from"
             )
-        latest = next((m for m in reversed(chat.messages) if m.in_window), None)
-        if latest is None or latest.id != stored.reply.id:
-            raise InvalidInput(
-                "previous_response_id must name the latest response of its conversation; "
-                "continuing from an earlier one (a fork) is not served yet"
-            )
-        return chat
+        latest = next((m for m in reversed(chat.messages) if not m.superseded), None)
+        if latest is not None and latest.id == stored.reply.id:
+            return chat, False
+        return await self._fork_chat(user_id, chat.id, stored.reply.id), True
 
     def _turn(
         self, record: ResponseRecord, content: str, deltas: bool = True

@@ -380,6 +380,7 @@ class Container(containers.DeclarativeContainer):
         start_chat,
         send_message,
         delete_chat,
+        fork_chat,
         run_in_background,
         background_work,
         settings.provided.max_message_chars,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import openai
 import pytest
@@ -160,3 +161,124 @@ async def test_truncation_disabled_refuses_a_conversation_that_no_longer_fits(
         await client.responses.create(
             input="one more " * 10, previous_response_id=previous, truncation="auto"
         )
+
+
+async def test_continuing_from_an_earlier_response_forks_its_conversation(
+    open_live_api: LiveApiFactory, request: pytest.FixtureRequest
+) -> None:
+    u = unique_user("u", request)
+    async with open_live_api() as live, sdk_client(live, u) as client:
+        first = await client.responses.create(input="My name is Ada.")
+        second = await client.responses.create(
+            input="I live in London.", previous_response_id=first.id
+        )
+        branch = await client.responses.create(
+            input="Where do I live?", previous_response_id=first.id
+        )
+        # The branch's prompt: system, the first exchange, its question; not the second one.
+        assert "4 messages" in branch.output_text, branch.output_text
+        again = await client.responses.create(input="And now?", previous_response_id=second.id)
+        assert "6 messages" in again.output_text, again.output_text
+        # The branch goes on where it forked, as its own conversation now.
+        onwards = await client.responses.create(input="Go on.", previous_response_id=branch.id)
+        assert "6 messages" in onwards.output_text, onwards.output_text
+
+
+def fake(live: LiveApi) -> FakeChatGateway:
+    gateway = live.container.gateway()
+    assert isinstance(gateway, FakeChatGateway)
+    return gateway
+
+
+async def test_a_background_response_streams_and_resumes_from_a_sequence_number(
+    open_live_api: LiveApiFactory, request: pytest.FixtureRequest
+) -> None:
+    u = unique_user("u", request)
+    async with open_live_api() as live, sdk_client(live, u) as client:
+        hold = fake(live).hold(after_chunks=3)
+        started = await client.responses.create(
+            input="tell me a long story, please, in many words", background=True
+        )
+        assert started.status == "in_progress" and started.background
+        await hold.reached()
+        assert (await client.responses.retrieve(started.id)).status == "in_progress"
+        # A first reader takes the events up to the hold, then leaves.
+        seen = []
+        async with client.responses.stream(response_id=started.id) as first:
+            async for event in first:
+                seen.append(event)
+                if event.type == "response.output_text.delta" and len(seen) == 7:
+                    break
+        assert [e.sequence_number for e in seen] == list(range(7))
+        # A second reader resumes after the last one it had, while the response runs: no gap,
+        # no repeat.
+        resumed = await client.responses.retrieve(started.id, stream=True, starting_after=6)
+        hold.release()
+        events = [event async for event in resumed]
+        assert [e.sequence_number for e in events] == list(range(7, 7 + len(events)))
+        assert events[-1].type == "response.completed"
+        done = await client.responses.retrieve(started.id)
+        assert done.status == "completed" and text_of(seen, events) == done.output_text
+        # Once it has ended, the rest may come coalesced: numbers still increasing, the text
+        # adding up to the reply.
+        late = await client.responses.retrieve(started.id, stream=True, starting_after=6)
+        rest = [event async for event in late]
+        numbers = [e.sequence_number for e in rest]
+        assert numbers == sorted(set(numbers)) and numbers[0] > 6
+        assert text_of(seen, rest) == done.output_text
+
+
+def text_of(*streams: list[Any]) -> str:
+    return "".join(
+        e.delta for events in streams for e in events if e.type == "response.output_text.delta"
+    )
+
+
+async def test_a_cancelled_background_response_stores_nothing(
+    open_live_api: LiveApiFactory, request: pytest.FixtureRequest
+) -> None:
+    u = unique_user("u", request)
+    async with open_live_api() as live, sdk_client(live, u) as client:
+        conversation = await client.conversations.create(metadata={"topic": "cancel"})
+        before = await live.snapshot(u)
+        hold = fake(live).hold(after_chunks=1)
+        started = await client.responses.create(
+            input="hello", background=True, conversation=conversation.id
+        )
+        await hold.reached()
+        cancelled = await client.responses.cancel(started.id)
+        assert cancelled.status == "cancelled"
+        assert cancelled.error is not None and cancelled.error.code == "cancelled"
+        assert (await client.responses.retrieve(started.id)).status == "cancelled"
+        assert await live.snapshot(u) == before
+        items = await client.conversations.items.list(conversation.id)
+        assert items.data == []
+        with pytest.raises(openai.ConflictError):
+            await client.responses.cancel(started.id)
+
+
+async def test_conversations_hold_their_responses_as_items(
+    open_live_api: LiveApiFactory, request: pytest.FixtureRequest
+) -> None:
+    u = unique_user("u", request)
+    async with open_live_api() as live, sdk_client(live, u) as client:
+        conversation = await client.conversations.create(metadata={"topic": "greetings"})
+        assert conversation.id.startswith("conv_")
+        got = await client.conversations.retrieve(conversation.id)
+        assert got.metadata == {"topic": "greetings"}
+        first = await client.responses.create(input="hello", conversation=conversation.id)
+        assert first.conversation is not None and first.conversation.id == conversation.id
+        await client.responses.create(input="and again", conversation=conversation.id)
+        items = await client.conversations.items.list(conversation.id, order="asc")
+        roles = [item.role for item in items.data]  # type: ignore[union-attr]
+        assert roles == ["user", "assistant", "user", "assistant"]
+        texts = [item.content[0].text for item in items.data]  # type: ignore[union-attr]
+        assert texts[0] == "hello" and texts[1] == first.output_text
+        page = await client.conversations.items.list(conversation.id, limit=1)
+        assert page.has_more and page.data[0].id == items.data[-1].id
+        deleted = await client.conversations.delete(conversation.id)
+        assert deleted.deleted
+        with pytest.raises(openai.NotFoundError):
+            await client.conversations.retrieve(conversation.id)
+        with pytest.raises(openai.NotFoundError):
+            await client.responses.retrieve(first.id)
