@@ -201,3 +201,56 @@ async def test_an_unknown_memory_is_refused_and_nothing_is_stored() -> None:
 def test_an_unservable_summary_model_is_refused_at_start_up() -> None:
     with pytest.raises(InvalidInput, match="no-such-model"):
         summarized(summary_model="no-such-model")
+
+
+async def test_a_fork_keeps_the_memory_and_folds_its_own_erased_copies() -> None:
+    service = summarized(**TINY)
+    chat = await service.start_chat("ana", memory="summary")
+    await talk(service, chat, range(6))
+    original = await service.repository.get_chat("ana", chat.id)
+    last_reply = original.messages[-1]
+
+    fork = await service.container.fork_chat()("ana", chat.id, last_reply.id)
+    assert fork.memory is Memory.SUMMARY and fork.summary is None
+    await talk(service, fork, range(6, 8))
+
+    stored = await service.repository.get_chat("ana", fork.id)
+    assert stored.summary is not None
+    for position in erased_questions(stored):
+        assert f"exchange at message {position}:" in stored.summary.content
+
+
+async def test_a_regenerated_reply_is_asked_with_the_summary_too() -> None:
+    service = summarized(**ROOMY)
+    chat = await service.start_chat("ana", memory="summary")
+    await talk(service, chat, range(10), filler=30)
+    stored = await service.repository.get_chat("ana", chat.id)
+    assert stored.summary is not None
+
+    await run_to_completion(service.container.regenerate_reply()("ana", chat.id))
+
+    regenerated = [
+        r for r in gate_of(service).requests if r.messages[0].content != SUMMARY_INSTRUCTIONS
+    ][-1]
+    assert regenerated.messages[1].content == SUMMARY_HEADING + stored.summary.content
+
+
+async def test_shutdown_waits_for_a_summary_under_way_and_a_cut_one_stores_nothing() -> None:
+    service = summarized(**TINY)
+    gate = gate_of(service)
+    chat = await service.start_chat("ana", memory="summary")
+    gate.open.clear()
+    done = [
+        await run_to_completion(service.send_message("ana", chat.id, f"q {n}")) for n in range(6)
+    ]
+    assert any(d.erased for d in done) and service.work.running == 1
+
+    # A grace period that ends with the summary call still held cancels it: nothing stored.
+    await service.work.drain(grace_seconds=0.01, cleanup_seconds=5)
+    assert service.work.running == 0
+    assert (await service.repository.get_chat("ana", chat.id)).summary is None
+
+    # One let through within the grace period is stored before shutdown goes on.
+    gate.open.set()
+    await talk(service, chat, range(6, 7))
+    assert (await service.repository.get_chat("ana", chat.id)).summary is not None
