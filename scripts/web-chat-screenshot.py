@@ -5,7 +5,8 @@ Runs `chatservice serve` (SQLite in a temporary directory, a tiny context window
 exchange is erased) on a local OpenAI-compatible model that echoes each message verbatim (the one
 the tests use, tests/support/openai_server.py), and drives the page in Debian's Chromium with
 Playwright, as a person would: token, user id, a few messages, the last one holding a code block
-in Markdown, which comes back in the reply and is rendered there.
+in Markdown, which comes back in the reply and is rendered there; that reply is regenerated, so
+the earlier version shows folded under it. The chat's header shows the context gauge.
 """
 
 from __future__ import annotations
@@ -107,8 +108,12 @@ async def take(url: str) -> None:
             await message.fill(text)
             await message.press("Enter")
             await expect(send).to_be_enabled()
+        await page.get_by_role("button", name="Regenerate", exact=True).click()
+        await expect(send).to_be_enabled()
+        await expect(page.locator("details.versions")).to_have_count(1)
         await expect(page.locator(".msg.erased").first).to_be_visible()
-        await expect(page.locator(".msg.assistant pre").last).to_be_visible()
+        await expect(page.locator("#messages > .msg.assistant > .text pre").last).to_be_visible()
+        await expect(page.get_by_role("meter", name="Context")).to_be_visible()
         await message.fill("Thanks! One more question")
         await page.screenshot(path=OUTPUT)
         await browser.close()

@@ -59,8 +59,10 @@ export function showWindow({ box, meter, text }, window) {
   meter.high = Math.round(room * 0.85);
   meter.optimum = 0;
   meter.value = Math.min(window.used, room);
-  const share = Math.min(100, Math.round((100 * window.used) / room));
-  text.textContent = `${number.format(window.used)} / ${number.format(room)} tokens (${share} %)`;
+  const share = Math.round((100 * window.used) / room);
+  const shown = `${number.format(window.used)} / ${number.format(room)} tokens`;
+  // Past the room, the next message erases the oldest exchanges until its prompt fits.
+  text.textContent = share > 100 ? `${shown} (full: the oldest exchanges go next)` : `${shown} (${share} %)`;
   box.title =
     `The next prompt holds ${number.format(window.used)} tokens before your message; ` +
     `${number.format(window.reserve)} of the model's ${number.format(window.limit)} are kept ` +
