@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from chatservice.application.ports import ChatCursor, ErasedSinceSummary, Stored
 from chatservice.domain.chat import Chat, ChatStatus, Message, Role, Usage
 from chatservice.domain.errors import ChatEnded, ChatNotFound, ConcurrentUpdate, TurnInProgress
 from chatservice.domain.memory import ChatSummary
+from chatservice.domain.search import search_words
 from chatservice.domain.turn import TurnRecord
 
 
@@ -129,6 +131,22 @@ class InMemoryChatRepository:
             if after is not None:
                 mine = [c for c in mine if (c.updated_at, c.id) < (after.updated_at, after.chat_id)]
             return [replace(c, messages=[]) for c in mine[:limit]]
+
+    async def search_chats(
+        self, user_id: str, words: Sequence[str], limit: int, after: ChatCursor | None
+    ) -> list[Chat]:
+        def matches(chat: Chat) -> bool:
+            return any(
+                m.role is not Role.SYSTEM and set(words) <= set(search_words(m.content))
+                for m in chat.messages
+            )
+
+        async with self._lock:
+            found = [c for c in self._chats.values() if c.user_id == user_id and matches(c)]
+        found.sort(key=lambda c: (c.updated_at, c.id), reverse=True)
+        if after is not None:
+            found = [c for c in found if (c.updated_at, c.id) < (after.updated_at, after.chat_id)]
+        return [replace(c, messages=[]) for c in found[:limit]]
 
     async def list_chat_ids(self, user_id: str, limit: int, after: str | None) -> list[str]:
         async with self._lock:

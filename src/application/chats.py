@@ -25,6 +25,7 @@ from chatservice.domain.errors import InvalidInput
 from chatservice.domain.memory import memory_named
 from chatservice.domain.models import ModelRegistry
 from chatservice.domain.params import RequestedParams, resolve_params
+from chatservice.domain.search import query_words
 
 #: A page of the chat list, when the caller does not say, and at the most.
 DEFAULT_PAGE_SIZE = 20
@@ -138,13 +139,23 @@ class ListChats:
         self._repository = repository
 
     async def __call__(
-        self, user_id: str, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+        self,
+        user_id: str,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+        query: str | None = None,
     ) -> ChatPage:
+        """A page of the user's chats, newest first; with `query`, only those with a user or
+        assistant message holding each of its words, case-insensitively (`query_words`)."""
         validate_user_id(user_id)
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}")
         after = decode_cursor(cursor) if cursor else None
-        chats = await self._repository.list_chats(user_id, limit + 1, after)
+        if query is None:
+            chats = await self._repository.list_chats(user_id, limit + 1, after)
+        else:
+            words = query_words(query)
+            chats = await self._repository.search_chats(user_id, words, limit + 1, after)
         if len(chats) <= limit:
             return ChatPage(chats, None)
         last = chats[limit - 1]

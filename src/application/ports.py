@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -160,6 +160,14 @@ class ChatRepository(Protocol):
 
     async def list_chats(self, user_id: str, limit: int, after: ChatCursor | None) -> list[Chat]:
         """Up to `limit` chats without messages, newest `(updated_at, id)` first, after `after`."""
+
+    async def search_chats(
+        self, user_id: str, words: Sequence[str], limit: int, after: ChatCursor | None
+    ) -> list[Chat]:
+        """Up to `limit` of the user's chats, without messages, that have a user or assistant
+        message holding every one of `words` (as `search_words` finds them), newest
+        `(updated_at, id)` first, after `after`. Its cost follows the user's matches, not the
+        number of messages stored."""
 
     async def list_chat_ids(self, user_id: str, limit: int, after: str | None) -> list[str]:
         """Up to `limit` ids of the user's chats in id order, those above `after` when given:

@@ -14,6 +14,7 @@ are `ConcurrentUpdate` (docs/reliability.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 
-from chatservice.adapters.sqlalchemy import summaries
+from chatservice.adapters.sqlalchemy import search, summaries
 from chatservice.adapters.sqlalchemy.rows import chat_from, chat_row, message_from, message_row
 from chatservice.adapters.sqlalchemy.tables import (
     MYSQL_DIALECTS,
@@ -41,6 +42,7 @@ from chatservice.adapters.sqlalchemy.tables import (
     chat_summaries,
     chats,
     messages,
+    search_documents,
 )
 from chatservice.adapters.sqlalchemy.transactions import Transactions, WriteConflict
 from chatservice.adapters.sqlalchemy.window_cache import WindowCache
@@ -124,6 +126,7 @@ _COMMIT = (
         claim_expires_at=None,
     )
 )
+_OWNER = select(chats.c.user_id).where(chats.c.id == bindparam("chat"))
 _COMMIT_WITH_TITLE = _COMMIT.values(title=bindparam("new_title"))
 _RELEASE = (
     update(chats)
@@ -145,12 +148,14 @@ class SqlAlchemyChatRepository:
         setting; 0 turns the cache off)."""
         self._transactions = Transactions(engine)
         self._windows = WindowCache(window_cache_bytes)
+        self._dialect = engine.dialect.name
 
     async def add_chat(self, chat: Chat) -> None:
         def add(connection: Connection) -> None:
             connection.execute(insert(chats).values(chat_row(chat)))
             if chat.messages:
                 connection.execute(_ADD_MESSAGES, [message_row(chat.id, m) for m in chat.messages])
+                search.index_messages(connection, chat.user_id, chat.id, chat.messages)
 
         try:
             await self._transactions.run(add, write=True, attempts=_IDEMPOTENT_ATTEMPTS)
@@ -233,6 +238,8 @@ class SqlAlchemyChatRepository:
             connection.execute(
                 _ADD_MESSAGES, [message_row(turn.chat_id, m) for m in turn.new_messages]
             )
+            owner = connection.execute(_OWNER, {"chat": turn.chat_id}).scalar_one()
+            search.index_messages(connection, owner, turn.chat_id, turn.new_messages)
 
         try:
             await self._transactions.run(commit, write=True)
@@ -333,18 +340,21 @@ class SqlAlchemyChatRepository:
         return await self._transactions.run(find, write=False)
 
     async def list_chats(self, user_id: str, limit: int, after: ChatCursor | None) -> list[Chat]:
-        query = _CHATS.where(chats.c.user_id == user_id)
-        if after is not None:
-            query = query.where(
-                or_(
-                    chats.c.updated_at < after.updated_at,
-                    and_(chats.c.updated_at == after.updated_at, chats.c.id < after.chat_id),
-                )
-            )
-        query = query.order_by(chats.c.updated_at.desc(), chats.c.id.desc()).limit(limit)
+        query = _after(_CHATS.where(chats.c.user_id == user_id), after).limit(limit)
 
         def read(connection: Connection) -> list[Chat]:
             return [chat_from(row) for row in connection.execute(query)]
+
+        return await self._transactions.run(read, write=False)
+
+    async def search_chats(
+        self, user_id: str, words: Sequence[str], limit: int, after: ChatCursor | None
+    ) -> list[Chat]:
+        matching = search.matching_chat_ids(self._dialect, user_id, words)
+        query = _after(_CHATS.where(chats.c.user_id == user_id, chats.c.id.in_(matching)), after)
+
+        def read(connection: Connection) -> list[Chat]:
+            return [chat_from(row) for row in connection.execute(query.limit(limit))]
 
         return await self._transactions.run(read, write=False)
 
@@ -386,6 +396,9 @@ class SqlAlchemyChatRepository:
             # Explicitly, so no message outlives its chat even where foreign keys are not enforced.
             connection.execute(delete(messages).where(messages.c.chat_id == chat_id))
             connection.execute(delete(chat_summaries).where(chat_summaries.c.chat_id == chat_id))
+            connection.execute(
+                delete(search_documents).where(search_documents.c.chat_id == chat_id)
+            )
             connection.execute(delete(chats).where(chats.c.id == chat_id))
 
         try:
@@ -441,6 +454,9 @@ class SqlAlchemyChatRepository:
             # enforced; the other rows of a chat (a WhatsApp sender's) go by cascade.
             connection.execute(delete(messages).where(messages.c.chat_id.in_(deleted)))
             connection.execute(delete(chat_summaries).where(chat_summaries.c.chat_id.in_(deleted)))
+            connection.execute(
+                delete(search_documents).where(search_documents.c.chat_id.in_(deleted))
+            )
             return connection.execute(delete(chats).where(chats.c.id.in_(deleted))).rowcount
 
         try:
@@ -458,6 +474,18 @@ class SqlAlchemyChatRepository:
             connection.execute(_PING)
 
         await self._transactions.run(read_a_table, write=False)
+
+
+def _after(query: Select[Any], after: ChatCursor | None) -> Select[Any]:
+    """`query` over chats, newest `(updated_at, id)` first, from after `after`."""
+    if after is not None:
+        query = query.where(
+            or_(
+                chats.c.updated_at < after.updated_at,
+                and_(chats.c.updated_at == after.updated_at, chats.c.id < after.chat_id),
+            )
+        )
+    return query.order_by(chats.c.updated_at.desc(), chats.c.id.desc())
 
 
 def _updated_before(query: Select[Any], before: datetime, now: datetime) -> Select[Any]:

@@ -250,6 +250,38 @@ chat_summaries = Table(
     **MYSQL_TABLE_OPTIONS,
 )
 
+# Chat search (adapters/sqlalchemy/search.py): a document per user or assistant message, its
+# search words prefixed by its user's hash. On SQLite an FTS5 table indexes `terms` (made by the
+# migration, kept in step by triggers); on MySQL/MariaDB a FULLTEXT index.
+search_documents = Table(
+    "search_documents",
+    metadata,
+    # An integer primary key: on SQLite it is the rowid, which the FTS5 index refers to.
+    Column(
+        "doc_id",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column(
+        "chat_id",
+        Identifier(ID_CHARS),
+        ForeignKey("chats.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("terms", long_text(), nullable=False),
+    Index(None, "chat_id"),
+    # Only on MySQL/MariaDB: SQLite's index is the FTS5 table.
+    Index(
+        "ix_search_documents_terms",
+        "terms",
+        mysql_prefix="FULLTEXT",
+        mariadb_prefix="FULLTEXT",
+        # SQLAlchemy takes a tuple of dialect names, which its annotation does not say.
+    ).ddl_if(dialect=MYSQL_DIALECTS),  # type: ignore[arg-type]
+    **MYSQL_TABLE_OPTIONS,
+)
+
 # WhatsApp (docs/whatsapp.md). A sender's current chat: the primary key is the guard that gives each
 # sender at most one, whichever replica answers; deleting the chat deletes the row.
 whatsapp_senders = Table(

@@ -24,6 +24,7 @@ from chatservice.application.chats import (
 )
 from chatservice.application.turn_events import TurnEvent
 from chatservice.application.turns import SendMessage
+from chatservice.domain.search import MAX_QUERY_CHARS
 from chatservice.entrypoints.http.errors import error_responses
 from chatservice.entrypoints.http.schemas import (
     BackgroundTurnOut,
@@ -72,7 +73,9 @@ class ChatsController(Controller):
         return chat_out(chat, chat_window(chat))
 
     @get(
-        "/", summary="List the user's chats, newest first", responses=error_responses(400, 401, 503)
+        "/",
+        summary="List the user's chats, newest first, or search them (`q`)",
+        responses=error_responses(400, 401, 503),
     )
     async def list(
         self,
@@ -80,8 +83,16 @@ class ChatsController(Controller):
         list_chats: NamedDependency[ListChats],
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
         cursor: FromQuery[str | None] = None,
+        q: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=MAX_QUERY_CHARS,
+                description="Only the chats with a message holding each of these words "
+                "(letters and digits), in any case",
+            ),
+        ] = None,
     ) -> ChatPageOut:
-        page = await list_chats(user_id, limit, cursor)
+        page = await list_chats(user_id, limit, cursor, q)
         return ChatPageOut([summary_out(c) for c in page.items], page.next_cursor)
 
     @get(
