@@ -2,8 +2,8 @@
 full-text index (FTS5 on SQLite, FULLTEXT on MySQL/MariaDB); the messages stored before are
 indexed here, in batches.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-30 00:00:00
 """
 
@@ -27,8 +27,8 @@ from chatservice.adapters.sqlalchemy.tables import (
 )
 from chatservice.domain.chat import Role
 
-revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0007"
+revision: str = "0009"
+down_revision: str | Sequence[str] | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
