@@ -18,7 +18,9 @@ from chatservice.domain.chat import (
     Message,
     Role,
     Usage,
+    WindowUse,
 )
+from chatservice.domain.memory import Memory
 from chatservice.domain.errors import InvalidInput
 from chatservice.entrypoints.http.schemas import ChatOut, chat_out
 
@@ -33,8 +35,8 @@ class ChatExportOut(ChatOut, kw_only=True):
     export_version: int
 
 
-def chat_export(chat: Chat) -> ChatExportOut:
-    shown = chat_out(chat)
+def chat_export(chat: Chat, window: WindowUse | None) -> ChatExportOut:
+    shown = chat_out(chat, window)
     fields = {name: getattr(shown, name) for name in shown.__struct_fields__}
     return ChatExportOut(**fields, export_version=EXPORT_VERSION)
 
@@ -83,6 +85,7 @@ class ChatImportIn(msgspec.Struct):
     messages: list[_MessageIn]
     title: str = ""
     status: Literal["active", "ended"] = "active"
+    memory: Literal["none", "summary"] = "none"
     usage: _UsageIn = msgspec.field(default_factory=lambda: _UsageIn(0, 0))
     version: Count = 0
 
@@ -112,6 +115,7 @@ def imported_chat(document: ChatImportIn) -> Chat:
         created_at=created,
         updated_at=created,
         status=ChatStatus(document.status),
+        memory=Memory(document.memory),
         messages=messages,
         usage=Usage(document.usage.prompt_tokens, document.usage.completion_tokens),
         version=document.version,

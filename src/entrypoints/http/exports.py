@@ -16,6 +16,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType
 from litestar.params import Body, FromPath, QueryParameter
 from litestar.response import Stream
 
+from chatservice.application.chat_window import ChatWindow
 from chatservice.application.chats import GetChat
 from chatservice.application.exports import ExportUserChats, ImportChat
 from chatservice.application.transcript import markdown_transcript
@@ -78,12 +79,16 @@ class JsonLinesOperation(Operation):
     tags=["export"],
 )
 async def export_chat(
-    user_id: UserId, chat_id: ChatId, get_chat: NamedDependency[GetChat], format: Format = "json"
+    user_id: UserId,
+    chat_id: ChatId,
+    get_chat: NamedDependency[GetChat],
+    chat_window: NamedDependency[ChatWindow],
+    format: Format = "json",
 ) -> ChatExportOut | Response[str]:
     chat = await get_chat(user_id, chat_id)
     if format == "markdown":
         return Response(markdown_transcript(chat), media_type=MARKDOWN)
-    return chat_export(chat)
+    return chat_export(chat, chat_window(chat))
 
 
 @get(
@@ -104,13 +109,15 @@ async def export_chat(
     tags=["export"],
 )
 async def export_user(
-    user_id: UserId, export_user_chats: NamedDependency[ExportUserChats]
+    user_id: UserId,
+    export_user_chats: NamedDependency[ExportUserChats],
+    chat_window: NamedDependency[ChatWindow],
 ) -> Stream:
     chats = export_user_chats(user_id)
 
     async def lines() -> AsyncIterator[bytes]:
         async for chat in chats:
-            yield msgspec.json.encode(chat_export(chat)) + b"\n"
+            yield msgspec.json.encode(chat_export(chat, chat_window(chat))) + b"\n"
 
     return Stream(lines())
 
@@ -136,8 +143,10 @@ def import_route(max_bytes: int) -> HTTPRouteHandler:
         user_id: UserId,
         data: Annotated[ChatImportIn, Body()],
         import_chat: NamedDependency[ImportChat],
+        chat_window: NamedDependency[ChatWindow],
     ) -> ChatOut:
-        return chat_out(await import_chat(user_id, imported_chat(data)))
+        chat = await import_chat(user_id, imported_chat(data))
+        return chat_out(chat, chat_window(chat))
 
     return import_chat
 
