@@ -20,8 +20,8 @@ from chatservice.domain.chat import (
     Usage,
     WindowUse,
 )
-from chatservice.domain.memory import Memory
 from chatservice.domain.errors import InvalidInput
+from chatservice.domain.memory import Memory
 from chatservice.entrypoints.http.schemas import ChatOut, chat_out
 
 #: A timestamp with its offset: a naive one would be a guess at the zone.
