@@ -45,7 +45,9 @@ async def _every_value_stored(container: Container) -> set[object]:
         schema = await connection.run_sync(reflected)
         for table in schema.sorted_tables:
             for row in await connection.execute(select(table)):
-                values.update(v.decode() if isinstance(v, bytes) else v for v in row)
+                values.update(
+                    v.decode(errors="replace") if isinstance(v, bytes) else v for v in row
+                )
     return values
 
 
