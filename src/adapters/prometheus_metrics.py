@@ -1,5 +1,5 @@
-"""Prometheus metrics: turns, tokens, provider latency, fallbacks, erasures, active turns, gRPC
-calls.
+"""Prometheus metrics: turns, tokens, provider latency, fallbacks, erasures, active turns,
+summary folds, gRPC calls.
 
 HTTP requests are counted by Litestar's Prometheus middleware (`chatservice_requests_total`,
 `chatservice_request_duration_seconds`, by route template). The metrics live in the process's
@@ -17,6 +17,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from chatservice.application.observability import TurnReport
 from chatservice.application.retention import PruneReport
+from chatservice.application.summaries import FoldReport
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -51,6 +52,11 @@ LIMIT_STORE_FAILURES = Counter(
 PRUNED = Counter(
     "chatservice_pruned_total", "Rows deleted by retention (sweeper and prune)", ["kind"]
 )
+SUMMARY_FOLDS = Counter(
+    "chatservice_summary_folds_total",
+    "Folds of erased exchanges into chats' summaries, by how they ended",
+    ["outcome"],
+)
 GRPC_CALLS = Counter("chatservice_grpc_calls_total", "gRPC calls", ["method", "status"])
 GRPC_SECONDS = Histogram(
     "chatservice_grpc_call_duration_seconds",
@@ -81,6 +87,15 @@ class PrometheusTurnObserver:
 
     def fell_back(self, from_model: str, to_model: str) -> None:
         FALLBACKS.labels(from_model, to_model).inc()
+
+
+class PrometheusSummaryObserver:
+    def fold_ended(self, report: FoldReport) -> None:
+        SUMMARY_FOLDS.labels(report.outcome).inc()
+        # The summary calls are billed like turns: their tokens count with the turns'.
+        if report.model is not None and report.calls:
+            TOKENS.labels("prompt", report.model).inc(report.usage.prompt_tokens)
+            TOKENS.labels("completion", report.model).inc(report.usage.completion_tokens)
 
 
 class PrometheusLimitStoreObserver:

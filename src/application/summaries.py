@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from chatservice.application.background import BackgroundWork
 from chatservice.application.clock import Clock, utc_now
+from chatservice.application.observability import current_trace_id
 from chatservice.application.ports import (
     ChatGateway,
     ChatRepository,
@@ -96,6 +98,23 @@ class SummaryLimits:
     max_tokens: int
 
 
+@dataclass(frozen=True)
+class FoldReport:
+    """A fold that ended: `outcome` is `stored`, `nothing_to_fold`, or the code of the error
+    that stopped it; `calls`, the summary calls it stored, by `model`, at a cost of `usage`."""
+
+    outcome: str
+    calls: int = 0
+    model: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+
+class SummaryObserver(Protocol):
+    """Listens to folds (for metrics), from `SummaryAfterErasure`."""
+
+    def fold_ended(self, report: FoldReport) -> None: ...
+
+
 class FoldErasedIntoSummary:
     """Fold a chat's erased messages its summary does not cover yet into it."""
 
@@ -120,7 +139,7 @@ class FoldErasedIntoSummary:
         if self._limits.model is not None:
             self._registry.servable(self._limits.model)
 
-    async def __call__(self, user_id: str, chat_id: str) -> None:
+    async def __call__(self, user_id: str, chat_id: str) -> FoldReport:
         """Bring the chat's summary up to its last erased message, in as many calls as the
         summary model's window needs, each stored as soon as it is written (a failure loses
         only the call under way). Nothing to do for a chat that keeps no summary.
@@ -130,10 +149,11 @@ class FoldErasedIntoSummary:
         pending = await self._repository.erased_since_summary(user_id, chat_id)
         chat = pending.chat
         if chat.memory is not Memory.SUMMARY or not pending.erased:
-            return
+            return FoldReport("nothing_to_fold")
         model = self._registry.servable(self._limits.model or chat.model)
         counting = self._registry.lookup(chat.model).encoding
         summary = chat.summary
+        calls, cost = 0, Usage()
         for batch in self._batches(model, summary, pending.erased):
             text, usage = await self._write(model, summary, batch)
             summary = ChatSummary(
@@ -144,6 +164,8 @@ class FoldErasedIntoSummary:
                 summary.version + 1 if summary is not None else 1,
             )
             await self._repository.store_summary(user_id, chat_id, summary, usage)
+            calls, cost = calls + 1, cost + usage
+        return FoldReport("stored", calls, model.name, cost)
 
     def _bound(self, model: ModelSpec) -> int:
         return min(self._limits.max_tokens, model.max_output)
@@ -198,6 +220,8 @@ class FoldErasedIntoSummary:
                 PromptMessage(Role.USER, summary_request_text(previous, batch, self._bound(model))),
             ),
             ChatParams(max_completion_tokens=self._bound(model)),
+            # The erasing turn's: the fold's task started in its context.
+            current_trace_id.get(),
         )
         parts: list[str] = []
         end: CompletionEnd | None = None
@@ -227,9 +251,12 @@ class SummaryAfterErasure:
     once more when it ends, taking in everything erased by then. A fold that fails is logged,
     and its messages wait for the next one."""
 
-    def __init__(self, fold: FoldErasedIntoSummary, work: BackgroundWork) -> None:
+    def __init__(
+        self, fold: FoldErasedIntoSummary, work: BackgroundWork, observer: SummaryObserver
+    ) -> None:
         self._fold = fold
         self._work = work
+        self._observer = observer
         self._folding: set[str] = set()
         self._due_again: set[str] = set()
 
@@ -248,8 +275,9 @@ class SummaryAfterErasure:
             while due:
                 self._due_again.discard(chat_id)
                 try:
-                    await self._fold(user_id, chat_id)
+                    self._observer.fold_ended(await self._fold(user_id, chat_id))
                 except ChatServiceError as error:
+                    self._observer.fold_ended(FoldReport(error.code))
                     log.warning(
                         "the summary of chat %s was not brought up to date (%s); the next "
                         "erasing turn folds its messages in",

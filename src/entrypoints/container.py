@@ -13,6 +13,7 @@ from chatservice.adapters.memory_turn_events import InProcessTurnEventLog
 from chatservice.adapters.prometheus_metrics import (
     PrometheusLimitStoreObserver,
     PrometheusPruneObserver,
+    PrometheusSummaryObserver,
     PrometheusTurnObserver,
 )
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
@@ -322,7 +323,10 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
     )
     summary_after_erasure = providers.Singleton(
-        SummaryAfterErasure, fold_erased_into_summary, background_work
+        SummaryAfterErasure,
+        fold_erased_into_summary,
+        background_work,
+        providers.Singleton(PrometheusSummaryObserver),
     )
     take_turn = providers.Singleton(
         ObservedTurn,

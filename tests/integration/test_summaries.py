@@ -16,6 +16,7 @@ from chatservice.application.summaries import SUMMARY_HEADING, SUMMARY_INSTRUCTI
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
 from support.grpc import LiveGrpcFactory
 from support.http import AUTH, Api, ApiFactory, unique_user
+from support.metrics import scrape, value
 from support.openai_server import Behaviour, OpenAICompatibleServer, Received
 from support.serving import serving
 
@@ -198,6 +199,7 @@ async def test_a_summary_call_the_provider_fails_is_caught_up_by_a_later_one(
     async with open_api(**openai(upstream)) as api:
         chat = await api.new_chat(u, memory="summary")
         upstream.failing = True
+        before = await scrape(api.client)
 
         await talk(api, u, chat["id"], range(8), filler=25)
 
@@ -208,6 +210,13 @@ async def test_a_summary_call_the_provider_fails_is_caught_up_by_a_later_one(
         upstream.failing = False
         recovered = len(upstream.received)
         await talk(api, u, chat["id"], range(8, 10), filler=25)
+        after = await scrape(api.client)
+        folds = "chatservice_summary_folds_total"
+        failures = value(after, folds, outcome="provider_unavailable") - value(
+            before, folds, outcome="provider_unavailable"
+        )
+        assert failures >= 2
+        assert value(after, folds, outcome="stored") - value(before, folds, outcome="stored") >= 1
         caught_up = await chat_of(api, u, chat["id"])
         assert caught_up["summary"]["content"] == SUMMARY
         erased = erased_questions(caught_up)
