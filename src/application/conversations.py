@@ -3,16 +3,34 @@ id), with metadata of its own (`ResponseStore`), and its items are the chat's me
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from chatservice.application.background import BackgroundWork
 from chatservice.application.chats import DeleteChat, StartChat
-from chatservice.application.ports import ChatRepository, ResponseStore
-from chatservice.domain.chat import Chat, Message, Role, validate_user_id
+from chatservice.application.clock import Clock, utc_now
+from chatservice.application.ids import new_id
+from chatservice.application.policy import ChatPolicy
+from chatservice.application.ports import ChatRepository, ResponseStore, TokenCounter, TurnClaim
+from chatservice.domain.chat import (
+    Chat,
+    Message,
+    Role,
+    Usage,
+    title_from,
+    validate_content,
+    validate_user_id,
+)
 from chatservice.domain.errors import InvalidInput
+from chatservice.domain.models import ModelRegistry
 from chatservice.domain.responses import (
     ConversationRecord,
+    InputMessage,
+    ItemsRecord,
     chat_id_of,
+    conversation_id,
+    conversation_items,
     message_id_of,
     validate_metadata,
 )
@@ -35,19 +53,40 @@ class ItemPage:
 
 
 class CreateConversation:
-    def __init__(self, start_chat: StartChat, store: ResponseStore) -> None:
+    def __init__(
+        self,
+        start_chat: StartChat,
+        store: ResponseStore,
+        add_items: AddConversationItems,
+        delete_chat: DeleteChat,
+        work: BackgroundWork,
+    ) -> None:
         self._start_chat = start_chat
         self._store = store
+        self._add_items = add_items
+        self._delete_chat = delete_chat
+        self._work = work
 
     async def __call__(
-        self, user_id: str, metadata: Mapping[str, str] | None = None
+        self,
+        user_id: str,
+        metadata: Mapping[str, str] | None = None,
+        items: Sequence[InputMessage] = (),
     ) -> Conversation:
-        """A new conversation: a chat of the default model and system message. Raises
-        `InvalidInput`."""
+        """A new conversation: a chat of the default model and system message, holding `items`
+        to begin with. All or nothing. Raises `InvalidInput`, `StorageUnavailable`."""
         kept = validate_metadata(metadata)
+        if items:
+            conversation_items(items)  # checked before anything is stored
         chat = await self._start_chat(validate_user_id(user_id))
-        if kept:
-            await self._store.put_conversation(ConversationRecord(chat.id, user_id, kept))
+        try:
+            if kept:
+                await self._store.put_conversation(ConversationRecord(chat.id, user_id, kept))
+            if items:
+                await self._add_items(user_id, conversation_id(chat.id), items)
+        except BaseException:
+            await self._work.despite_cancellation(self._delete_chat(user_id, chat.id))
+            raise
         return Conversation(chat, kept)
 
 
@@ -107,3 +146,78 @@ class ListConversationItems:
                 raise InvalidInput(f"after: no item {after} in this conversation")
             items = items[index + 1 :]
         return ItemPage(items[:limit], len(items) > limit)
+
+
+class AddConversationItems:
+    """Messages added to a conversation as they are, without the model: a user's message to
+    answer later, or an exchange had elsewhere."""
+
+    def __init__(
+        self,
+        repository: ChatRepository,
+        counter: TokenCounter,
+        registry: ModelRegistry,
+        policy: ChatPolicy,
+        work: BackgroundWork,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._repository = repository
+        self._counter = counter
+        self._registry = registry
+        self._policy = policy
+        self._work = work
+        self._clock = clock
+
+    async def __call__(
+        self, user_id: str, conversation_id: str, given: Sequence[InputMessage]
+    ) -> list[Message]:
+        """Store the items at the end of the conversation, all or none, and return them as
+        stored. Raises `InvalidInput`, `ChatNotFound`, `ChatEnded`, `TurnInProgress` (a turn
+        holds the chat), `ConcurrentUpdate`, `StorageUnavailable`."""
+        validate_user_id(user_id)
+        chat_id = chat_id_of(conversation_id)
+        items = [
+            (role, validate_content(text, self._policy.max_message_chars, "item content"))
+            for role, text in conversation_items(given)
+        ]
+        now = self._clock()
+        claim = TurnClaim(new_id(), now, now + timedelta(seconds=self._policy.claim_ttl_seconds))
+        chat = await self._repository.claim_turn(user_id, chat_id, claim)
+        try:
+            record = self._record(chat, claim, items)
+            await self._repository.commit_turn(record)
+        except BaseException:
+            await self._work.despite_cancellation(
+                self._repository.release_turn(chat_id, claim.idempotency_key)
+            )
+            raise
+        return list(record.items)
+
+    def _record(self, chat: Chat, claim: TurnClaim, items: list[tuple[Role, str]]) -> ItemsRecord:
+        """The items as the chat's next messages, each costing what the chat's model counts."""
+        encoding = self._registry.lookup(chat.model).encoding
+        now, first = self._clock(), chat.next_position
+        messages = tuple(
+            Message(
+                new_id(),
+                role,
+                text,
+                self._counter.message_cost(encoding, role, text),
+                first + offset,
+                now,
+            )
+            for offset, (role, text) in enumerate(items)
+        )
+        question = next((text for role, text in items if role is Role.USER), None)
+        return ItemsRecord(
+            chat_id=chat.id,
+            idempotency_key=claim.idempotency_key,
+            expected_version=chat.version,
+            user_message=None,
+            reply=messages[-1],
+            erase_before=None,
+            usage=Usage(),
+            title=title_from(question) if question is not None and not chat.title else None,
+            updated_at=now,
+            items=messages,
+        )

@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from chatservice.domain.chat import Message, Role
 from chatservice.domain.errors import ChatServiceError, InvalidInput, shown
-from chatservice.domain.turn import TurnOptions
+from chatservice.domain.turn import TurnOptions, TurnRecord
 
 RESPONSE_PREFIX = "resp_"
 CONVERSATION_PREFIX = "conv_"
@@ -183,3 +184,37 @@ def turn_input(given: str | Sequence[InputMessage]) -> TurnInput:
     if not user:
         raise InvalidInput("input holds no user message")
     return TurnInput("\n\n".join(user), "\n\n".join(instructing) if instructing else None)
+
+
+@dataclass(frozen=True)
+class ItemsRecord(TurnRecord):
+    """Items added to a conversation without a model's turn (`POST …/items`), stored as a turn
+    is: under a claim, in one commit that checks the chat's version. Its new messages are the
+    items, in order; `reply` is the last of them."""
+
+    items: tuple[Message, ...] = ()
+
+    @property
+    def new_messages(self) -> tuple[Message, ...]:
+        return self.items
+
+
+#: The roles of the items a conversation takes: the user's messages and the model's replies.
+ITEM_ROLES = {"user": Role.USER, "assistant": Role.ASSISTANT}
+
+
+def conversation_items(given: Sequence[InputMessage]) -> list[tuple[Role, str]]:
+    """Each item as a message to store: its role and its text. `InvalidInput` for no items, and
+    for a system or developer item (a conversation has one system message, its chat's)."""
+    if not given:
+        raise InvalidInput("items must hold at least one message")
+    items = []
+    for item in given:
+        role = ITEM_ROLES.get(item.role)
+        if role is None:
+            raise InvalidInput(
+                f"items of role {shown(item.role)} are not served: a conversation holds user "
+                "and assistant messages (send instructions with each response)"
+            )
+        items.append((role, text_of(item)))
+    return items

@@ -37,6 +37,7 @@ from chatservice.application.chats import (
 from chatservice.application.clock import utc_now
 from chatservice.application.conversation_control import EditMessage, ForkChat, RegenerateReply
 from chatservice.application.conversations import (
+    AddConversationItems,
     CreateConversation,
     DeleteConversation,
     GetConversation,
@@ -396,7 +397,17 @@ class Container(containers.DeclarativeContainer):
     )
     watch_response = providers.Singleton(WatchResponse, response_store, watch_turn)
     list_input_items = providers.Singleton(ListInputItems, response_store, repository)
-    create_conversation = providers.Singleton(CreateConversation, start_chat, response_store)
+    add_conversation_items = providers.Singleton(
+        AddConversationItems, repository, counter, registry, policy, background_work, clock=clock
+    )
+    create_conversation = providers.Singleton(
+        CreateConversation,
+        start_chat,
+        response_store,
+        add_conversation_items,
+        delete_chat,
+        background_work,
+    )
     get_conversation = providers.Singleton(GetConversation, repository, response_store)
     delete_conversation = providers.Singleton(DeleteConversation, delete_chat)
     list_conversation_items = providers.Singleton(ListConversationItems, repository)

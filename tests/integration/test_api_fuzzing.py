@@ -72,6 +72,7 @@ OPERATIONS = [
     "GET /openai/v1/conversations/{conversation_id}",
     "DELETE /openai/v1/conversations/{conversation_id}",
     "GET /openai/v1/conversations/{conversation_id}/items",
+    "POST /openai/v1/conversations/{conversation_id}/items",
     # Twilio is not configured here, so every request gets its documented 404.
     "POST /v1/twilio/whatsapp",
 ]

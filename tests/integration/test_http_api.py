@@ -234,6 +234,7 @@ async def test_the_api_document_says_which_bodies_refuse_unknown_fields(api: Api
         "ConversationRef",
         "TurnOptions",
         "ForkIn",
+        "ItemsCreate",
     }
 
 

@@ -12,8 +12,9 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
-from chatservice.adapters.fake_gateway import FakeChatGateway
+from chatservice.adapters.fake_gateway import FakeChatGateway, ScriptedFailure
 from chatservice.application.ports import CompletionRequest
+from chatservice.domain.errors import ProviderUnavailable
 from support.http import TOKEN, LiveApi, LiveApiFactory, unique_user
 
 
@@ -272,3 +273,53 @@ async def test_conversations_hold_their_responses_as_items(served: Served) -> No
         await client.conversations.retrieve(conversation.id)
     with pytest.raises(openai.NotFoundError):
         await client.responses.retrieve(first.id)
+
+
+async def test_items_added_to_a_conversation_are_its_history(served: Served) -> None:
+    client = served.client
+    conversation = await client.conversations.create(
+        items=[{"role": "user", "content": "My name is Ada."}]
+    )
+    added = await client.conversations.items.create(
+        conversation.id,
+        items=[
+            {"role": "assistant", "content": "Hello, Ada."},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]},
+        ],
+    )
+    assert [item.role for item in added.data] == ["assistant", "user"]  # type: ignore[union-attr]
+    reply = await client.responses.create(input="What is my name?", conversation=conversation.id)
+    # The model saw the system message, the three items, and the new question.
+    assert "5 messages" in reply.output_text, reply.output_text
+    items = await client.conversations.items.list(conversation.id, order="asc")
+    texts = [item.content[0].text for item in items.data]  # type: ignore[union-attr]
+    assert texts[:3] == ["My name is Ada.", "Hello, Ada.", "Hi"]
+    with pytest.raises(openai.BadRequestError):
+        await client.conversations.items.create(
+            conversation.id, items=[{"role": "system", "content": "no"}]
+        )
+
+
+async def test_a_failed_response_stores_nothing_and_a_failing_stream_ends_failed(
+    served: Served,
+) -> None:
+    live, client, u = served
+    fake(live).fail_next(ScriptedFailure(ProviderUnavailable("down")))
+    before = await live.snapshot(u)
+    with pytest.raises(openai.APIStatusError) as failed:
+        await client.responses.create(input="hello")
+    assert failed.value.status_code == 502
+    assert failed.value.body["code"] == "provider_unavailable"  # type: ignore[index]
+    assert await live.snapshot(u) == before
+    first = await client.responses.create(input="hello")
+    fake(live).fail_next(ScriptedFailure(ProviderUnavailable("cut"), after_chunks=2))
+    stream = await client.responses.create(
+        input="again", previous_response_id=first.id, stream=True
+    )
+    events = [event async for event in stream]
+    assert events[-1].type == "response.failed"
+    assert events[-1].response.error is not None  # type: ignore[union-attr]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    # Nothing of the failed turn is stored: the response continues from the first.
+    again = await client.responses.create(input="and now", previous_response_id=first.id)
+    assert "4 messages" in again.output_text, again.output_text

@@ -62,6 +62,7 @@ _PROVIDED = (
     "get_conversation",
     "delete_conversation",
     "list_conversation_items",
+    "add_conversation_items",
     "regenerate_reply",
     "edit_message",
     "fork_chat",

@@ -18,6 +18,7 @@ from chatservice.application.background_turns import TurnOutcome
 from chatservice.application.conversations import (
     DEFAULT_ITEMS,
     MAX_ITEMS,
+    AddConversationItems,
     CreateConversation,
     DeleteConversation,
     GetConversation,
@@ -46,6 +47,7 @@ from chatservice.entrypoints.http.openai.schemas import (
     ConversationRef,
     DeletedOut,
     ItemListOut,
+    ItemsCreate,
     ResponseCreate,
     ResponseOut,
     conversation_out,
@@ -269,9 +271,8 @@ class OpenAIResponsesController(Controller):
         user: UserHeader = None,
     ) -> ConversationOut:
         data = data or ConversationCreate()
-        if data.items:
-            raise InvalidParam("items", "a conversation starts empty: send its items as input")
-        return conversation_out(await create_conversation(_user(user), data.metadata))
+        items = [i.message() for i in data.items or ()]
+        return conversation_out(await create_conversation(_user(user), data.metadata, items))
 
     @get(
         "/conversations/{conversation_id:str}",
@@ -319,3 +320,19 @@ class OpenAIResponsesController(Controller):
             _user(user), conversation_id, limit, after, newest_first=order == "desc"
         )
         return item_list_out(page.items, page.has_more)
+
+    @post(
+        "/conversations/{conversation_id:str}/items",
+        status_code=200,
+        summary="Add messages to a conversation as they are, without the model",
+        responses=openai_error_responses(400, 401, 404, 409, 413, 503),
+    )
+    async def add_items(
+        self,
+        conversation_id: ConversationId,
+        data: JSONBody[ItemsCreate],
+        add_conversation_items: NamedDependency[AddConversationItems],
+        user: UserHeader = None,
+    ) -> ItemListOut:
+        items = [i.message() for i in data.items]
+        return item_list_out(await add_conversation_items(_user(user), conversation_id, items))

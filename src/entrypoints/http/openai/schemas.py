@@ -77,8 +77,12 @@ class ResponseCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 class ConversationCreate(msgspec.Struct, forbid_unknown_fields=True):
     metadata: dict[str, str] | None = None
-    #: Items to start with are not served (400 unless empty).
+    #: Messages the conversation starts with (user and assistant).
     items: list[InputItemIn] | None = None
+
+
+class ItemsCreate(msgspec.Struct, forbid_unknown_fields=True):
+    items: list[InputItemIn]
 
 
 class TextOut(msgspec.Struct):
