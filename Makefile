@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 .PHONY: run test install install-dev lint typecheck mariadb redis chromium proto proto-check \
 	web-chat-screenshot bench bench-startup bench-background bench-workers bench-streams \
-	bench-galera
+	bench-galera bench-search
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,3 +86,8 @@ bench-streams: install-dev mariadb
 # ten minutes). Starts the cluster (waiting while a test session holds it) and stops it after.
 bench-galera: install-dev mariadb
 	$(BIN)/python bench/run.py --only galera
+
+# Chat search against the size of the table, on SQLite and MariaDB (a few minutes): rewrites only
+# that section of docs/benchmarks.md.
+bench-search: install-dev mariadb
+	$(BIN)/python bench/run.py --only search

@@ -6,7 +6,7 @@ smoke test; `--only startup` measures start-up alone, in a minute, and rewrites 
 `--only background` likewise for the memory of 500 background turns, which needs the Redis at
 `CHATSERVICE_BENCH_REDIS_URL`, 127.0.0.1:6379 by default; `--only workers`, `streams` and
 `galera` for the sections of bench/scale.py: 1 against 2 workers, 500 streams with workers, a
-turn on the Galera cluster).
+turn on the Galera cluster; `--only search` for chat search against the table's size).
 """
 
 from __future__ import annotations
@@ -99,6 +99,17 @@ def main(quick: bool, only: str | None) -> None:
         replace_section(REPORT, background_section(runs, machine()))
         progress("wrote the background turns section of docs/benchmarks.md")
         return
+    if only == "search":
+        from search import search_cost, search_section
+
+        workdir = Path(tempfile.mkdtemp(prefix="chatservice-bench-"))
+        sqlite_url = f"sqlite+aiosqlite:///{workdir}/search.db"
+        AlembicMigrations(sqlite_url).upgrade_to_head()
+        with mariadb_database() as mariadb_url:
+            timings = search_cost({"SQLite": sqlite_url, "MariaDB": mariadb_url}, progress)
+        replace_section(REPORT, search_section(timings, machine()))
+        progress("wrote the search section of docs/benchmarks.md")
+        return
     if only in SECTIONS:
         workdir = Path(tempfile.mkdtemp(prefix="chatservice-bench-"))
         results = scale(only, quick, workdir, progress)
@@ -131,6 +142,6 @@ def main(quick: bool, only: str | None) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", choices=["startup", "background", *SECTIONS])
+    parser.add_argument("--only", choices=["startup", "background", "search", *SECTIONS])
     args = parser.parse_args()
     main(args.quick, args.only)

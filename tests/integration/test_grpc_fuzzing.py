@@ -1,10 +1,10 @@
 """gRPC fuzzing: Hypothesis drives every chat RPC with odd fields, over a real local port.
 
-For `chatservice.v1.ChatService` (CreateChat, SendMessage, ListChats, GetChat, EndChat,
-DeleteChat, Regenerate, EditMessage, ForkChat) and the original `pb.ChatService.ChatStream`, on
-each database: empty, blank, NUL, emoji, right-to-left, combining and oversized (100k+
-characters) strings, model tokens such as `<|endoftext|>`, numbers at and past their limits (0,
-2**32 - 1, NaN, infinities), random and crafted chat and message ids and cursors, and missing or
+For `chatservice.v1.ChatService` (CreateChat, SendMessage, ListChats, GetChat, EndChat, DeleteChat,
+Regenerate, EditMessage, ForkChat, ExportChat) and the original `pb.ChatService.ChatStream`, on
+each database: empty, blank, NUL, emoji, right-to-left, combining and oversized (100k+ characters)
+strings, model tokens such as `<|endoftext|>`, numbers at and past their limits (0, 2**32 - 1, NaN,
+infinities), random and crafted chat and message ids and cursors, and missing or
 wrong tokens. Protobuf strings cannot carry lone
 surrogates, so the strings are valid Unicode; crafted cursors carry them inside their JSON.
 
@@ -206,8 +206,12 @@ REQUESTS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         user_id=USER_IDS, chat_id=CHAT_IDS, message_id=MESSAGE_IDS, request_id=REQUEST_IDS
     ),
     "ListChats": _fields(
-        user_id=USER_IDS, limit=_mostly(st.integers(0, 100), UINT32), cursor=CURSORS
+        user_id=USER_IDS,
+        limit=_mostly(st.integers(0, 100), UINT32),
+        cursor=CURSORS,
+        query=_optional(st.one_of(st.sampled_from(["hello", "HELLO there"]), ODD_TEXT)),
     ),
+    "ExportChat": _fields(user_id=USER_IDS, chat_id=CHAT_IDS),
     "GetChat": _fields(user_id=USER_IDS, chat_id=CHAT_IDS),
     "EndChat": _fields(user_id=USER_IDS, chat_id=CHAT_IDS),
     "DeleteChat": _fields(user_id=USER_IDS, chat_id=CHAT_IDS),

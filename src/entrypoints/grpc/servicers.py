@@ -26,6 +26,7 @@ from chatservice.application.chats import (
 )
 from chatservice.application.conversation_control import EditMessage, ForkChat, RegenerateReply
 from chatservice.application.first_turn import StartChatWithMessage
+from chatservice.application.transcript import markdown_transcript
 from chatservice.application.turn_events import ChatStarted, Completed, Delta, TurnEvent
 from chatservice.application.turns import SendMessage
 from chatservice.domain.chat import Chat
@@ -216,7 +217,10 @@ class ChatServiceV1(chatservice_v1_grpc.ChatServiceBase):
         request: pb.ListChatsRequest = await _request(stream)
         async with grpc_status():
             page = await self._list_chats(
-                request.user_id, request.limit or DEFAULT_PAGE_SIZE, request.cursor or None
+                request.user_id,
+                request.limit or DEFAULT_PAGE_SIZE,
+                request.cursor or None,
+                request.query if request.HasField("query") else None,
             )
         await stream.send_message(
             pb.ListChatsResponse(
@@ -229,6 +233,12 @@ class ChatServiceV1(chatservice_v1_grpc.ChatServiceBase):
         async with grpc_status():
             chat = await self._get_chat(request.user_id, request.chat_id)
         await stream.send_message(self._chat_pb(chat))
+
+    async def ExportChat(self, stream: Stream[pb.ExportChatRequest, pb.ExportChatResponse]) -> None:
+        request: pb.ExportChatRequest = await _request(stream)
+        async with grpc_status():
+            chat = await self._get_chat(request.user_id, request.chat_id)
+        await stream.send_message(pb.ExportChatResponse(markdown=markdown_transcript(chat)))
 
     async def EndChat(self, stream: Stream[pb.EndChatRequest, pb.Chat]) -> None:
         request: pb.EndChatRequest = await _request(stream)

@@ -59,6 +59,10 @@ class ChatServiceBase(abc.ABC):
     async def ForkChat(self, stream: 'grpclib.server.Stream[chatservice_v1_pb2.ForkChatRequest, chatservice_v1_pb2.Chat]') -> None:
         pass
 
+    @abc.abstractmethod
+    async def ExportChat(self, stream: 'grpclib.server.Stream[chatservice_v1_pb2.ExportChatRequest, chatservice_v1_pb2.ExportChatResponse]') -> None:
+        pass
+
     def __mapping__(self) -> typing.Dict[str, grpclib.const.Handler]:
         return {
             '/chatservice.v1.ChatService/CreateChat': grpclib.const.Handler(
@@ -126,6 +130,12 @@ class ChatServiceBase(abc.ABC):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 chatservice_v1_pb2.ForkChatRequest,
                 chatservice_v1_pb2.Chat,
+            ),
+            '/chatservice.v1.ChatService/ExportChat': grpclib.const.Handler(
+                self.ExportChat,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                chatservice_v1_pb2.ExportChatRequest,
+                chatservice_v1_pb2.ExportChatResponse,
             ),
         }
 
@@ -198,4 +208,10 @@ class ChatServiceStub:
             '/chatservice.v1.ChatService/ForkChat',
             chatservice_v1_pb2.ForkChatRequest,
             chatservice_v1_pb2.Chat,
+        )
+        self.ExportChat = grpclib.client.UnaryUnaryMethod(
+            channel,
+            '/chatservice.v1.ChatService/ExportChat',
+            chatservice_v1_pb2.ExportChatRequest,
+            chatservice_v1_pb2.ExportChatResponse,
         )

@@ -190,14 +190,16 @@ class SendMessageResponse(_message.Message):
     def __init__(self, delta: _Optional[_Union[Delta, _Mapping]] = ..., completed: _Optional[_Union[Completed, _Mapping]] = ..., accepted: _Optional[_Union[Accepted, _Mapping]] = ...) -> None: ...
 
 class ListChatsRequest(_message.Message):
-    __slots__ = ("user_id", "limit", "cursor")
+    __slots__ = ("user_id", "limit", "cursor", "query")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     limit: int
     cursor: str
-    def __init__(self, user_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
+    query: str
+    def __init__(self, user_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ..., query: _Optional[str] = ...) -> None: ...
 
 class ListChatsResponse(_message.Message):
     __slots__ = ("items", "next_cursor")
@@ -320,3 +322,17 @@ class ForkChatRequest(_message.Message):
     message_id: str
     request_id: str
     def __init__(self, user_id: _Optional[str] = ..., chat_id: _Optional[str] = ..., message_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ExportChatRequest(_message.Message):
+    __slots__ = ("user_id", "chat_id")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAT_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    chat_id: str
+    def __init__(self, user_id: _Optional[str] = ..., chat_id: _Optional[str] = ...) -> None: ...
+
+class ExportChatResponse(_message.Message):
+    __slots__ = ("markdown",)
+    MARKDOWN_FIELD_NUMBER: _ClassVar[int]
+    markdown: str
+    def __init__(self, markdown: _Optional[str] = ...) -> None: ...
