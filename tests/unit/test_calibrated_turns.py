@@ -3,6 +3,8 @@ again once when the provider refuses a prompt as too long before any of the repl
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from chatservice.adapters.fake_gateway import ScriptedFailure
@@ -116,3 +118,21 @@ async def test_a_refusal_after_text_reached_the_caller_is_not_retried() -> None:
 async def test_an_exact_models_refusal_stands() -> None:
     service = build_service()  # gpt-4o-mini: counted with its own tokenizer
     await assert_the_refusal_stands(service, await conversation(service, 1), after_chunks=0)
+
+
+async def test_the_window_is_shown_at_the_ratio_the_next_turn_fits_with() -> None:
+    service = llama_service()
+    window_of = service.container.chat_window()
+    fresh = await service.start_chat("u1", system_message="Be brief.")
+    # Never measured: as if the provider counted twice ours, as the first turn is fitted.
+    unmeasured = window_of(fresh)
+    assert unmeasured is not None
+    assert unmeasured.used == 2 * (3 + fresh.messages[0].tokens)
+    chat_id = await conversation(service, 2)
+    stored = await service.repository.get_chat("u1", chat_id)
+    window = window_of(stored)
+    assert window is not None
+    ours = 3 + sum(m.tokens for m in stored.messages)
+    # Measured by the last reply (the fake counts as we do: 1), with the fit's 5 % headroom.
+    assert window.used == math.ceil(ours * 1.05)
+    assert (window.reserve, window.limit) == (RESERVE, WINDOW)
