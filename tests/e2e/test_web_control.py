@@ -171,3 +171,32 @@ async def test_on_a_390_px_phone_the_actions_versions_and_gauge_stay_on_the_scre
             await expect(control).to_be_visible()
             box = await control.bounding_box()
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+
+
+async def test_a_regenerate_being_written_when_the_page_reloads_goes_on_where_it_was(
+    open_sqlite_api: LiveApiFactory, open_page: OpenPage, request: pytest.FixtureRequest
+) -> None:
+    user = unique_user("control-resume", request)
+    async with open_sqlite_api() as live:
+        chat = await open_page(live)
+        await chat.connect(user)
+        await chat.say("a question to answer twice")
+        hold = gateway(live).hold(after_chunks=3)
+        await button(chat.conversation, "Regenerate").click()
+        await hold.reached()
+        await expect(chat.streaming_reply).to_contain_text("You said")
+        drawn = await chat.streaming_text()
+
+        await chat.page.reload()
+        await expect(chat.streaming_reply).to_have_text(drawn or "")
+        # The regenerate brings no question of its own, after the reload as before it.
+        await expect(chat.conversation.locator(":scope > .msg.user")).to_have_count(1)
+        await expect(chat.stop_button).to_be_visible()
+        hold.release()
+        await chat.reply_finished()
+        [stored] = await stored_chats(live, user)
+        assert [m["superseded"] for m in stored["messages"]] == [False, False, True, False]
+        await expect(chat.conversation.locator(":scope > .msg")).to_have_count(3)
+        await expect(chat.conversation.locator("details.versions summary")).to_have_text(
+            "1 earlier version"
+        )
