@@ -23,6 +23,7 @@ from chatservice.domain.errors import (
     TurnInProgress,
 )
 from support.services import Service
+from support.waiting import eventually
 
 
 async def completed(events: AsyncGenerator[TurnEvent, None]) -> Completed:
@@ -247,3 +248,19 @@ async def test_the_window_is_what_the_next_prompt_holds_before_its_message(
     reply = stored.messages[-1]
     assert window.used == reply.prompt_tokens - new_message.tokens  # type: ignore[operator]
     assert (window.reserve, window.limit) == (chat.params.max_completion_tokens, 128_000)
+
+
+async def test_a_regenerate_retried_while_the_first_attempt_runs_waits_for_its_reply(
+    service: Service,
+) -> None:
+    chat = await talked(service, "question")
+    hold = service.gateway.hold(after_chunks=1)
+    first = asyncio.create_task(completed(service.regenerate_reply("u1", chat.id, "k1")))
+    await hold.reached()
+    second = asyncio.create_task(completed(service.regenerate_reply("u1", chat.id, "k1")))
+    await eventually(lambda: service.repository.refused_claims > 0, "the retry found it busy")
+    hold.release()
+    assert (await second).reply == (await first).reply
+    assert len(service.gateway.requests) == 2  # the first turn's, and the first attempt's
+    stored = await service.repository.get_chat("u1", chat.id)
+    assert [m.superseded for m in stored.messages] == [False, False, True, False]
