@@ -128,6 +128,8 @@ class Seeded:
     request_id: str
     #: The talked-to chat's user message (edited, perhaps, by an earlier request).
     message_id: str
+    #: A response of the user's (the OpenAI surface), in a chat of its own.
+    response_id: str
 
     def fresh_chat(self) -> str:
         return _new_chat(self.base_url, self.user_id)
@@ -160,6 +162,12 @@ def _seed(base_url: str, user_id: str) -> Seeded:
     question = said.json()["message"]["position"] - 1
     chat = httpx.get(f"{base_url}/v1/users/{user_id}/chats/{talked_to}", headers=AUTH).json()
     message_id = chat["messages"][question]["id"]
+    response = httpx.post(
+        f"{base_url}/openai/v1/responses",
+        json={"input": "hello"},
+        headers={**AUTH, "X-Chatservice-User": user_id},
+    )
+    assert response.status_code == 200, response.text
     return Seeded(
         base_url,
         user_id,
@@ -169,6 +177,7 @@ def _seed(base_url: str, user_id: str) -> Seeded:
         page["next_cursor"],
         SEEDED_REQUEST_ID,
         message_id,
+        response.json()["id"],
     )
 
 
@@ -207,12 +216,26 @@ def _aim(case: Any, target: str, seeded: Seeded) -> None:
     forks = case.operation.label.endswith("/fork") and isinstance(case.body, dict)
     if target == "talked-to chat" and forks and "message_id" in case.body:
         case.body["message_id"] = seeded.message_id
+    _aim_openai(case, target, chat_id or seeded.fresh_chat(), seeded)
     if case.operation.label == "POST /chat" and isinstance(case.body, dict):
         case.body["user_id"] = seeded.user_id
         if chat_id is None:
             case.body.pop("chat_id", None)
         else:
             case.body["chat_id"] = chat_id
+
+
+def _aim_openai(case: Any, target: str, chat_id: str, seeded: Seeded) -> None:
+    """The OpenAI surface's user (a header), conversation (a chat) and response."""
+    if not case.operation.label.split(" ")[1].startswith("/openai/"):
+        return
+    case.headers = {**(case.headers or {}), "X-Chatservice-User": seeded.user_id}
+    if "conversation_id" in case.path_parameters:
+        case.path_parameters["conversation_id"] = f"conv_{chat_id}"
+    if "response_id" in case.path_parameters:
+        talked_to = target == "talked-to chat"
+        unknown = f"resp_{uuid.uuid4().hex}"
+        case.path_parameters["response_id"] = seeded.response_id if talked_to else unknown
 
 
 def _send_and_check(
