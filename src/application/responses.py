@@ -232,10 +232,9 @@ class CreateResponse:
 
     async def _undo(self, record: ResponseRecord, made: bool) -> None:
         """Forget a response that stored no turn, with the chat made for it."""
+        await self._store.delete_response(record.user_id, record.id)
         if made:
-            await self._delete_chat(record.user_id, record.chat_id)  # its record goes with it
-        else:
-            await self._store.delete_response(record.user_id, record.id)
+            await self._delete_chat(record.user_id, record.chat_id)
 
 
 class _Responses:

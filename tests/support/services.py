@@ -11,6 +11,7 @@ from dependency_injector import providers
 from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.memory_messenger import InMemoryOutboundMessenger
 from chatservice.adapters.memory_repository import InMemoryChatRepository
+from chatservice.adapters.memory_response_store import InMemoryResponseStore
 from chatservice.adapters.memory_whatsapp_directory import InMemoryWhatsAppDirectory
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.background import BackgroundWork
@@ -51,6 +52,7 @@ def in_memory_container(overrides: Overrides | None = None, **settings: Any) -> 
         "repository": providers.Singleton(WatchedRepository),
         "whatsapp_directory": providers.Singleton(InMemoryWhatsAppDirectory),
         "messenger": providers.Singleton(InMemoryOutboundMessenger),
+        "response_store": providers.Singleton(InMemoryResponseStore),
     }
     return service_container({**in_memory, **(overrides or {})}, **settings)
 
