@@ -34,7 +34,7 @@ from chatservice.application.ports import ChatRepository, ResponseStore
 from chatservice.application.turn_events import Completed, TurnEvent
 from chatservice.application.turns import SendMessage
 from chatservice.domain.chat import Chat, Message, validate_user_id
-from chatservice.domain.errors import ChatNotFound, InvalidInput, TurnNotFound
+from chatservice.domain.errors import ChatNotFound, InvalidInput, TurnInProgress, TurnNotFound
 from chatservice.domain.responses import (
     RESPONSE_PREFIX,
     InputMessage,
@@ -252,9 +252,17 @@ class _Responses:
 
 
 class GetResponse(_Responses):
-    def __init__(self, store: ResponseStore, get_turn: GetTurn) -> None:
+    def __init__(
+        self,
+        store: ResponseStore,
+        get_turn: GetTurn,
+        repository: ChatRepository,
+        clock: Clock = utc_now,
+    ) -> None:
         super().__init__(store)
         self._get_turn = get_turn
+        self._repository = repository
+        self._clock = clock
 
     async def __call__(self, user_id: str, response_id: str) -> ResponseView:
         """The response and its turn's outcome. Raises `InvalidInput`, `ResponseNotFound`."""
@@ -263,12 +271,23 @@ class GetResponse(_Responses):
 
     async def view(self, record: ResponseRecord) -> ResponseView:
         try:
-            outcome = await self._get_turn(record.user_id, record.chat_id, record.request_id)
-        except TurnNotFound:
-            outcome = TurnOutcome(TurnState.FAILED, error=LOST)
+            try:
+                outcome = await self._get_turn(record.user_id, record.chat_id, record.request_id)
+            except TurnNotFound:
+                outcome = await self._unstored(record)
         except ChatNotFound as error:
             raise ResponseNotFound(record.id) from error
         return ResponseView(record, outcome)
+
+    async def _unstored(self, record: ResponseRecord) -> TurnOutcome:
+        """A response whose turn is neither stored nor in the log (not a background one):
+        running while its turn holds the chat, else lost (its replica died mid-turn)."""
+        try:
+            await self._repository.get_settled_chat(record.user_id, record.chat_id, self._clock())
+        except TurnInProgress as busy:
+            if busy.idempotency_key == record.request_id:
+                return TurnOutcome(TurnState.RUNNING)
+        return TurnOutcome(TurnState.FAILED, error=LOST)
 
 
 class DeleteResponse(_Responses):

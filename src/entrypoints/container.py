@@ -377,7 +377,9 @@ class Container(containers.DeclarativeContainer):
 
     # The OpenAI Responses API (docs/api.md): responses are turns, conversations are chats.
     response_store = providers.Singleton(_response_store, engine)
-    get_response = providers.Singleton(GetResponse, response_store, get_turn)
+    get_response = providers.Singleton(
+        GetResponse, response_store, get_turn, repository, clock=clock
+    )
     create_response = providers.Singleton(
         CreateResponse,
         response_store,

@@ -112,3 +112,20 @@ async def test_an_earlier_previous_response_is_continued_on_a_fork(service: Serv
         forked.messages[2].content,
         "branch",
     ]
+
+
+async def test_a_response_reads_in_progress_while_its_turn_runs(service: Service) -> None:
+    hold = service.gateway.hold(after_chunks=1)
+    started = await service.container.create_response()(NewResponse("ada", "hello"))
+    assert started.events is not None
+    async with aclosing(started.events) as events:
+        async for event in events:
+            if isinstance(event, Delta):
+                break
+        view = await service.container.get_response()("ada", started.record.id)
+        assert view.outcome.state == "running"
+        hold.release()
+        async for _ in events:
+            pass
+    view = await service.container.get_response()("ada", started.record.id)
+    assert view.outcome.state == "completed" and view.reply is not None
