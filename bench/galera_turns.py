@@ -22,7 +22,7 @@ from pathlib import Path
 from clients import Latencies
 from direct_sql import direct_sql_load
 from processes import Meter, Use, mariadb_pids
-from rounds import cores, interleaved, loads, spread
+from rounds import cores, interleaved, loads, per_turn, spread
 from scenarios import WINDOW_OF_FIVE_EXCHANGES, http_load
 from services import chatservice, migrate
 
@@ -98,18 +98,36 @@ def galera_section(runs: list[GaleraRun], machine: str) -> list[str]:
         "",
         f"Measured: {machine}; load average (1 min) over the rounds {loads([r.use for r in runs])}.",
         "",
-        "| what | database | connections | p50 ms | p99 ms | turns/s | errors | CPU, median round |",
-        "|---|---|---|---|---|---|---|---|",
+        "| what | database | connections | p50 ms | p99 ms | turns/s | errors | MariaDB CPU ms a "
+        "turn | CPU, median round |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for what, connections, _ in MEASURES:
         for database in dict.fromkeys(run.database for run in runs):
             some = [r for r in runs if (r.what, r.connections, r.database)
                     == (what, connections, database)]  # fmt: skip
             median = sorted(some, key=lambda r: r.result.p50)[len(some) // 2]
+            database_per_turn = [per_turn(r.use.database_cores, r.use.seconds,
+                                          len(r.result.seconds)) for r in some]  # fmt: skip
             lines.append(
                 f"| {what} | {database} | {connections} | {spread([r.result.p50 for r in some], 2)} | "
                 f"{spread([r.result.percentile(99) for r in some], 2)} | "
                 f"{spread([r.result.rate for r in some])} | {sum(r.result.errors for r in some)} | "
-                f"{cores(median.use)} |"
+                f"{spread(database_per_turn, 2)} | {cores(median.use)} |"
             )
+    return lines + _ratios(runs)
+
+
+def _ratios(runs: list[GaleraRun]) -> list[str]:
+    """Galera's figure over one MariaDB's, within each round (both measured minutes apart at
+    most), then the median and range of those ratios."""
+    lines = ["", "Galera over one MariaDB, each round's ratio, median (lowest-highest):", "",
+             "| what | connections | p50 | turns/s |", "|---|---|---|---|"]  # fmt: skip
+    names = list(dict.fromkeys(run.database for run in runs))
+    for what, connections, _ in MEASURES:
+        pairs = [[r for r in runs if (r.what, r.connections, r.database) == (what, connections, n)]
+                 for n in names]  # fmt: skip
+        p50 = [g.result.p50 / o.result.p50 for o, g in zip(*pairs, strict=True)]
+        rate = [g.result.rate / o.result.rate for o, g in zip(*pairs, strict=True)]
+        lines.append(f"| {what} | {connections} | {spread(p50, 2)} × | {spread(rate, 2)} × |")
     return lines

@@ -37,6 +37,11 @@ def cores(use: Use) -> str:
             f"whole machine {use.machine_cores:.2f}")  # fmt: skip
 
 
+def per_turn(cores: float, seconds: float, turns: int) -> float:
+    """CPU milliseconds a turn: what a process spent for each, however busy the machine was."""
+    return cores * seconds / turns * 1000 if turns else float("nan")
+
+
 def loads(uses: Sequence[Use]) -> str:
     """The machine's load average (1 minute) over the rounds."""
     values = [use.load for use in uses]

@@ -18,7 +18,7 @@ from pathlib import Path
 from clients import Latencies
 from direct_sql import direct_sql_load
 from processes import Meter, Use, mariadb_pids
-from rounds import cores, interleaved, loads, spread
+from rounds import cores, interleaved, loads, per_turn, spread
 from scenarios import WINDOW_OF_FIVE_EXCHANGES, http_load
 from services import chatservice
 from streaming import Streaming, streaming
@@ -89,22 +89,30 @@ def throughput_section(runs: list[Throughput], machine: str) -> list[str]:
         "highest in brackets. CPU is in cores (CPU seconds per second, of the machine's 2) during the",
         "measured turns, for the round with the median rate: the service (with workers, each process,",
         "busiest first), the load generator, MariaDB, and the whole machine (other work included: the",
-        "machine is shared). Connections held: how the kernel shared the 32 out among the workers.",
+        "machine is shared). CPU ms a turn: the CPU a process spent over the measured turns divided",
+        "by their number, which depends much less than the rates on how much of the shared machine",
+        "the run got (MariaDB's includes whatever else uses it meanwhile). Connections held: how",
+        "the kernel shared the 32 out among the workers (`ss`, after the warm-up).",
         "This section alone: `make bench-workers` (`bench/run.py --only workers`).",
         "",
         f"Measured: {machine}; load average (1 min) over the rounds {loads([r.use for r in runs])}.",
         "",
-        "| what | turns/s | p50 ms | p99 ms | errors | CPU, median round | connections held |",
-        "|---|---|---|---|---|---|---|",
+        "| what | turns/s | p50 ms | p99 ms | errors | service CPU ms a turn | MariaDB CPU ms a "
+        "turn | CPU, median round | connections held |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for what, some in by_what.items():
         held = ["/".join(map(str, r.use.connections)) for r in some if len(r.use.connections) > 1]
+        service = [per_turn(r.use.server_cores, r.use.seconds, len(r.result.seconds)) for r in some]
+        database = [per_turn(r.use.database_cores, r.use.seconds, len(r.result.seconds))
+                    for r in some]  # fmt: skip
         lines.append(
             f"| {what} | {spread([r.result.rate for r in some])} | "
             f"{spread([r.result.p50 for r in some], 1)} | "
             f"{spread([r.result.percentile(99) for r in some], 1)} | "
-            f"{sum(r.result.errors for r in some)} | {cores(_median_use(some))} | "
-            f"{', '.join(held) or '-'} |"
+            f"{sum(r.result.errors for r in some)} | "
+            f"{spread(service, 2) if what != BY_HAND else '-'} | {spread(database, 2)} | "
+            f"{cores(_median_use(some))} | {', '.join(held) or '-'} |"
         )
     one, two, hand = (by_what[_label(1)], by_what[_label(2)], by_what[BY_HAND])
     lines += ["", "Each round's rates side by side, and their ratios within the round:", "",
@@ -141,9 +149,9 @@ def streams_section(runs: list[Streaming], machine: str) -> list[str]:
         f"Measured: {machine}.",
         "",
         "| workers | completed | failures | TTFB p50 ms | TTFB p99 ms | total p50 ms | memory "
-        "growth MB | CPU | connections held | load | resets | overflows | targets (all complete, "
-        "p99 ≤ 100 ms, ≤ 100 MB) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "growth MB | service CPU ms a turn | CPU | connections held | load | resets | overflows | "
+        "targets (all complete, p99 ≤ 100 ms, ≤ 100 MB) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         assert run.use is not None
@@ -153,7 +161,8 @@ def streams_section(runs: list[Streaming], machine: str) -> list[str]:
         lines.append(
             f"| {run.workers} | {run.completed} | {failures} | "
             f"{statistics.median(run.first_byte):.0f} | {run.first_byte_p99:.0f} | "
-            f"{statistics.median(run.total):.0f} | {growth:.1f} | {cores(run.use)} | "
+            f"{statistics.median(run.total):.0f} | {growth:.1f} | "
+            f"{per_turn(run.use.server_cores, run.use.seconds, run.turns):.2f} | {cores(run.use)} | "
             f"{'/'.join(map(str, run.connections)) or '-'} | "
             f"{run.use.load:.1f} | {run.use.tcp['TcpOutRsts']} | "
             f"{run.use.tcp['TcpExtListenOverflows']} | {'met' if met else '**not met**'} |"
