@@ -18,6 +18,7 @@ from dependency_injector import providers
 from sqlalchemy import MetaData, select
 from sqlalchemy.engine import make_url
 
+from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.sqlalchemy.migrations import AlembicMigrations
 from chatservice.adapters.sqlalchemy.tables import chats
 from chatservice.application.clock import utc_now
@@ -188,3 +189,29 @@ async def test_the_sweep_lease_passes_to_another_replica_once_its_holder_stops_r
         clock.now += timedelta(seconds=2 * interval)
         assert await b.retention_sweeper().sweep_once() is not None
         assert await a.retention_sweeper().sweep_once() is None
+
+
+async def test_a_turn_racing_its_users_erasure_fails_cleanly_and_leaves_nothing(
+    api: Api, request: pytest.FixtureRequest
+) -> None:
+    u = user("u", request)
+    chat = await api.new_chat(u)
+    gateway = api.container.gateway()
+    assert isinstance(gateway, FakeChatGateway)
+    hold = gateway.hold(after_chunks=1)
+    turn = asyncio.create_task(
+        api.client.post(
+            f"/v1/users/{u}/chats/{chat['id']}/messages", json={"content": "hi"}, headers=AUTH
+        )
+    )
+    try:
+        await hold.reached()
+        erased = await api.client.delete(f"/v1/users/{u}", headers=AUTH)
+    finally:
+        hold.release()
+    answer = await turn
+
+    assert erased.status_code == 204
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["error"]["code"] == "concurrent_update"
+    assert all(rows == [] for rows in (await api.snapshot(u)).values())
