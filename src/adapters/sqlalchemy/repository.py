@@ -22,7 +22,6 @@ from sqlalchemy import (
     Connection,
     and_,
     bindparam,
-    delete,
     exc,
     false,
     func,
@@ -35,14 +34,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 
 from chatservice.adapters.sqlalchemy import search, summaries
+from chatservice.adapters.sqlalchemy.removal import remove_chats, updated_before
 from chatservice.adapters.sqlalchemy.rows import chat_from, chat_row, message_from, message_row
 from chatservice.adapters.sqlalchemy.tables import (
     MYSQL_DIALECTS,
     WINDOW_INDEX,
-    chat_summaries,
     chats,
     messages,
-    search_documents,
 )
 from chatservice.adapters.sqlalchemy.transactions import Transactions, WriteConflict
 from chatservice.adapters.sqlalchemy.window_cache import WindowCache
@@ -393,13 +391,7 @@ class SqlAlchemyChatRepository:
     async def delete_chat(self, user_id: str, chat_id: str) -> None:
         def delete_all(connection: Connection) -> None:
             _check_owner(connection, user_id, chat_id)
-            # Explicitly, so no message outlives its chat even where foreign keys are not enforced.
-            connection.execute(delete(messages).where(messages.c.chat_id == chat_id))
-            connection.execute(delete(chat_summaries).where(chat_summaries.c.chat_id == chat_id))
-            connection.execute(
-                delete(search_documents).where(search_documents.c.chat_id == chat_id)
-            )
-            connection.execute(delete(chats).where(chats.c.id == chat_id))
+            remove_chats(connection, [chat_id])
 
         try:
             await self._transactions.run(delete_all, write=True, attempts=_IDEMPOTENT_ATTEMPTS)
@@ -431,10 +423,10 @@ class SqlAlchemyChatRepository:
         return await self._delete_chats(select(chats.c.id).where(chats.c.user_id == user_id), limit)
 
     async def delete_chats_updated_before(self, before: datetime, now: datetime, limit: int) -> int:
-        return await self._delete_chats(_updated_before(select(chats.c.id), before, now), limit)
+        return await self._delete_chats(updated_before(select(chats.c.id), before, now), limit)
 
     async def count_chats_updated_before(self, before: datetime, now: datetime) -> int:
-        query = _updated_before(select(func.count()).select_from(chats), before, now)
+        query = updated_before(select(func.count()).select_from(chats), before, now)
 
         def count(connection: Connection) -> int:
             return int(connection.scalar(query) or 0)
@@ -448,16 +440,7 @@ class SqlAlchemyChatRepository:
 
         def delete_batch(connection: Connection) -> int:
             deleted[:] = connection.scalars(chosen.limit(limit))
-            if not deleted:
-                return 0
-            # Explicitly, so no message outlives its chat even where foreign keys are not
-            # enforced; the other rows of a chat (a WhatsApp sender's) go by cascade.
-            connection.execute(delete(messages).where(messages.c.chat_id.in_(deleted)))
-            connection.execute(delete(chat_summaries).where(chat_summaries.c.chat_id.in_(deleted)))
-            connection.execute(
-                delete(search_documents).where(search_documents.c.chat_id.in_(deleted))
-            )
-            return connection.execute(delete(chats).where(chats.c.id.in_(deleted))).rowcount
+            return remove_chats(connection, deleted)
 
         try:
             count = await self._transactions.run(
@@ -486,14 +469,6 @@ def _after(query: Select[Any], after: ChatCursor | None) -> Select[Any]:
             )
         )
     return query.order_by(chats.c.updated_at.desc(), chats.c.id.desc())
-
-
-def _updated_before(query: Select[Any], before: datetime, now: datetime) -> Select[Any]:
-    """`query` over the chats last updated before `before` that no turn holds at `now`."""
-    return query.where(
-        chats.c.updated_at < before,
-        or_(chats.c.claim_expires_at.is_(None), chats.c.claim_expires_at <= now),
-    )
 
 
 def _raise_why_not_claimed(connection: Connection, user_id: str, chat_id: str) -> None:

@@ -1,0 +1,41 @@
+"""Removing chats for good: every row of a chat in every table, in the caller's transaction.
+
+The one place that knows what a chat owns, for deleting one chat, erasing a user and retention
+alike: a table that gains rows of a chat gains its line here. The rows go explicitly, so none
+outlives its chat even where foreign keys are not enforced; a WhatsApp sender's current-chat row
+goes by its foreign key's cascade (it is the directory's, not the chat's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, or_
+from sqlalchemy.sql import Select
+
+from chatservice.adapters.sqlalchemy.tables import (
+    chat_summaries,
+    chats,
+    messages,
+    search_documents,
+)
+
+
+def remove_chats(connection: Connection, chat_ids: Sequence[str]) -> int:
+    """Delete the chats `chat_ids` with everything of theirs; how many chat rows this
+    transaction deleted (a chat another transaction deleted first does not count)."""
+    if not chat_ids:
+        return 0
+    for table in (messages, chat_summaries, search_documents):
+        connection.execute(delete(table).where(table.c.chat_id.in_(chat_ids)))
+    return connection.execute(delete(chats).where(chats.c.id.in_(chat_ids))).rowcount
+
+
+def updated_before(query: Select[Any], before: datetime, now: datetime) -> Select[Any]:
+    """`query` over the chats last updated before `before` that no turn holds at `now`."""
+    return query.where(
+        chats.c.updated_at < before,
+        or_(chats.c.claim_expires_at.is_(None), chats.c.claim_expires_at <= now),
+    )
