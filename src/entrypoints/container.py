@@ -50,16 +50,16 @@ from chatservice.application.observed import ObservedChatGateway, ObservedTurn
 from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import ChatGateway, TokenCounter
 from chatservice.application.rate_limit import LocalWhileSharedUnreachable
-from chatservice.application.responses import (
+from chatservice.application.responses import CreateResponse
+from chatservice.application.retention import PruneExpiredData, RetentionPolicy, RetentionSweeper
+from chatservice.application.routing import RoutingChatGateway
+from chatservice.application.stored_responses import (
     CancelResponse,
-    CreateResponse,
     DeleteResponse,
     GetResponse,
     ListInputItems,
     WatchResponse,
 )
-from chatservice.application.retention import PruneExpiredData, RetentionPolicy, RetentionSweeper
-from chatservice.application.routing import RoutingChatGateway
 from chatservice.application.summaries import (
     FoldErasedIntoSummary,
     SummaryAfterErasure,

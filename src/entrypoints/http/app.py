@@ -24,6 +24,7 @@ from chatservice.entrypoints.http.exports import exports_router
 from chatservice.entrypoints.http.health import healthz, readyz
 from chatservice.entrypoints.http.litestar_internals import ClosedStructSchemaPlugin
 from chatservice.entrypoints.http.metrics import MetricsController, metrics_middleware
+from chatservice.entrypoints.http.openai.conversation_routes import OpenAIConversationsController
 from chatservice.entrypoints.http.openai.errors import EXCEPTION_HANDLERS
 from chatservice.entrypoints.http.openai.routes import OpenAIResponsesController
 from chatservice.entrypoints.http.trace_id import trace_id_middleware
@@ -102,6 +103,7 @@ def create_app(container: Container) -> Litestar:
             exports_router(settings.max_import_bytes),
             erase_user,
             OpenAIResponsesController,
+            OpenAIConversationsController,
         ],
         guards=[_token_guard(container.authenticator())],
         security=[{"token": []}],

@@ -1,4 +1,4 @@
-"""`/openai/v1/responses` and `/openai/v1/conversations`: parse, call the use cases, answer in
+"""`/openai/v1/responses`: parse, call the use cases, answer in
 OpenAI's shapes (`schemas.py`, `events.py`). The user is the `X-Chatservice-User` header (the
 SDK's `default_headers`), else the body's `safety_identifier` or `user`."""
 
@@ -18,20 +18,14 @@ from chatservice.application.background_turns import TurnOutcome
 from chatservice.application.conversations import (
     DEFAULT_ITEMS,
     MAX_ITEMS,
-    AddConversationItems,
-    CreateConversation,
-    DeleteConversation,
-    GetConversation,
-    ListConversationItems,
 )
 from chatservice.application.live_turns import TurnState
-from chatservice.application.responses import (
+from chatservice.application.responses import CreateResponse, NewResponse
+from chatservice.application.stored_responses import (
     CancelResponse,
-    CreateResponse,
     DeleteResponse,
     GetResponse,
     ListInputItems,
-    NewResponse,
     WatchResponse,
 )
 from chatservice.domain.turn import Truncation, TurnOptions
@@ -42,15 +36,11 @@ from chatservice.entrypoints.http.openai.errors import (
 )
 from chatservice.entrypoints.http.openai.events import ResponseEvents, turn_events_after
 from chatservice.entrypoints.http.openai.schemas import (
-    ConversationCreate,
-    ConversationOut,
     ConversationRef,
     DeletedOut,
     ItemListOut,
-    ItemsCreate,
     ResponseCreate,
     ResponseOut,
-    conversation_out,
     item_list_out,
     response_out,
 )
@@ -58,7 +48,6 @@ from chatservice.entrypoints.http.sse import EventStream
 from chatservice.entrypoints.http.turns import complete_turn, follow_turn, stream_turn
 
 ResponseId = FromPath[str]
-ConversationId = FromPath[str]
 UserHeader = Annotated[
     str | None,
     HeaderParameter(
@@ -95,7 +84,7 @@ class JsonOrResponseStreamOperation(Operation):
         success.content["text/event-stream"] = OpenAPIMediaType(schema=_STREAM_EVENT)
 
 
-def _user(header: str | None, *body_users: str | None) -> str:
+def user_of(header: str | None, *body_users: str | None) -> str:
     user = next((u for u in (header, *body_users) if u is not None), None)
     if user is None:
         raise InvalidParam(
@@ -164,7 +153,7 @@ class OpenAIResponsesController(Controller):
         background_work: NamedDependency[BackgroundWork],
         user: UserHeader = None,
     ) -> ResponseOut | EventStream:
-        new = _new_response(_user(user, data.safety_identifier, data.user), data)
+        new = _new_response(user_of(user, data.safety_identifier, data.user), data)
         ping = request.app.state.sse_ping_seconds
         started = await create_response(new, deltas=bool(data.stream))
         record = started.record
@@ -199,7 +188,7 @@ class OpenAIResponsesController(Controller):
             int | None, QueryParameter(ge=0, le=_MAX_SEQUENCE, description="A sequence number")
         ] = None,
     ) -> ResponseOut | EventStream:
-        user_id = _user(user)
+        user_id = user_of(user)
         if not stream:
             view = await get_response(user_id, response_id)
             return response_out(view.record, view.outcome)
@@ -220,7 +209,7 @@ class OpenAIResponsesController(Controller):
         delete_response: NamedDependency[DeleteResponse],
         user: UserHeader = None,
     ) -> DeletedOut:
-        await delete_response(_user(user), response_id)
+        await delete_response(user_of(user), response_id)
         return DeletedOut(response_id, True, "response")
 
     @post(
@@ -235,7 +224,7 @@ class OpenAIResponsesController(Controller):
         cancel_response: NamedDependency[CancelResponse],
         user: UserHeader = None,
     ) -> ResponseOut:
-        view = await cancel_response(_user(user), response_id)
+        view = await cancel_response(user_of(user), response_id)
         return response_out(view.record, view.outcome)
 
     @get(
@@ -253,86 +242,7 @@ class OpenAIResponsesController(Controller):
         after: FromQuery[str | None] = None,
     ) -> ItemListOut:
         # One item at most, so `limit`, `order` and `after` change nothing but an `after` of it.
-        items = await list_input_items(_user(user), response_id)
+        items = await list_input_items(user_of(user), response_id)
         if after is not None:
             items = []
         return item_list_out(items)
-
-    @post(
-        "/conversations",
-        status_code=200,
-        summary="Create a conversation (a chat)",
-        responses=openai_error_responses(400, 401, 413, 503),
-    )
-    async def create_conversation(
-        self,
-        create_conversation: NamedDependency[CreateConversation],
-        data: JSONBody[ConversationCreate | None] = None,
-        user: UserHeader = None,
-    ) -> ConversationOut:
-        data = data or ConversationCreate()
-        items = [i.message() for i in data.items or ()]
-        return conversation_out(await create_conversation(_user(user), data.metadata, items))
-
-    @get(
-        "/conversations/{conversation_id:str}",
-        summary="A conversation",
-        responses=openai_error_responses(400, 401, 404, 503),
-    )
-    async def conversation(
-        self,
-        conversation_id: ConversationId,
-        get_conversation: NamedDependency[GetConversation],
-        user: UserHeader = None,
-    ) -> ConversationOut:
-        return conversation_out(await get_conversation(_user(user), conversation_id))
-
-    @delete(
-        "/conversations/{conversation_id:str}",
-        status_code=200,
-        summary="Delete a conversation: its chat, its messages and its responses",
-        responses=openai_error_responses(400, 401, 404, 409, 503),
-    )
-    async def remove_conversation(
-        self,
-        conversation_id: ConversationId,
-        delete_conversation: NamedDependency[DeleteConversation],
-        user: UserHeader = None,
-    ) -> DeletedOut:
-        await delete_conversation(_user(user), conversation_id)
-        return DeletedOut(conversation_id, True, "conversation.deleted")
-
-    @get(
-        "/conversations/{conversation_id:str}/items",
-        summary="A conversation's items: its messages, superseded ones aside",
-        responses=openai_error_responses(400, 401, 404, 503),
-    )
-    async def items(
-        self,
-        conversation_id: ConversationId,
-        list_conversation_items: NamedDependency[ListConversationItems],
-        user: UserHeader = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=MAX_ITEMS)] = DEFAULT_ITEMS,
-        order: FromQuery[Literal["asc", "desc"]] = "desc",
-        after: FromQuery[str | None] = None,
-    ) -> ItemListOut:
-        page = await list_conversation_items(
-            _user(user), conversation_id, limit, after, newest_first=order == "desc"
-        )
-        return item_list_out(page.items, page.has_more)
-
-    @post(
-        "/conversations/{conversation_id:str}/items",
-        status_code=200,
-        summary="Add messages to a conversation as they are, without the model",
-        responses=openai_error_responses(400, 401, 404, 409, 413, 503),
-    )
-    async def add_items(
-        self,
-        conversation_id: ConversationId,
-        data: JSONBody[ItemsCreate],
-        add_conversation_items: NamedDependency[AddConversationItems],
-        user: UserHeader = None,
-    ) -> ItemListOut:
-        items = [i.message() for i in data.items]
-        return item_list_out(await add_conversation_items(_user(user), conversation_id, items))
