@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from dependency_injector import providers
+from prometheus_client import REGISTRY
 from sqlalchemy import MetaData, select
 from sqlalchemy.engine import make_url
 
@@ -153,6 +154,11 @@ async def _stored(container: Container, chat_ids: list[str]) -> list[str]:
         return sorted(row.id for row in rows)
 
 
+def _pruned(kind: str) -> float:
+    """`chatservice_pruned_total` of `kind`, as `/metrics` shows it (this process's)."""
+    return REGISTRY.get_sample_value("chatservice_pruned_total", {"kind": kind}) or 0.0
+
+
 async def test_two_replicas_sweeping_at_once_delete_each_expired_chat_once(
     private_database_url: str,
 ) -> None:
@@ -160,6 +166,7 @@ async def test_two_replicas_sweeping_at_once_delete_each_expired_chat_once(
     expired = await _chats_at(url, then, 7)
     fresh = await _chats_at(url, FixedClock(then.now + timedelta(days=1)), 2)
     now = FixedClock(then.now + timedelta(days=30, hours=1))
+    pruned_before = _pruned("chats")
     async with replica(url, now) as a, replica(url, now) as b:
         swept = await asyncio.gather(
             a.retention_sweeper().sweep_once(), b.retention_sweeper().sweep_once()
@@ -173,6 +180,7 @@ async def test_two_replicas_sweeping_at_once_delete_each_expired_chat_once(
         more = await _chats_at(url, then, 9)
         both = await asyncio.gather(a.prune_expired_data()(), b.prune_expired_data()())
         assert sum(report.chats for report in both) == len(more)
+        assert _pruned("chats") - pruned_before == len(expired) + len(more)
         assert await _stored(a, more + fresh) == sorted(fresh)
 
 
