@@ -254,3 +254,47 @@ async def test_shutdown_waits_for_a_summary_under_way_and_a_cut_one_stores_nothi
     gate.open.set()
     await talk(service, chat, range(6, 7))
     assert (await service.repository.get_chat("ana", chat.id)).summary is not None
+
+
+async def test_a_backlog_too_large_for_one_call_is_folded_in_several_each_stored() -> None:
+    service = summarized(**TINY)
+    gate = gate_of(service)
+    chat = await service.start_chat("ana", memory="summary")
+    gate.failing = True
+    await talk(service, chat, range(10), filler=12)
+    gate.failing, failed_calls = False, gate.summary_calls
+
+    await talk(service, chat, range(10, 11), filler=12)
+
+    stored = await service.repository.get_chat("ana", chat.id)
+    assert stored.summary is not None
+    assert gate.summary_calls - failed_calls >= 2
+    assert stored.summary.version == gate.summary_calls - failed_calls
+    for position in erased_questions(stored):
+        assert f"exchange at message {position}:" in stored.summary.content
+
+
+async def test_a_summary_model_with_a_smaller_window_gets_prompts_that_fit_it() -> None:
+    summarizer = {"context_window": 1200, "max_output": 200, "encoding": "o200k_base"}
+    service = summarized(
+        context_window=4000,
+        max_completion_tokens=200,
+        summary_model="summarizer",
+        summary_max_tokens=200,
+        models={"summarizer": summarizer},
+    )
+    chat = await service.start_chat("ana", memory="summary")
+
+    await talk(service, chat, range(5), filler=500)
+
+    stored = await service.repository.get_chat("ana", chat.id)
+    assert stored.summary is not None
+    calls = [r for r in gate_of(service).requests if r.messages[0].content == SUMMARY_INSTRUCTIONS]
+    assert calls and all(r.model.name == "summarizer" for r in calls)
+    for call in calls:
+        cost = prompt_cost(
+            COUNTER.message_cost("o200k_base", m.role, m.content) for m in call.messages
+        )
+        assert cost + 200 <= 1200
+    for position in erased_questions(stored):
+        assert f"exchange at message {position}: question" in stored.summary.content
