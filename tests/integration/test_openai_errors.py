@@ -103,3 +103,23 @@ async def test_another_users_objects_are_not_found(
         response = await api.client.request(method, BASE + path, headers=other)
         assert_openai_error(response, 404)
     assert (await api.client.get(f"{BASE}/responses/{made['id']}", headers=user(u))).is_success
+
+
+async def test_a_conversation_may_be_named_by_its_id_or_an_object(
+    api: Api, request: pytest.FixtureRequest
+) -> None:
+    u = unique_user("u", request)
+    conv = (await api.client.post(f"{BASE}/conversations", json={}, headers=user(u))).json()
+    for named in (conv["id"], {"id": conv["id"]}):
+        made = await api.client.post(
+            f"{BASE}/responses", json={"input": "hi", "conversation": named}, headers=user(u)
+        )
+        assert made.status_code == 200, made.text
+        assert made.json()["conversation"] == {"id": conv["id"]}
+    # The body's user stands in for the header.
+    body_user = await api.client.post(
+        f"{BASE}/responses", json={"input": "hi", "safety_identifier": u}, headers=AUTH
+    )
+    assert body_user.status_code == 200, body_user.text
+    items = await api.client.get(f"{BASE}/conversations/{conv['id']}/items", headers=user(u))
+    assert len(items.json()["data"]) == 4

@@ -4,18 +4,19 @@ behind a real server (uvicorn), on SQLite and MariaDB: responses, their streams 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, NamedTuple
 
 import openai
 import pytest
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, OpenAI
 
 from chatservice.adapters.fake_gateway import FakeChatGateway, ScriptedFailure
 from chatservice.application.ports import CompletionRequest
 from chatservice.domain.errors import ProviderUnavailable
-from support.http import TOKEN, LiveApi, LiveApiFactory, unique_user
+from support.http import TOKEN, LiveApi, LiveApiFactory, served_in_a_thread, unique_user
 
 
 @asynccontextmanager
@@ -323,3 +324,22 @@ async def test_a_failed_response_stores_nothing_and_a_failing_stream_ends_failed
     # Nothing of the failed turn is stored: the response continues from the first.
     again = await client.responses.create(input="and now", previous_response_id=first.id)
     assert "4 messages" in again.output_text, again.output_text
+
+
+def test_the_readme_example_with_the_synchronous_client(database_url: str) -> None:
+    with served_in_a_thread(database_url) as url:
+        client = OpenAI(
+            api_key=TOKEN,
+            base_url=f"{url}/openai/v1",
+            default_headers={"X-Chatservice-User": f"readme-{uuid.uuid4().hex[:8]}"},
+            max_retries=0,
+        )
+        with client:
+            first = client.responses.create(model="gpt-4o-mini", input="My name is Ada.")
+            second = client.responses.create(
+                model="gpt-4o-mini", input="What is my name?", previous_response_id=first.id
+            )
+            assert "What is my name?" in second.output_text
+            with client.responses.stream(model="gpt-4o-mini", input="and stream") as stream:
+                final = stream.get_final_response()
+            assert final.status == "completed" and final.output_text
