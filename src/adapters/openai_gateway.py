@@ -98,6 +98,7 @@ class OpenAIChatGateway:
         deadline = asyncio.get_running_loop().time() + self._config.turn_timeout
         finish_reason: str | None = None
         usage: Usage | None = None
+        cached = 0
         with _as_domain_errors():
             # Timeouts wrap single awaits, never a `yield`: the consumer's time is not ours.
             async with asyncio.timeout_at(deadline):
@@ -117,13 +118,22 @@ class OpenAIChatGateway:
                             break
                     if chunk.usage is not None:
                         usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                        cached = _cached_tokens(chunk.usage)
                     for choice in chunk.choices[:1]:
                         if choice.delta is not None and choice.delta.content:
                             yield TextDelta(choice.delta.content)
                         finish_reason = choice.finish_reason or finish_reason
         if finish_reason is None:
             raise ProviderUnavailable("the model's stream ended before its finish reason")
-        yield CompletionEnd(finish_reason, usage)
+        yield CompletionEnd(finish_reason, usage, cached_prompt_tokens=cached)
+
+
+def _cached_tokens(usage: Any) -> int:  # the SDK's CompletionUsage
+    """The prompt tokens OpenAI read from its cache (`prompt_tokens_details.cached_tokens`);
+    0 where the server does not say, as many OpenAI-compatible servers do not."""
+    details = getattr(usage, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None)
+    return cached if isinstance(cached, int) and cached > 0 else 0
 
 
 @contextmanager

@@ -235,11 +235,11 @@ class FoldErasedIntoSummary:
         if end is None or not text:
             raise ProviderUnavailable("the summary model returned no summary")
         if end.usage is not None:
-            return text, end.usage
+            return text, end.usage.priced(model.prices, end.cached_prompt_tokens)
         prompt = prompt_cost(
             self._counter.message_cost(model.encoding, m.role, m.content) for m in request.messages
         )
-        return text, Usage(prompt, self._counter.count(model.encoding, text))
+        return text, Usage(prompt, self._counter.count(model.encoding, text)).priced(model.prices)
 
 
 class SummaryAfterErasure:

@@ -428,7 +428,11 @@ class TakeTurn:
         # hidden reasoning tokens, which never come back into the prompt.
         reply_tokens = self._counter.count(model.encoding, reply_text)
         reply_cost = self._counter.message_cost(model.encoding, Role.ASSISTANT, "") + reply_tokens
-        usage = end.usage or Usage(answer.fit.prompt_tokens, reply_tokens)
+        # Priced at the prices of the model that answered (a fallback bills at its own).
+        answering = answer.request.model
+        usage = (end.usage or Usage(answer.fit.prompt_tokens, reply_tokens)).priced(
+            answering.prices, end.cached_prompt_tokens
+        )
         user_message = Message(
             new_id(),
             Role.USER,
@@ -454,7 +458,9 @@ class TakeTurn:
             usage_estimated=end.usage is None,
             # Our count of the very prompt the provider's `prompt_tokens` is for.
             estimated_prompt_tokens=answer.fit.prompt_tokens,
-            model=answer.request.model.name,
+            model=answering.name,
+            cached_prompt_tokens=usage.cached_prompt_tokens,
+            cost=usage.cost,
         )
         return TurnRecord(
             chat_id=chat.id,

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from chatservice.domain.errors import InvalidInput, MessageTooLong
 from chatservice.domain.memory import ChatSummary, Memory
+from chatservice.domain.prices import ZERO, Prices, cost_of
 from chatservice.domain.tokens import REPLY_PRIMING, prompt_cost
 
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@+-]{1,128}$")
@@ -38,16 +40,28 @@ class ChatStatus(StrEnum):
 
 @dataclass(frozen=True)
 class Usage:
-    """Tokens as the provider reported them (summed over a chat's turns)."""
+    """Tokens as the provider reported them (summed over a chat's turns), how many of the prompt
+    tokens it read from its cache, and what they cost in USD (`priced`)."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    cost: Decimal = ZERO
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
+            self.cached_prompt_tokens + other.cached_prompt_tokens,
+            self.cost + other.cost,
         )
+
+    def priced(self, prices: Prices, cached_prompt_tokens: int = 0) -> Usage:
+        """This one call's usage with `cached_prompt_tokens` of its prompt read from the
+        provider's cache, and its cost at `prices`."""
+        cached = min(cached_prompt_tokens, self.prompt_tokens)
+        cost = cost_of(prices, self.prompt_tokens, self.completion_tokens, cached)
+        return replace(self, cached_prompt_tokens=cached, cost=cost)
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,10 @@ class Message:
     #: A reply's: the model that wrote it, the chat's own or one of its fallbacks; None for the
     #: other roles, and for replies stored before the service recorded it.
     model: str | None = None
+    #: A reply's: how many of `prompt_tokens` the provider read from its cache, and what the
+    #: call cost in USD; None for the other roles, and for replies stored before there were prices.
+    cached_prompt_tokens: int | None = None
+    cost: Decimal | None = None
 
     @property
     def in_window(self) -> bool:

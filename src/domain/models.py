@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields, replace
 
 from chatservice.domain.chat import ChatParams
 from chatservice.domain.errors import InvalidInput, shown
+from chatservice.domain.prices import FREE, Prices, usd
 
 #: What a model may accept besides its reply budget: every other parameter of a chat.
 SAMPLING_PARAMS = frozenset(f.name for f in fields(ChatParams)) - {"max_completion_tokens"}
@@ -38,6 +39,8 @@ class ModelSpec:
     exact_tokenizer: bool = True
     #: The models a turn moves to, in order, when this one fails before its first text.
     fallbacks: tuple[str, ...] = ()
+    #: USD per million tokens; a model of one's own that declares none costs nothing.
+    prices: Prices = FREE
 
     def __post_init__(self) -> None:
         problems = []
@@ -75,7 +78,54 @@ _CLAUDE = {
     "exact_tokenizer": False,
 }
 
-BUILTIN_MODELS: tuple[ModelSpec, ...] = (
+
+def _prices(input_: str, output: str, cached_input: str | None = None) -> Prices:
+    return Prices(usd(input_), usd(output), None if cached_input is None else usd(cached_input))
+
+
+# Published prices, USD per million tokens: input, output, cached input (where the provider bills
+# cache reads apart). docs/providers.md ("Prices") says when and where they were read.
+BUILTIN_PRICES: dict[str, Prices] = {
+    "gpt-3.5-turbo": _prices("0.50", "1.50"),
+    "gpt-4": _prices("30", "60"),
+    "gpt-4-32k": _prices("60", "120"),
+    "gpt-4-turbo": _prices("10", "30"),
+    "gpt-4o": _prices("2.50", "10", "1.25"),
+    "gpt-4o-mini": _prices("0.15", "0.60", "0.075"),
+    "gpt-4.1": _prices("2", "8", "0.50"),
+    "gpt-4.1-mini": _prices("0.40", "1.60", "0.10"),
+    "gpt-4.1-nano": _prices("0.10", "0.40", "0.025"),
+    "o1": _prices("15", "60", "7.50"),
+    "o3": _prices("2", "8", "0.50"),
+    "o4-mini": _prices("1.10", "4.40", "0.275"),
+    "gpt-5": _prices("1.25", "10", "0.125"),
+    "gpt-5-mini": _prices("0.25", "2", "0.025"),
+    "gpt-5-nano": _prices("0.05", "0.40", "0.005"),
+    # Claude: the cache-hit price; cache writes are billed by Anthropic above the input price,
+    # and counted here as input (the Messages API reports them apart, but we price what the
+    # spec of a turn's cost names: cached reads and the rest of the prompt).
+    "claude-fable-5-2": _prices("8", "40", "0.20"),
+    "claude-fable-5-1": _prices("10", "50", "0.25"),
+    "claude-fable-5": _prices("10", "50", "1"),
+    "claude-opus-5-5": _prices("4", "20", "0.20"),
+    "claude-opus-5": _prices("5", "25", "0.50"),
+    "claude-opus-4-8": _prices("5", "25", "0.50"),
+    "claude-opus-4-6": _prices("5", "25", "0.50"),
+    "claude-opus-4-5": _prices("5", "25", "0.50"),
+    "claude-sonnet-5-5": _prices("2", "10", "0.10"),
+    "claude-sonnet-5": _prices("2", "10", "0.20"),
+    # Haiku 5.5 bills a prompt over 100,000 tokens at five times the rates, on every token.
+    "claude-haiku-5-5": Prices(
+        usd("0.10"),
+        usd("0.50"),
+        usd("0.01"),
+        long_prompt_threshold=100_000,
+        long_prompt=_prices("0.50", "2.50", "0.05"),
+    ),
+    "claude-haiku-4-5": _prices("1", "5", "0.10"),
+}
+
+_LIMITS: tuple[ModelSpec, ...] = (
     *_family(["gpt-3.5-turbo"], 16_385, 4_096, "cl100k_base", 1_024, max_tokens_param="max_tokens"),
     *_family(["gpt-4"], 8_192, 8_192, "cl100k_base", 1_024, max_tokens_param="max_tokens"),
     *_family(["gpt-4-32k"], 32_768, 32_768, "cl100k_base", 4_096, max_tokens_param="max_tokens"),
@@ -120,6 +170,9 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
         8_192,
         **_CLAUDE,
     ),
+)
+BUILTIN_MODELS: tuple[ModelSpec, ...] = tuple(
+    replace(spec, prices=BUILTIN_PRICES[spec.name]) for spec in _LIMITS
 )
 
 

@@ -3,6 +3,7 @@ answer with). `Settings` holds them; their defaults are stated here, once."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -17,6 +18,7 @@ from pydantic import (
 
 from chatservice.domain.errors import InvalidInput
 from chatservice.domain.models import BUILTIN_MODELS, ModelSpec
+from chatservice.domain.prices import Prices
 from chatservice.domain.providers import is_anthropic_endpoint, is_openai_endpoint
 
 
@@ -125,6 +127,12 @@ class ModelTable(BaseModel):
     #: Whether `encoding` is the model's own tokenizer; false for a model of one's own (few
     #: servers' models have theirs in tiktoken).
     exact_tokenizer: bool | None = None
+    #: USD per million tokens (quoted, `"0.15"`, to keep TOML's floats out of the money); a model
+    #: of one's own costs nothing unless it says. `cached_input_price`: its provider's price of
+    #: the prompt tokens read from its cache, where it bills them apart.
+    input_price: Decimal | None = None
+    output_price: Decimal | None = None
+    cached_input_price: Decimal | None = None
 
     def spec(self, name: str) -> ModelSpec:
         """The model as the registry knows it; `InvalidInput` when the table cannot be one."""
@@ -141,7 +149,22 @@ class ModelTable(BaseModel):
             provider=_given(self.provider, base.provider),
             exact_tokenizer=_given(self.exact_tokenizer, base.exact_tokenizer),
             fallbacks=_given(self.fallbacks, base.fallbacks),
+            prices=self._prices(name, base.prices),
         )
+
+    def _prices(self, name: str, base: Prices) -> Prices:
+        """The built-in model's prices, or its own, where the table names any price."""
+        given = (self.input_price, self.output_price, self.cached_input_price)
+        if given == (None, None, None):
+            return base
+        try:
+            return Prices(
+                _given(self.input_price, base.input),
+                _given(self.output_price, base.output),
+                _given(self.cached_input_price, base.cached_input),
+            )
+        except InvalidInput as error:
+            raise InvalidInput(f"model {name!r}: {error}") from error
 
     def _own_model(self, name: str) -> ModelSpec:
         """What a model that is not built in is unless its table says otherwise."""

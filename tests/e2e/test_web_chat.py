@@ -85,14 +85,14 @@ async def test_a_person_chats_with_replies_streaming_in_and_finds_the_chat_after
         total = stored["usage"]
         await expect(chat.page.locator("#chat-usage")).to_have_text(
             f"Chat total: {total['prompt_tokens']} prompt + "
-            f"{total['completion_tokens']} completion tokens"
+            f"{total['completion_tokens']} completion tokens · ${stored['cost']}"
         )
         replies = [m for m in stored["messages"] if m["role"] == "assistant"]
         for shown, reply in zip(await chat.messages("assistant").all(), replies, strict=True):
             await expect(shown.locator(".model")).to_have_text(reply["model"])
             await expect(shown.locator(".reply-usage")).to_have_text(
                 f"reply: {reply['usage']['prompt_tokens']} prompt + "
-                f"{reply['usage']['completion_tokens']} completion tokens"
+                f"{reply['usage']['completion_tokens']} completion tokens · ${reply['cost']}"
             )
 
         # A reload keeps the token and user (session storage) and lists the chat by its title.

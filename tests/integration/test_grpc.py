@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ from grpclib.reflection.v1.reflection_grpc import ServerReflectionStub
 from grpclib.reflection.v1.reflection_pb2 import ServerReflectionRequest
 
 from chatservice.adapters.fake_gateway import FakeChatGateway
+from chatservice.domain.models import ModelRegistry
+from chatservice.domain.prices import cost_of, cost_text
 from chatservice.entrypoints.grpc.generated import chat_grpc, chatservice_v1_grpc
 from chatservice.entrypoints.grpc.generated import chat_pb2 as compat_pb
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
@@ -61,6 +64,30 @@ async def test_the_compat_stream_carries_cumulative_content(
             "assistant",
             "user",
             "assistant",
+        ]
+
+
+async def test_each_reply_and_its_chat_carry_their_exact_cost_in_usd(
+    open_live_grpc: LiveGrpcFactory, request: pytest.FixtureRequest
+) -> None:
+    u = unique_user("u", request)
+    async with open_live_grpc() as live:
+        chat = await create_chat(live, u)
+        prices = ModelRegistry().lookup(chat.model).prices
+        costs = []
+        for content in ("one", "two"):
+            *_, last = await live.v1.SendMessage(
+                pb.SendMessageRequest(user_id=u, chat_id=chat.id, content=content)
+            )
+            usage = last.completed.usage
+            cost = cost_of(prices, usage.prompt_tokens, usage.completion_tokens)
+            assert cost > 0
+            assert usage.cost == last.completed.reply.usage.cost == cost_text(cost)
+            costs.append(cost)
+        stored = await live.v1.GetChat(pb.GetChatRequest(user_id=u, chat_id=chat.id))
+        assert stored.usage.cost == cost_text(sum(costs, Decimal(0)))
+        assert [m.usage.cost for m in stored.messages if m.role == "assistant"] == [
+            cost_text(c) for c in costs
         ]
 
 

@@ -154,7 +154,12 @@ async def test_listing_pages_newest_first(api: Api, request: pytest.FixtureReque
         if cursor is None:
             break
     assert seen == [ids[0], *reversed(ids[1:])]
-    assert page["items"][-1]["usage"] == {"prompt_tokens": 0, "completion_tokens": 0}
+    assert page["items"][-1]["usage"] == {
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "cached_prompt_tokens": 0,
+    }
+    assert page["items"][-1]["cost"] == "0"
 
 
 async def test_an_ended_chat_refuses_messages_and_a_deleted_one_is_gone(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ from google.rpc.error_details_pb2 import RetryInfo
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
+from chatservice.domain.models import ModelRegistry
+from chatservice.domain.prices import cost_of, cost_text
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
 from support.grpc import LiveGrpcFactory
 from support.http import AUTH, ApiFactory, LiveApiFactory, SseEvent, read_sse, unique_user
@@ -67,6 +70,35 @@ async def test_a_turn_returns_the_providers_streamed_reply_and_usage(
         assert sent.headers["x-request-id"]
         stored = (await api.client.get(f"/v1/users/{u}/chats/{chat['id']}", headers=AUTH)).json()
         assert stored["usage"]["prompt_tokens"] == reply["usage"]["prompt_tokens"] > 0
+
+
+async def test_each_reply_costs_its_reported_usage_with_cached_tokens_at_the_cached_price(
+    open_api: ApiFactory, upstream: OpenAICompatibleServer, request: pytest.FixtureRequest
+) -> None:
+    u = unique_user("u", request)
+    prices = ModelRegistry().lookup("gpt-4o-mini").prices
+    async with open_api(**provider(upstream)) as api:
+        chat = await api.new_chat(u)
+        upstream.then(Behaviour(cached_tokens=0), Behaviour(cached_tokens=12))
+        first = await api.say(u, chat["id"], "Hello there")
+        second = await api.say(u, chat["id"], "And again")
+        costs = []
+        for reply in (first, second):
+            usage = reply["usage"]
+            expected = cost_of(
+                prices,
+                usage["prompt_tokens"],
+                usage["completion_tokens"],
+                usage["cached_prompt_tokens"],
+            )
+            assert reply["message"]["cost"] == cost_text(expected)
+            costs.append(expected)
+        assert second["usage"]["cached_prompt_tokens"] == 12
+        stored = (await api.client.get(f"/v1/users/{u}/chats/{chat['id']}", headers=AUTH)).json()
+        assert stored["cost"] == cost_text(sum(costs, Decimal(0)))
+        assert [m["cost"] for m in stored["messages"] if m["role"] == "assistant"] == [
+            cost_text(c) for c in costs
+        ]
 
 
 async def test_only_the_non_erased_window_is_sent_with_the_models_parameters(

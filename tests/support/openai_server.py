@@ -73,6 +73,8 @@ class Behaviour:
     reply: str | None = None
     stall_before_response: bool = False
     stall_after: int | None = None
+    #: The prompt tokens the usage says were read from the cache (`prompt_tokens_details`).
+    cached_tokens: int = 0
 
 
 @dataclass
@@ -228,6 +230,8 @@ class OpenAICompatibleServer:
                     "completion_tokens": completion,
                     "total_tokens": prompt + completion,
                 }
+                if behaviour.cached_tokens:
+                    usage["prompt_tokens_details"] = {"cached_tokens": behaviour.cached_tokens}
                 payload = {
                     "id": "chatcmpl-local",
                     "object": "chat.completion.chunk",

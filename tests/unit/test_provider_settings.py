@@ -3,10 +3,12 @@ environment; and the one-line refusals of a configuration that could not serve."
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from chatservice.domain.prices import Prices
 from chatservice.entrypoints.cli import main
 from chatservice.entrypoints.settings import Settings, SettingsError, load_settings
 
@@ -205,3 +207,31 @@ def test_serve_refuses_a_configuration_in_one_line_and_exits_2(
     assert main(["--config", str(config), "serve"]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("chatservice: provider 'anthropic' calls Anthropic's own endpoint")
+
+
+def test_a_model_of_ones_own_declares_its_prices_and_a_builtin_keeps_its_published_ones(
+    tmp_path: Path,
+) -> None:
+    body = TWO_PROVIDERS.replace(
+        "max_output = 4096\n",
+        'max_output = 4096\ninput_price = "0.02"\noutput_price = "0.05"\n'
+        'cached_input_price = "0.01"\n',
+    )
+    registry = settings_from(tmp_path, body).model_registry()
+    assert registry.servable("llama3.1:8b").prices == Prices(
+        Decimal("0.02"), Decimal("0.05"), Decimal("0.01")
+    )
+    assert registry.servable("claude-opus-5-5").prices == Prices(
+        Decimal("4"), Decimal("20"), Decimal("0.20")
+    )
+    unpriced = settings_from(tmp_path, TWO_PROVIDERS).model_registry()
+    assert unpriced.servable("llama3.1:8b").prices == Prices(Decimal(0), Decimal(0))
+
+
+def test_a_price_finer_than_a_millionth_of_a_dollar_is_refused_at_start_up(
+    tmp_path: Path,
+) -> None:
+    body = TWO_PROVIDERS.replace(
+        "max_output = 4096\n", 'max_output = 4096\ninput_price = "0.0000001"\n'
+    )
+    assert "input_price" in refusal(tmp_path, body)

@@ -120,6 +120,8 @@ _COMMIT = (
         updated_at=bindparam("now"),
         prompt_tokens=chats.c.prompt_tokens + bindparam("prompt_tokens_used"),
         completion_tokens=chats.c.completion_tokens + bindparam("completion_tokens_used"),
+        cached_prompt_tokens=chats.c.cached_prompt_tokens + bindparam("cached_prompt_tokens_used"),
+        cost=chats.c.cost + bindparam("cost_used"),
         claim_idempotency_key=None,
         claim_expires_at=None,
     )
@@ -220,6 +222,8 @@ class SqlAlchemyChatRepository:
                     "now": turn.updated_at,
                     "prompt_tokens_used": turn.usage.prompt_tokens,
                     "completion_tokens_used": turn.usage.completion_tokens,
+                    "cached_prompt_tokens_used": turn.usage.cached_prompt_tokens,
+                    "cost_used": turn.usage.cost,
                     "new_title": turn.title,
                 },
             )

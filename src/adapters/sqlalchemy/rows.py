@@ -17,6 +17,7 @@ from chatservice.domain.chat import (
     Usage,
 )
 from chatservice.domain.memory import ChatSummary, Memory
+from chatservice.domain.prices import ZERO
 
 
 def params_json(params: ChatParams) -> str:
@@ -38,6 +39,8 @@ def chat_row(chat: Chat) -> dict[str, object]:
         "title": chat.title,
         "prompt_tokens": chat.usage.prompt_tokens,
         "completion_tokens": chat.usage.completion_tokens,
+        "cached_prompt_tokens": chat.usage.cached_prompt_tokens,
+        "cost": chat.usage.cost,
         "created_at": chat.created_at,
         "updated_at": chat.updated_at,
         "version": chat.version,
@@ -84,7 +87,12 @@ def summary_from(row: Row[Any]) -> ChatSummary | None:
 def chat_from(row: Row[Any]) -> Chat:
     """A chat from a row of the chats table joined with its summary's (`SUMMARY_COLUMNS`); the
     claim columns unused. Its usage includes what its summaries cost."""
-    summary_usage = Usage(row.summary_prompt_tokens or 0, row.summary_completion_tokens or 0)
+    summary_usage = Usage(
+        row.summary_prompt_tokens or 0,
+        row.summary_completion_tokens or 0,
+        row.summary_cached_prompt_tokens or 0,
+        row.summary_cost or ZERO,
+    )
     return Chat(
         id=row.id,
         user_id=row.user_id,
@@ -93,7 +101,8 @@ def chat_from(row: Row[Any]) -> Chat:
         created_at=row.created_at,
         updated_at=row.updated_at,
         status=ChatStatus(row.status),
-        usage=Usage(row.prompt_tokens, row.completion_tokens) + summary_usage,
+        usage=Usage(row.prompt_tokens, row.completion_tokens, row.cached_prompt_tokens, row.cost)
+        + summary_usage,
         version=row.version,
         title=row.title,
         forked_from=(
@@ -127,6 +136,8 @@ def message_row(chat_id: str, message: Message) -> dict[str, object]:
         "replaces": message.replaces,
         "estimated_prompt_tokens": message.estimated_prompt_tokens,
         "model": message.model,
+        "cached_prompt_tokens": message.cached_prompt_tokens,
+        "cost": message.cost,
     }
 
 
@@ -148,4 +159,6 @@ def message_from(row: Row[Any]) -> Message:  # a row of the messages table
         replaces=row.replaces,
         estimated_prompt_tokens=row.estimated_prompt_tokens,
         model=row.model,
+        cached_prompt_tokens=row.cached_prompt_tokens,
+        cost=row.cost,
     )

@@ -32,6 +32,8 @@ SUMMARY_COLUMNS = (
     chat_summaries.c.version.label("summary_version"),
     chat_summaries.c.prompt_tokens.label("summary_prompt_tokens"),
     chat_summaries.c.completion_tokens.label("summary_completion_tokens"),
+    chat_summaries.c.cached_prompt_tokens.label("summary_cached_prompt_tokens"),
+    chat_summaries.c.cost.label("summary_cost"),
 )
 #: The chats table joined with each chat's summary, if it has one.
 CHATS_WITH_SUMMARIES = chats.outerjoin(chat_summaries, chat_summaries.c.chat_id == chats.c.id)
@@ -90,6 +92,8 @@ def store_summary(
                 **summary_row(chat_id, summary),
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
+                cached_prompt_tokens=usage.cached_prompt_tokens,
+                cost=usage.cost,
             )
         )
         return
@@ -103,6 +107,8 @@ def store_summary(
             **summary_row(chat_id, summary),
             prompt_tokens=chat_summaries.c.prompt_tokens + usage.prompt_tokens,
             completion_tokens=chat_summaries.c.completion_tokens + usage.completion_tokens,
+            cached_prompt_tokens=chat_summaries.c.cached_prompt_tokens + usage.cached_prompt_tokens,
+            cost=chat_summaries.c.cost + usage.cost,
         )
     )
     if replaced.rowcount != 1:

@@ -11,6 +11,7 @@ point at either). SQLite compares text byte for byte already.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -39,6 +40,7 @@ from chatservice.domain.chat import (
     MODEL_NAME_CHARS,
     TITLE_LENGTH,
 )
+from chatservice.domain.prices import COST_PLACES
 from chatservice.domain.responses import RESPONSE_ID_CHARS
 
 #: Both names a MySQL-family URL may carry: a `mariadb+asyncmy` URL ignores `mysql` variants.
@@ -118,6 +120,26 @@ class UtcDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+class Picodollars(TypeDecorator[Decimal]):
+    """Money: a `Decimal` of USD kept as a whole number of picodollars (10^-12 USD) in a BIGINT,
+    exact on every database (SQLite has no exact decimal type) and summed exactly by SQL. Every
+    cost is whole in that unit (`domain/prices.py`); anything finer is refused, never rounded."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        picodollars = value.scaleb(COST_PLACES)
+        if picodollars != picodollars.to_integral_value():
+            raise ValueError(f"{value} USD is finer than a picodollar")
+        return int(picodollars)
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(int(value)).scaleb(-COST_PLACES)
+
+
 def short_text(length: int) -> TypeEngine[str]:
     """A short piece of utf8mb4 text (names, statuses, titles)."""
     return String(length).with_variant(
@@ -161,6 +183,10 @@ chats = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("version", BigInteger(), nullable=False),
+    # What the chat's turns cost (its summaries' cost is theirs); the defaults are the
+    # migration's, for the chats made before there were prices.
+    Column("cached_prompt_tokens", BigInteger(), nullable=False, server_default="0"),
+    Column("cost_picodollars", Picodollars(), key="cost", nullable=False, server_default="0"),
     # The idempotency key of the turn holding the chat. The columns keep their first names
     # (`request_id`): a rename would cost a migration and say nothing new to the database.
     Column(
@@ -217,6 +243,9 @@ messages = Table(
     Column("estimated_prompt_tokens", BigInteger(), nullable=True),
     # A reply's: the model that wrote it (the chat's own, or a fallback).
     Column("model", short_text(MODEL_NAME_CHARS), nullable=True),
+    # A reply's: the prompt tokens the provider read from its cache, and what the call cost.
+    Column("cached_prompt_tokens", BigInteger(), nullable=True),
+    Column("cost_picodollars", Picodollars(), key="cost", nullable=True),
     # A chat's messages sit together (InnoDB clusters rows by primary key).
     PrimaryKeyConstraint("chat_id", "position"),
     UniqueConstraint("id"),
@@ -247,6 +276,8 @@ chat_summaries = Table(
     Column("version", BigInteger(), nullable=False),
     Column("prompt_tokens", BigInteger(), nullable=False),
     Column("completion_tokens", BigInteger(), nullable=False),
+    Column("cached_prompt_tokens", BigInteger(), nullable=False, server_default="0"),
+    Column("cost_picodollars", Picodollars(), key="cost", nullable=False, server_default="0"),
     **MYSQL_TABLE_OPTIONS,
 )
 

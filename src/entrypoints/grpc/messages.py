@@ -12,6 +12,7 @@ from chatservice.application.turn_events import Completed, Delta
 from chatservice.domain.chat import Chat, ChatParams, Message, WindowUse
 from chatservice.domain.memory import ChatSummary
 from chatservice.domain.params import RequestedParams
+from chatservice.domain.prices import cost_text
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
 
 
@@ -28,6 +29,8 @@ def usage_pb(message: Message) -> pb.Usage | None:
         prompt_tokens=message.prompt_tokens,
         completion_tokens=message.completion_tokens,
         estimated=message.usage_estimated,
+        cached_prompt_tokens=message.cached_prompt_tokens or 0,
+        cost="" if message.cost is None else cost_text(message.cost),
     )
 
 
@@ -71,6 +74,8 @@ def chat_pb(chat: Chat, window: WindowUse | None = None) -> pb.Chat:
         usage=pb.Usage(
             prompt_tokens=chat.usage.prompt_tokens,
             completion_tokens=chat.usage.completion_tokens,
+            cached_prompt_tokens=chat.usage.cached_prompt_tokens,
+            cost=cost_text(chat.usage.cost),
         ),
         created_at=timestamp(chat.created_at),
         updated_at=timestamp(chat.updated_at),

@@ -4,6 +4,7 @@ how an import reads one back into a domain chat."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 import msgspec
@@ -22,7 +23,7 @@ from chatservice.domain.chat import (
 )
 from chatservice.domain.errors import InvalidInput
 from chatservice.domain.memory import Memory
-from chatservice.entrypoints.http.schemas import ChatOut, chat_out
+from chatservice.entrypoints.http.schemas import ChatOut, CostText, chat_out
 
 #: A timestamp with its offset: a naive one would be a guess at the zone.
 Instant = Annotated[datetime, msgspec.Meta(tz=True)]
@@ -46,12 +47,14 @@ def chat_export(chat: Chat, window: WindowUse | None) -> ChatExportOut:
 class _UsageIn(msgspec.Struct):
     prompt_tokens: Count
     completion_tokens: Count
+    cached_prompt_tokens: Count = 0
 
 
 class _TurnUsageIn(msgspec.Struct):
     prompt_tokens: Count
     completion_tokens: Count
     estimated: bool = False
+    cached_prompt_tokens: Count = 0
 
 
 class _ParamsIn(msgspec.Struct):
@@ -74,6 +77,7 @@ class _MessageIn(msgspec.Struct):
     finish_reason: Annotated[str, msgspec.Meta(max_length=FINISH_REASON_CHARS)] | None = None
     usage: _TurnUsageIn | None = None
     model: Annotated[str, msgspec.Meta(max_length=MODEL_NAME_CHARS)] | None = None
+    cost: CostText | None = None
 
 
 class ChatImportIn(msgspec.Struct):
@@ -88,6 +92,7 @@ class ChatImportIn(msgspec.Struct):
     memory: Literal["none", "summary"] = "none"
     usage: _UsageIn = msgspec.field(default_factory=lambda: _UsageIn(0, 0))
     version: Count = 0
+    cost: CostText = "0"
 
 
 def imported_chat(document: ChatImportIn) -> Chat:
@@ -117,7 +122,12 @@ def imported_chat(document: ChatImportIn) -> Chat:
         status=ChatStatus(document.status),
         memory=Memory(document.memory),
         messages=messages,
-        usage=Usage(document.usage.prompt_tokens, document.usage.completion_tokens),
+        usage=Usage(
+            document.usage.prompt_tokens,
+            document.usage.completion_tokens,
+            document.usage.cached_prompt_tokens,
+            Decimal(document.cost),
+        ),
         version=document.version,
         title=document.title,
     )
@@ -139,4 +149,6 @@ def _message(message: _MessageIn) -> Message:
         completion_tokens=None if usage is None else usage.completion_tokens,
         usage_estimated=usage is not None and usage.estimated,
         model=message.model,
+        cached_prompt_tokens=None if usage is None else usage.cached_prompt_tokens,
+        cost=None if message.cost is None else Decimal(message.cost),
     )

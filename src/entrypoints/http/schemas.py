@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
-from chatservice.domain.chat import Chat, Message, WindowUse
+from chatservice.domain.chat import Chat, Message, Usage, WindowUse
 from chatservice.domain.memory import ChatSummary
 from chatservice.domain.params import RequestedParams
+from chatservice.domain.prices import cost_text
 
 
 class ErrorDetail(msgspec.Struct):
@@ -69,6 +71,8 @@ class CompatChatResponse(msgspec.Struct):
 class UsageOut(msgspec.Struct):
     prompt_tokens: int
     completion_tokens: int
+    #: How many of the prompt tokens the provider read from its cache (billed lower).
+    cached_prompt_tokens: int = 0
 
 
 class TurnUsageOut(msgspec.Struct):
@@ -76,6 +80,11 @@ class TurnUsageOut(msgspec.Struct):
     completion_tokens: int
     #: True when the provider reported no usage and our own count stands in.
     estimated: bool
+    cached_prompt_tokens: int = 0
+
+
+#: USD as an exact decimal string (`"0.000125"`), never a float.
+CostText = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,12}(\.[0-9]{1,12})?$")]
 
 
 class MessageOut(msgspec.Struct):
@@ -93,6 +102,9 @@ class MessageOut(msgspec.Struct):
     #: A reply's: the model that wrote it, the chat's own or one of its fallbacks (None for the
     #: other roles, and replies stored before it was recorded).
     model: str | None = None
+    #: A reply's cost in USD, from the provider's usage at the answering model's prices (None
+    #: for the other roles, and replies stored before there were prices).
+    cost: CostText | None = None
 
 
 class ParamsOut(msgspec.Struct):
@@ -112,6 +124,8 @@ class ChatSummaryOut(msgspec.Struct):
     created_at: datetime
     updated_at: datetime
     usage: UsageOut
+    #: What the chat's replies and summaries cost in USD, their exact sum.
+    cost: CostText = "0"
 
 
 class ConversationSummaryOut(msgspec.Struct):
@@ -150,6 +164,8 @@ class ChatOut(msgspec.Struct):
     usage: UsageOut
     version: int
     messages: list[MessageOut]
+    #: What the chat's replies and summaries cost in USD, their exact sum.
+    cost: CostText
     #: What the chat keeps of its erased exchanges (`none`, `summary`), and that summary: null
     #: until the first erasing turn's summary is stored, and for a chat that keeps none.
     memory: str
@@ -195,7 +211,16 @@ def requested_params(params: ParamsIn | None) -> RequestedParams:
 def turn_usage_out(message: Message) -> TurnUsageOut | None:
     if message.prompt_tokens is None or message.completion_tokens is None:
         return None
-    return TurnUsageOut(message.prompt_tokens, message.completion_tokens, message.usage_estimated)
+    return TurnUsageOut(
+        message.prompt_tokens,
+        message.completion_tokens,
+        message.usage_estimated,
+        message.cached_prompt_tokens or 0,
+    )
+
+
+def usage_out(usage: Usage) -> UsageOut:
+    return UsageOut(usage.prompt_tokens, usage.completion_tokens, usage.cached_prompt_tokens)
 
 
 def message_out(message: Message) -> MessageOut:
@@ -211,6 +236,7 @@ def message_out(message: Message) -> MessageOut:
         finish_reason=message.finish_reason,
         usage=turn_usage_out(message),
         model=message.model,
+        cost=None if message.cost is None else cost_text(message.cost),
     )
 
 
@@ -227,7 +253,8 @@ def summary_out(chat: Chat) -> ChatSummaryOut:
         model=chat.model,
         created_at=chat.created_at,
         updated_at=chat.updated_at,
-        usage=UsageOut(chat.usage.prompt_tokens, chat.usage.completion_tokens),
+        usage=usage_out(chat.usage),
+        cost=cost_text(chat.usage.cost),
     )
 
 
@@ -242,7 +269,8 @@ def chat_out(chat: Chat, window: WindowUse | None = None) -> ChatOut:
         params=msgspec.convert(chat.params, ParamsOut, from_attributes=True),
         created_at=chat.created_at,
         updated_at=chat.updated_at,
-        usage=UsageOut(chat.usage.prompt_tokens, chat.usage.completion_tokens),
+        usage=usage_out(chat.usage),
+        cost=cost_text(chat.usage.cost),
         version=chat.version,
         messages=[message_out(m) for m in chat.messages],
         forked_from=ForkedFromOut(origin.chat_id, origin.message_id) if origin else None,

@@ -154,6 +154,11 @@ function titleOf(chat) {
   return chat.title.length >= TITLE_LENGTH ? `${chat.title}…` : chat.title;
 }
 
+/** The service's exact decimal string, shown as it is: parsing it as a number would round it. */
+function costWords(cost) {
+  return cost == null ? "" : ` · $${cost}`;
+}
+
 function usageWords(usage) {
   const words = `${usage.prompt_tokens} prompt + ${usage.completion_tokens} completion tokens`;
   return usage.estimated ? `${words} (estimated)` : words;
@@ -189,7 +194,7 @@ function messageItem(message, actions = null) {
     meta.append(element("span", "tokens", `${message.tokens} tokens`));
   }
   if (message.model) meta.append(modelLabel(message.model));
-  if (message.usage) meta.append(element("span", "reply-usage", `reply: ${usageWords(message.usage)}`));
+  if (message.usage) meta.append(element("span", "reply-usage", `reply: ${usageWords(message.usage)}${costWords(message.cost)}`));
   if (message.finish_reason === "length") {
     meta.append(element("span", "cut", "cut at the reply's token limit"));
   }
@@ -325,7 +330,7 @@ function renderChat() {
   const chat = state.chat;
   ui.title.textContent = chat ? titleOf(chat) : "New chat";
   ui.usage.textContent = chat
-    ? `Chat total: ${usageWords(chat.usage)}${chat.status === "ended" ? " · ended" : ""}`
+    ? `Chat total: ${usageWords(chat.usage)}${costWords(chat.cost)}${chat.status === "ended" ? " · ended" : ""}`
     : "";
   showWindow(ui.gauge, chat?.window ?? null);
   if (state.editing && state.editing.chatId !== chat?.id) stopEditing();
