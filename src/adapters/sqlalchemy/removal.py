@@ -18,9 +18,14 @@ from sqlalchemy.sql import Select
 from chatservice.adapters.sqlalchemy.tables import (
     chat_summaries,
     chats,
+    conversations,
     messages,
+    responses,
     search_documents,
 )
+
+#: Every table with rows of a chat, by its `chat_id` (the chat's own row goes last).
+_ROWS_OF_A_CHAT = (messages, chat_summaries, search_documents, responses, conversations)
 
 
 def remove_chats(connection: Connection, chat_ids: Sequence[str]) -> int:
@@ -28,7 +33,7 @@ def remove_chats(connection: Connection, chat_ids: Sequence[str]) -> int:
     transaction deleted (a chat another transaction deleted first does not count)."""
     if not chat_ids:
         return 0
-    for table in (messages, chat_summaries, search_documents):
+    for table in _ROWS_OF_A_CHAT:
         connection.execute(delete(table).where(table.c.chat_id.in_(chat_ids)))
     return connection.execute(delete(chats).where(chats.c.id.in_(chat_ids))).rowcount
 
