@@ -152,10 +152,3 @@ def unexpected_error_response(
 ) -> Response[ErrorBody]:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return Response(error_body("internal", "internal error"), status_code=500)
-
-
-EXCEPTION_HANDLERS = {
-    errors.ChatServiceError: domain_error_response,
-    HTTPException: framework_error_response,
-    Exception: unexpected_error_response,
-}
