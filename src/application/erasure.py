@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
+
+from chatservice.application.batches import in_batches
 from chatservice.application.ports import ChatRepository, WhatsAppDirectory
 from chatservice.domain.chat import validate_user_id
 
@@ -24,12 +27,9 @@ class EraseUser:
         stores nothing. Raises `InvalidInput` for a bad user id, `StorageUnavailable` when the
         database fails part-way: what went is gone, and running it again finishes the rest."""
         validate_user_id(user_id)
-        chats = 0
-        while True:
-            deleted = await self._repository.delete_user_chats(user_id, self._batch_size)
-            chats += deleted
-            if deleted < self._batch_size:
-                break
+        chats = await in_batches(
+            partial(self._repository.delete_user_chats, user_id), self._batch_size
+        )
         # A WhatsApp user's id is their sender address (`whatsapp:+…`).
         while await self._directory.forget_sender(user_id, self._batch_size):
             pass

@@ -9,11 +9,12 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol
 
+from chatservice.application.batches import in_batches
 from chatservice.application.clock import Clock, utc_now
 from chatservice.application.ports import ChatRepository, Leases, WhatsAppDirectory
 from chatservice.domain.errors import StorageUnavailable
@@ -78,33 +79,19 @@ class PruneExpiredData:
                 else await self._directory.count_messages_before(messages_before),
             )
         chats = messages = 0
+        batch_size = self._policy.batch_size
         if chats_before is not None:
-            chats = await self._in_batches(
-                _bound(self._repository.delete_chats_updated_before, chats_before, now)
+            chats = await in_batches(
+                partial(self._repository.delete_chats_updated_before, chats_before, now),
+                batch_size,
             )
         if messages_before is not None:
-            messages = await self._in_batches(
-                _bound(self._directory.prune_messages, messages_before)
+            messages = await in_batches(
+                partial(self._directory.prune_messages, messages_before), batch_size
             )
         report = PruneReport(chats, messages)
         self._observer.pruned(report)
         return report
-
-    async def _in_batches(self, delete_batch: Callable[[int], Awaitable[int]]) -> int:
-        total = 0
-        while True:
-            deleted = await delete_batch(self._policy.batch_size)
-            total += deleted
-            # A batch short of full: nothing was left (or another replica took the rest).
-            if deleted < self._policy.batch_size:
-                return total
-
-
-def _bound(
-    delete: Callable[..., Awaitable[int]], *arguments: datetime
-) -> Callable[[int], Awaitable[int]]:
-    """`delete` with its arguments but the batch size given."""
-    return lambda limit: delete(*arguments, limit)
 
 
 def _cutoff(now: datetime, days: int) -> datetime | None:
