@@ -12,7 +12,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from chatservice.application.ports import ChatCursor, ErasedSinceSummary, StoredTurn, TurnClaim
+from chatservice.application.ports import (
+    ChatCursor,
+    ChatHead,
+    ErasedSinceSummary,
+    StoredTurn,
+    TurnClaim,
+)
 from chatservice.domain.chat import Chat, ChatStatus, Message, Role, Usage
 from chatservice.domain.errors import ChatEnded, ChatNotFound, ConcurrentUpdate, TurnInProgress
 from chatservice.domain.memory import ChatSummary
@@ -108,6 +114,16 @@ class InMemoryChatRepository:
     async def get_chat(self, user_id: str, chat_id: str) -> Chat:
         async with self._lock:
             return copy.deepcopy(self._owned(user_id, chat_id))
+
+    async def get_chat_head(self, user_id: str, chat_id: str) -> ChatHead:
+        async with self._lock:
+            chat = self._owned(user_id, chat_id)
+            latest = max(
+                (m for m in chat.messages if not m.superseded),
+                key=lambda m: m.position,
+                default=None,
+            )
+            return ChatHead(copy.deepcopy(replace(chat, messages=[])), latest)
 
     async def get_settled_chat(self, user_id: str, chat_id: str, now: datetime) -> Chat:
         async with self._lock:

@@ -109,6 +109,16 @@ class ErasedSinceSummary:
     erased: tuple[Message, ...]
 
 
+@dataclass(frozen=True)
+class ChatHead:
+    """A chat without its messages, and its latest message not superseded (by position, erased
+    or not; `None` when it has none): whether a reply is still the chat's last word, read
+    without its history."""
+
+    chat: Chat
+    latest: Message | None
+
+
 class ChatRepository(Protocol):
     """Durable chats. A chat of another user is `ChatNotFound`: existence never leaks.
 
@@ -148,6 +158,11 @@ class ChatRepository(Protocol):
 
     async def get_chat(self, user_id: str, chat_id: str) -> Chat:
         """The chat with its whole history, erased and superseded messages included."""
+
+    async def get_chat_head(self, user_id: str, chat_id: str) -> ChatHead:
+        """The chat without its messages, and its latest message not superseded. Reads that
+        message alone, not the history: its cost follows neither the chat's length nor how
+        many of its messages are erased or superseded."""
 
     async def get_settled_chat(self, user_id: str, chat_id: str, now: datetime) -> Chat:
         """The chat with its whole history, as `get_chat`, provided no turn holds it: raises

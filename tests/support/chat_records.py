@@ -100,3 +100,57 @@ async def stored_chat(chats: ChatRepository, user_id: str) -> str:
     chat = Chat(new_id(), user_id, "gpt-4o-mini", ChatParams(256), T0, T0)
     await chats.add_chat(chat)
     return chat.id
+
+
+LATER = T0 + timedelta(minutes=5)
+
+
+def regeneration(chat: Chat, key: str, erase_before: int | None = None) -> TurnRecord:
+    """A regenerate on `chat` (its window ends with a question and its reply): the reply is
+    superseded and a new one, carrying the key, answers the same question."""
+    old_reply = chat.messages[-1]
+    reply = message(
+        old_reply.position + 1,
+        Role.ASSISTANT,
+        "a better answer",
+        idempotency_key=key,
+        replaces=old_reply.id,
+        finish_reason="stop",
+        prompt_tokens=50,
+        completion_tokens=8,
+    )
+    return TurnRecord(
+        chat_id=chat.id,
+        idempotency_key=key,
+        expected_version=chat.version,
+        user_message=None,
+        reply=reply,
+        erase_before=erase_before,
+        usage=Usage(50, 8),
+        title=None,
+        updated_at=LATER,
+        supersede_from=old_reply.position,
+    )
+
+
+def edit(chat: Chat, key: str) -> TurnRecord:
+    """An edit of `chat`'s last question (its window ends with it and its reply)."""
+    question = chat.messages[-2]
+    position = chat.messages[-1].position + 1
+    new_question, reply = exchange(position, key)
+    return replace(
+        turn(chat, key),
+        user_message=replace(new_question, replaces=question.id),
+        reply=reply,
+        supersede_from=question.position,
+    )
+
+
+def history_of_versions(user_id: str) -> Chat:
+    """System, an erased exchange, then a question whose first reply was superseded by a second,
+    and one more exchange: positions 0 · 1 2 (erased) · 3 4 (superseded) 5 · 6 7."""
+    chat = new_chat(user_id, exchanges=2, erased=1)
+    first_reply = replace(chat.messages[4], superseded=True)
+    second = message(5, Role.ASSISTANT, "second answer", replaces=first_reply.id)
+    chat.messages[4:] = [first_reply, second, *exchange(6)]
+    return chat

@@ -44,7 +44,13 @@ from chatservice.adapters.sqlalchemy.tables import (
 )
 from chatservice.adapters.sqlalchemy.transactions import Transactions, WriteConflict
 from chatservice.adapters.sqlalchemy.window_cache import WindowCache
-from chatservice.application.ports import ChatCursor, ErasedSinceSummary, StoredTurn, TurnClaim
+from chatservice.application.ports import (
+    ChatCursor,
+    ChatHead,
+    ErasedSinceSummary,
+    StoredTurn,
+    TurnClaim,
+)
 from chatservice.domain.chat import Chat, ChatStatus, Message, Role, Usage
 from chatservice.domain.errors import (
     ChatEnded,
@@ -104,8 +110,22 @@ _SUPERSEDE = (
     .where(*_IN_WINDOW, messages.c.position >= bindparam("supersede_from"))
     .values(superseded=True)
 )
+# A chat's latest message not superseded is the later of the window's last (`erased` false) and
+# the erased messages' last (`erased` true): each is one row read backwards through the window
+# index, however long the history and however much of it is erased or superseded.
+_LATEST_NOT_SUPERSEDED = (
+    select(messages)
+    .where(
+        messages.c.chat_id == bindparam("chat"),
+        messages.c.erased == bindparam("erased"),
+        messages.c.superseded == false(),
+    )
+    .order_by(messages.c.position.desc())
+    .limit(1)
+)
 for _dialect in MYSQL_DIALECTS:
     _WINDOW = _WINDOW.with_hint(messages, _USE_WINDOW_INDEX, _dialect)
+    _LATEST_NOT_SUPERSEDED = _LATEST_NOT_SUPERSEDED.with_hint(messages, _USE_WINDOW_INDEX, _dialect)
     _ERASE = _ERASE.with_hint(_USE_WINDOW_INDEX, dialect_name=_dialect)
     _SUPERSEDE = _SUPERSEDE.with_hint(_USE_WINDOW_INDEX, dialect_name=_dialect)
 _COMMIT = (
@@ -304,6 +324,20 @@ class SqlAlchemyChatRepository:
             chat = _owned_chat(connection, user_id, chat_id)
             chat.messages = _messages(connection, chat_id)
             return chat
+
+        return await self._transactions.run(read, write=False)
+
+    async def get_chat_head(self, user_id: str, chat_id: str) -> ChatHead:
+        def read(connection: Connection) -> ChatHead:
+            chat = _owned_chat(connection, user_id, chat_id)
+            latest = [
+                message_from(row)
+                for erased in (False, True)
+                for row in connection.execute(
+                    _LATEST_NOT_SUPERSEDED, {"chat": chat_id, "erased": erased}
+                )
+            ]
+            return ChatHead(chat, max(latest, key=lambda m: m.position, default=None))
 
         return await self._transactions.run(read, write=False)
 
