@@ -147,7 +147,8 @@ class CreateResponse:
         """The chat the response is a turn of, and whether it was made for it."""
         made = False
         if new.conversation is not None:
-            chat = await self._repository.get_chat(new.user_id, chat_id_of(new.conversation))
+            head = await self._repository.get_chat_head(new.user_id, chat_id_of(new.conversation))
+            chat = head.chat
         elif new.previous_response_id is not None:
             chat, made = await self._continued(new.user_id, new.previous_response_id)
         else:
@@ -168,14 +169,15 @@ class CreateResponse:
         previous = await self._store.find_response(user_id, previous_response_id)
         if previous is None:
             raise ResponseNotFound(previous_response_id)
-        chat = await self._repository.get_chat(user_id, previous.chat_id)
+        # The chat's head, not its history: a turn costs O(window) (docs/architecture.md).
+        head = await self._repository.get_chat_head(user_id, previous.chat_id)
+        chat = head.chat
         stored = await self._repository.find_turn(user_id, chat.id, previous.request_id)
         if stored is None:
             raise InvalidInput(
                 f"response {previous_response_id} has no stored reply to continue from"
             )
-        latest = next((m for m in reversed(chat.messages) if not m.superseded), None)
-        if latest is not None and latest.id == stored.reply.id:
+        if head.latest is not None and head.latest.id == stored.reply.id:
             return chat, False
         return await self._fork_chat(user_id, chat.id, stored.reply.id), True
 
