@@ -6,20 +6,15 @@ connection is held while the model streams. Whatever goes wrong after the claim 
 the caller leaves, the commit loses a race) releases the claim and stores nothing of the turn, so
 the caller may simply retry. Metrics wrap the turn from outside (`observed.py`).
 
-Where our count of a model's tokens is only an estimate, the window is fitted at the calibrated
-ratio (`calibration.py`), and a prompt the provider still refuses as too long before any text
-came is fitted again at the ratio the refusal shows and sent once more. A model's provider that
-fails before any text came (that refusal included, when it stands) moves the turn to the
-model's next fallback (`ModelSpec.fallbacks`), its window fitted again for that model; after the
-first text, nothing moves.
+The prompt is fitted to the model's window by `prompts.py`; the model that answers is the
+chat's own or, when its provider fails before any text came, one of its fallbacks
+(`fallbacks.py`).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing, asynccontextmanager
-from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Protocol
 
@@ -27,63 +22,35 @@ from chatservice.application.background import BackgroundWork
 from chatservice.application.busy import wait_while_busy
 from chatservice.application.calibration import TokenCalibration
 from chatservice.application.clock import Clock, utc_now
+from chatservice.application.fallbacks import FirstAnswer
 from chatservice.application.ids import new_id
 from chatservice.application.model_reply import ModelReply
-from chatservice.application.observability import current_trace_id
 from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import (
     ChatGateway,
     ChatRepository,
     CompletionEnd,
-    CompletionRequest,
-    PromptMessage,
     TokenCounter,
     TurnClaim,
 )
+from chatservice.application.prompts import FittedPrompt, PromptFitter, stored_window
 from chatservice.application.rate_limit import TurnRateLimiter
-from chatservice.application.summaries import in_prompt, summary_message
 from chatservice.application.turn_actions import Asked, landed, replayed
 from chatservice.application.turn_events import Accepted, Completed, Delta, TurnEvent
-from chatservice.application.turn_options import as_asked, truncation_refused
-from chatservice.domain.calibration import TokenRatio
+from chatservice.application.turn_options import as_asked
 from chatservice.domain.chat import (
-    Budget,
     Chat,
-    Fit,
     Message,
     Role,
     Usage,
-    erase_to_fit,
     title_from,
     validate_content,
     validate_idempotency_key,
     validate_user_id,
 )
-from chatservice.domain.errors import (
-    ChatServiceError,
-    ContextLengthExceeded,
-    MessageTooLong,
-    ProviderRateLimited,
-    ProviderRejected,
-    ProviderTimeout,
-    ProviderUnavailable,
-    TurnInProgress,
-)
-from chatservice.domain.models import ModelRegistry, ModelSpec
+from chatservice.domain.errors import TurnInProgress
+from chatservice.domain.models import ModelRegistry
 from chatservice.domain.turn import Send, TurnAction, TurnOptions, TurnRecord
-
-log = logging.getLogger(__name__)
-
-#: The failures of a model's provider before its first text that move a turn to the model's
-#: next fallback: it was overloaded, down, slow to start, limiting us, refusing us (credentials
-#: or the request: another provider may well take it), or found the prompt too long for it.
-FALLBACK_ERRORS = (
-    ProviderUnavailable,
-    ProviderRateLimited,
-    ProviderTimeout,
-    ProviderRejected,
-    MessageTooLong,
-)
 
 #: How often a retry looks for the outcome of the same request still running elsewhere.
 RETRY_PAUSES = (0.1,)
@@ -173,12 +140,13 @@ class TakeTurn:
         after_commit: Callable[[Chat, TurnRecord], None] = lambda chat, turn: None,
     ) -> None:
         self._repository = repository
-        self._gateway = gateway
         self._counter = counter
         self._registry = registry
         self._policy = policy
         self._calibration = calibration
         self._work = work
+        self._fitter = PromptFitter(counter, registry, policy, calibration)
+        self._first_answer = FirstAnswer(gateway, registry, self._fitter, calibration, clock)
         self._clock = clock
         self._retry_pauses = retry_pauses
         self._after_commit = after_commit  # what follows a commit (`SummaryAfterErasure`)
@@ -201,7 +169,7 @@ class TakeTurn:
             chat = as_asked(chat, action, self._counter, self._registry)  # its options, if any
             # What the action makes of the window: the history the question follows.
             asked = Asked.of(chat, action)
-            own = self._prompt(chat, asked, self._registry.servable(chat.model))
+            own = self._fitter.fit(chat, asked, self._registry.servable(chat.model))
             if deltas:
                 yield Accepted(claim.idempotency_key)
             # The chat's model, or the first of its fallbacks to get as far as its first text.
@@ -260,139 +228,13 @@ class TakeTurn:
             )
             raise
 
-    def _prompt(
+    async def _commit(
         self,
         chat: Chat,
-        asked: Asked,
-        model: ModelSpec,
-        fallback_from: str | None = None,
-        ratio: TokenRatio | None = None,
-    ) -> _Prompt:
-        """`model`'s request: the history the question follows (the chat's window, less what
-        the action supersedes), its oldest exchanges erased until the question fits
-        (`MessageTooLong` when it cannot), then the question. Our counts are scaled by `ratio`,
-        by default the calibration's for this chat and model.
-
-        For a fallback, the window is fitted to the fallback's limits: its context window, the
-        chat's reply reserve capped at its largest reply, and its counting."""
-        params = chat.params
-        if params.max_completion_tokens > model.max_output:
-            params = replace(params, max_completion_tokens=model.max_output)
-        content = asked.content
-        user_cost = self._counter.message_cost(model.encoding, Role.USER, content)
-        if ratio is None:
-            ratio = self._calibration.ratio_for(chat, model)
-        budget = Budget(
-            model.context_window,
-            params.max_completion_tokens,
-            self._policy.window_margin,
-            ratio.scale,
-        )
-        history, summary = self._history(chat, asked.revision.history, model)
-        fit = erase_to_fit(history, user_cost, budget, summary.tokens if summary else None)
-        if fit.erased and truncation_refused(asked.action):
-            raise ContextLengthExceeded()
-        messages = (
-            *(PromptMessage(m.role, m.content) for m in in_prompt(fit, summary)),
-            PromptMessage(Role.USER, content),
-        )
-        request = CompletionRequest(
-            model, messages, params, current_trace_id.get(), fallback_from=fallback_from
-        )
-        return _Prompt(request, asked, user_cost, fit, ratio, budget)
-
-    def _history(
-        self, chat: Chat, history: Sequence[Message], model: ModelSpec
-    ) -> tuple[Sequence[Message], Message | None]:
-        """`history`, and the chat's summary if it has one, as `model` counts them. The stored
-        costs were counted once, in the chat's own model's encoding; only a fallback on another
-        encoding counts them again (for its prompt alone: nothing stored changes)."""
-        summary = summary_message(chat.summary) if chat.summary else None
-        if model.encoding == self._registry.lookup(chat.model).encoding:
-            return history, summary
-        window = [
-            replace(m, tokens=self._counter.message_cost(model.encoding, m.role, m.content))
-            for m in (*history, *([summary] if summary else []))
-        ]
-        return window[: len(history)], window[-1] if summary else None
-
-    async def _first_answer(
-        self, chat: Chat, claim: TurnClaim, own: _Prompt
-    ) -> tuple[_Prompt, ModelReply]:
-        """The reply of the chat's own model, started up to its first text. When that model's
-        provider fails before it (`FALLBACK_ERRORS`), the turn moves to the next model of the
-        chain, its window fitted again, for as long as the claim holds; a fallback the new
-        message alone does not fit is passed over. When no model answers, the error of the last
-        one tried. After the first text, nothing moves: the reply's failures are the turn's."""
-        failure: ChatServiceError | None = None
-        for candidate in self._candidates(chat, own):
-            if failure is not None and self._clock() >= claim.expires_at:
-                break
-            try:
-                return await self._started(chat, candidate)
-            except FALLBACK_ERRORS as error:
-                log.warning(
-                    "model %s failed before its first text (%s)",
-                    candidate.request.model.name,
-                    error.code,
-                )
-                failure = error
-        assert failure is not None  # the chat's own model is always tried
-        raise failure
-
-    def _candidates(self, chat: Chat, own: _Prompt) -> Iterator[_Prompt]:
-        """The prompt of each model of the chain in turn, fitted when it comes to it: the
-        chat's own first, then each fallback the new message fits."""
-        yield own
-        tried = own.request.model.name
-        for model in self._registry.chain(chat.model)[1:]:
-            try:
-                prompt = self._prompt(chat, own.asked, model, fallback_from=tried)
-            except MessageTooLong:
-                continue
-            tried = model.name
-            yield prompt
-
-    async def _started(self, chat: Chat, prompt: _Prompt) -> tuple[_Prompt, ModelReply]:
-        """`prompt`'s reply, started up to its first text. A prompt its provider refuses as
-        too long although our calibrated count said it fit is fitted again at the ratio the
-        refusal shows and sent once more (`_refitted`); whatever else fails is raised."""
-        while True:
-            reply = ModelReply(self._gateway.stream(prompt.request))
-            try:
-                await reply.start()
-            except BaseException as error:
-                await reply.aclose()
-                if not isinstance(error, MessageTooLong):
-                    raise
-                if (refitted := self._refitted(chat, prompt, error)) is None:
-                    raise
-                prompt = refitted
-                continue
-            return prompt, reply
-
-    def _refitted(self, chat: Chat, prompt: _Prompt, refusal: MessageTooLong) -> _Prompt | None:
-        """The prompt fitted again after the provider refused it as too long although our
-        calibrated count said it fit: at the ratio the refusal shows, once, and only before any
-        text came. None where that cannot help (exact counts, a second refusal, a ratio at its
-        bound); the refusal then stands."""
-        if prompt.refitted:
-            return None
-        ratio = self._calibration.refused(
-            prompt.request.model,
-            prompt.ratio,
-            prompt.fit.prompt_tokens,
-            prompt.budget,
-            refusal.provider_prompt_tokens,
-        )
-        if ratio is None:
-            return None
-        # The same request again, better fitted: a fallback is counted once, at its first.
-        again = self._prompt(chat, prompt.asked, prompt.request.model, ratio=ratio)
-        return replace(again, refitted=True)
-
-    async def _commit(
-        self, chat: Chat, claim: TurnClaim, own: _Prompt, answer: _Prompt, reply: ModelReply
+        claim: TurnClaim,
+        own: FittedPrompt,
+        answer: FittedPrompt,
+        reply: ModelReply,
     ) -> Completed:
         """Store the turn in one transaction that checks the chat's version: what the chat's
         own model's window says (its costs, its erasures), whichever model answered."""
@@ -406,19 +248,19 @@ class TakeTurn:
         self._after_commit(chat, turn)
         question = turn.user_message or own.asked.question
         assert question is not None  # a turn adds a question, or answers a stored one again
-        erased = len(_stored_window(own, answer).fit.erased)
+        erased = len(stored_window(own, answer).fit.erased)
         return Completed(chat.id, question, turn.reply, erased, answer.request.model.name)
 
     def _turn_record(
         self,
         chat: Chat,
         claim: TurnClaim,
-        own: _Prompt,
-        answer: _Prompt,
+        own: FittedPrompt,
+        answer: FittedPrompt,
         reply_text: str,
         end: CompletionEnd,
     ) -> TurnRecord:
-        window = _stored_window(own, answer)
+        window = stored_window(own, answer)
         model, fit, asked = window.request.model, window.fit, window.asked
         now = self._clock()
         position = chat.next_position
@@ -474,24 +316,3 @@ class TakeTurn:
             updated_at=now,
             supersede_from=asked.revision.supersede_from,
         )
-
-
-@dataclass(frozen=True)
-class _Prompt:
-    request: CompletionRequest
-    #: What the turn's action asks, and what its question costs in the window.
-    asked: Asked
-    user_cost: int
-    fit: Fit
-    #: What our counts were scaled by, and the budget they were fitted in.
-    ratio: TokenRatio
-    budget: Budget
-    #: Fitted again after the provider refused the first fit as too long.
-    refitted: bool = False
-
-
-def _stored_window(own: _Prompt, answer: _Prompt) -> _Prompt:
-    """The window a turn stores (its costs, its erasures): the chat's own model's, as it was
-    sent when that model answered (fitted again, perhaps), else as it was first fitted. A
-    fallback's window, narrower or wider, was for its one prompt and erases nothing."""
-    return answer if answer.request.model.name == own.request.model.name else own
