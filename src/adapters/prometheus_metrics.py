@@ -58,6 +58,11 @@ SUMMARY_FOLDS = Counter(
     ["outcome"],
 )
 GRPC_CALLS = Counter("chatservice_grpc_calls_total", "gRPC calls", ["method", "status"])
+FORBIDDEN_USERS = Counter(
+    "chatservice_forbidden_user_total",
+    "Requests and calls refused because a scoped token acted for a user outside its glob",
+    ["token"],
+)
 GRPC_SECONDS = Histogram(
     "chatservice_grpc_call_duration_seconds",
     "gRPC call duration",
@@ -112,3 +117,8 @@ class PrometheusPruneObserver:
 def observe_grpc_call(method: str, status: str, seconds: float) -> None:
     GRPC_CALLS.labels(method, status).inc()
     GRPC_SECONDS.labels(method).observe(seconds)
+
+
+def observe_forbidden_user(token_name: str) -> None:
+    """`token_name`: the `[[tokens]]` entry's name, never its value."""
+    FORBIDDEN_USERS.labels(token_name).inc()

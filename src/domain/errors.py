@@ -33,6 +33,15 @@ class InvalidInput(ChatServiceError):
     code = "invalid_input"
 
 
+class ForbiddenUser(ChatServiceError):
+    """A scoped token acting for a user outside its `users` glob."""
+
+    code = "forbidden_user"
+
+    def __init__(self, token_name: str, user_id: str) -> None:
+        super().__init__(f"token {token_name!r} may not act for user {shown(user_id)}")
+
+
 class ChatNotFound(ChatServiceError):
     code = "chat_not_found"
 

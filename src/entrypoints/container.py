@@ -272,7 +272,11 @@ class Container(containers.DeclarativeContainer):
     # providers are imported), and the one a turn talks to: each request to its model's provider.
     gateways = providers.Singleton(_gateways, settings, counter, gateway.provider)
     routing_gateway = providers.Singleton(RoutingChatGateway, gateways)
-    authenticator = providers.Singleton(TokenAuthenticator, settings.provided.auth_tokens)
+    authenticator = providers.Singleton(
+        TokenAuthenticator,
+        settings.provided.auth_tokens,
+        providers.Callable(Settings.scoped_tokens, settings),
+    )
     policy = providers.Singleton(
         ChatPolicy,
         model=settings.provided.model,

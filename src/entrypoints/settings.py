@@ -41,12 +41,19 @@ from chatservice.entrypoints.config_tables import (
     is_builtin,
     provider_default,
 )
+from chatservice.entrypoints.token_tables import (
+    ScopedToken,
+    ScopedTokenTable,
+    TokenTableError,
+    check_distinct,
+    with_token_values,
+)
 
 ENV_PREFIX = "CHATSERVICE_"
 #: The variable that names the TOML file when `--config` does not.
 CONFIG_VARIABLE = f"{ENV_PREFIX}CONFIG"
 #: Settings that are tables, so only the TOML file can give them.
-TOML_ONLY = frozenset({"models", "providers"})
+TOML_ONLY = frozenset({"models", "providers", "tokens"})
 #: The Part I settings of the one provider that serves every model: the shorthand for a single
 #: provider table, left unset when the file has `[providers]` tables.
 ONE_PROVIDER_SETTINGS = (
@@ -173,6 +180,9 @@ class Settings(BaseModel):
     #: The model providers, as `[providers.NAME]` tables in the TOML file; none: the one provider
     #: of `gateway` serves every model.
     providers: dict[str, ProviderTable] = Field(default_factory=dict)
+    #: Scoped tokens, as `[[tokens]]` entries of the TOML file: each acts only for the users its
+    #: glob matches.
+    tokens: tuple[ScopedTokenTable, ...] = ()
 
     def __init__(self, **values: Any) -> None:  # Any: each setting has a type of its own
         try:
@@ -220,6 +230,10 @@ class Settings(BaseModel):
                 )
         self._check_providers()
         try:
+            check_distinct(self.tokens, self.auth_tokens)
+        except TokenTableError as error:
+            raise SettingsError(str(error)) from None
+        try:
             registry = self.model_registry()
         except InvalidInput as error:
             raise SettingsError(str(error)) from None
@@ -228,6 +242,10 @@ class Settings(BaseModel):
         except InvalidInput as error:
             _check(False, "model", f"cannot serve a chat: {error}")
         return self
+
+    def scoped_tokens(self) -> tuple[ScopedToken, ...]:
+        """The `[[tokens]]` entries as the authenticator takes them."""
+        return tuple(ScopedToken(t.name, t.token, t.users) for t in self.tokens)
 
     def _check_providers(self) -> None:
         # A turn outliving its claim could be overtaken by another turn on the same chat.
@@ -336,7 +354,7 @@ def _check(ok: bool, name: str, problem: str) -> None:
 
 _EXPLANATION = re.compile(r", (?:unable to|got) ")
 #: What a table of each kind is called in an error.
-_TABLES = {"models": "model", "providers": "provider"}
+_TABLES = {"models": "model", "providers": "provider", "tokens": "token"}
 
 
 def _problem(error: ErrorDetails) -> str:
@@ -376,6 +394,11 @@ def load_settings(
     values.update(document)
     if isinstance(providers := document.get("providers"), dict):
         values["providers"] = _with_keys(providers, environ)
+    if "tokens" in document:
+        try:
+            values["tokens"] = with_token_values(document["tokens"], environ)
+        except TokenTableError as error:
+            raise SettingsError(str(error)) from None
     values.update(
         (name, environ[variable])
         for name in Settings.model_fields.keys() - TOML_ONLY

@@ -235,3 +235,56 @@ def test_a_price_finer_than_a_millionth_of_a_dollar_is_refused_at_start_up(
         "max_output = 4096\n", 'max_output = 4096\ninput_price = "0.0000001"\n'
     )
     assert "input_price" in refusal(tmp_path, body)
+
+
+TOKENS = """
+[[tokens]]
+name = "acme"
+token_env = "ACME_TOKEN"
+users = "acme:*"
+
+[[tokens]]
+name = "desk"
+token_env = "DESK_TOKEN"
+users = "*@desk.example"
+"""
+
+
+def test_scoped_tokens_read_their_values_from_the_environment_and_never_show_them(
+    tmp_path: Path,
+) -> None:
+    settings = settings_from(tmp_path, TOKENS, {"ACME_TOKEN": "a-secret", "DESK_TOKEN": "d-secret"})
+    assert [(t.name, t.token, t.users) for t in settings.scoped_tokens()] == [
+        ("acme", "a-secret", "acme:*"),
+        ("desk", "d-secret", "*@desk.example"),
+    ]
+    assert "a-secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("body", "environ", "named"),
+    [
+        (TOKENS, {"ACME_TOKEN": "a"}, "set DESK_TOKEN"),
+        (
+            TOKENS.replace('name = "desk"', 'name = "acme"'),
+            {"ACME_TOKEN": "a", "DESK_TOKEN": "d"},
+            "two",
+        ),
+        (TOKENS, {"ACME_TOKEN": "same", "DESK_TOKEN": "same"}, "another token's"),
+        (
+            'auth_tokens = ["a"]\n' + TOKENS,
+            {"ACME_TOKEN": "a", "DESK_TOKEN": "d"},
+            "another token's",
+        ),
+        (
+            TOKENS.replace('token_env = "ACME_TOKEN"', 'token_env = "ACME_TOKEN"\ntoken = "x"'),
+            {},
+            "not read from the file",
+        ),
+        (TOKENS.replace('users = "acme:*"', ""), {"ACME_TOKEN": "a", "DESK_TOKEN": "d"}, "users"),
+    ],
+)
+def test_a_scoped_token_that_cannot_be_used_stops_start_up_in_one_line(
+    tmp_path: Path, body: str, environ: dict[str, str], named: str
+) -> None:
+    assert named in refusal(tmp_path, body, environ)

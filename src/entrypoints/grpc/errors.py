@@ -20,6 +20,7 @@ from chatservice.domain import errors
 
 STATUS_BY_ERROR: dict[type[errors.ChatServiceError], Status] = {
     errors.InvalidInput: Status.INVALID_ARGUMENT,
+    errors.ForbiddenUser: Status.PERMISSION_DENIED,
     errors.ChatNotFound: Status.NOT_FOUND,
     errors.TurnNotFound: Status.NOT_FOUND,
     errors.MessageNotFound: Status.NOT_FOUND,

@@ -1,6 +1,7 @@
 """The grpclib server: the chat services, health, reflection, and a gate in front of them.
 
-The gate authenticates every call but health and reflection, counts the calls in flight, and
+The gate authenticates every call but health and reflection (and holds a scoped token to its
+users as each request message arrives), counts the calls in flight, and
 refuses new calls once the process is draining, so that shutdown can wait for in-flight calls
 before cancelling what is left.
 """
@@ -13,7 +14,7 @@ from typing import Any
 
 from grpclib.const import Status
 from grpclib.encoding.proto import ProtoStatusDetailsCodec
-from grpclib.events import RecvRequest, SendInitialMetadata, listen
+from grpclib.events import RecvMessage, RecvRequest, SendInitialMetadata, listen
 from grpclib.exceptions import GRPCError
 from grpclib.health.service import Health
 from grpclib.reflection.service import ServerReflection
@@ -21,8 +22,10 @@ from grpclib.server import Server, Stream
 
 from chatservice.adapters.prometheus_metrics import observe_grpc_call
 from chatservice.application.observability import current_trace_id, trace_id_from
-from chatservice.entrypoints.auth import TokenAuthenticator
+from chatservice.domain.errors import ForbiddenUser
+from chatservice.entrypoints.auth import FULL_ACCESS, TokenAuthenticator, current_caller
 from chatservice.entrypoints.container import Container
+from chatservice.entrypoints.grpc.errors import status_of
 from chatservice.entrypoints.grpc.servicers import (
     ChatServiceV1,
     CompatChatService,
@@ -45,13 +48,16 @@ class RpcGate:
         if self._draining:
             observe_grpc_call(method, Status.UNAVAILABLE.name, 0.0)
             raise GRPCError(Status.UNAVAILABLE, "the server is shutting down; retry elsewhere")
+        caller = FULL_ACCESS
         if not method.startswith(_OPEN_PREFIXES):
             header = event.metadata.get("authorization")
-            if not self._authenticator.accepts(header if isinstance(header, str) else None):
+            known = self._authenticator.caller(header if isinstance(header, str) else None)
+            if known is None:
                 observe_grpc_call(method, Status.UNAUTHENTICATED.name, 0.0)
                 raise GRPCError(
                     Status.UNAUTHENTICATED, "send a valid token in the authorization metadata"
                 )
+            caller = known
         given = event.metadata.get("x-request-id")
         trace_id = trace_id_from(given if isinstance(given, str) else None)
         handle = event.method_func
@@ -60,6 +66,8 @@ class RpcGate:
             self._in_flight += 1
             self._idle.clear()
             token = current_trace_id.set(trace_id)
+            # Read by `check_request_user` as each request message arrives, in this task.
+            scope = current_caller.set(caller)
             started, status = time.perf_counter(), Status.OK.name
             try:
                 await handle(stream)
@@ -75,6 +83,7 @@ class RpcGate:
             finally:
                 observe_grpc_call(method, status, time.perf_counter() - started)
                 current_trace_id.reset(token)
+                current_caller.reset(scope)
                 self._in_flight -= 1
                 if not self._in_flight:
                     self._idle.set()
@@ -89,6 +98,17 @@ class RpcGate:
                 await self._idle.wait()
         except TimeoutError:
             pass
+
+
+async def check_request_user(event: RecvMessage) -> None:
+    """Refuse, before the servicer sees it, a request for a user the caller's token may not act
+    for: every request of chatservice.v1 (and the compat ChatRequest) names its `user_id`."""
+    user_id = getattr(event.message, "user_id", None)
+    if isinstance(user_id, str):
+        try:
+            current_caller.get().check_user(user_id)
+        except ForbiddenUser as error:
+            raise GRPCError(status_of(error), error.message) from error
 
 
 async def _return_trace_id(event: SendInitialMetadata) -> None:
@@ -126,5 +146,6 @@ def create_grpc_server(container: Container) -> tuple[Server, RpcGate]:
     )
     gate = RpcGate(container.authenticator())
     listen(server, RecvRequest, gate.on_request)
+    listen(server, RecvMessage, check_request_user)
     listen(server, SendInitialMetadata, _return_trace_id)
     return server, gate

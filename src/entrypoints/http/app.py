@@ -5,21 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Litestar
-from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.router import Router
 
-from chatservice.entrypoints.auth import TokenAuthenticator
 from chatservice.entrypoints.container import Container
 from chatservice.entrypoints.http.api_docs import api_docs_plugins, api_docs_router
+from chatservice.entrypoints.http.caller import caller_middleware, require_token
 from chatservice.entrypoints.http.chats import ChatsController
 from chatservice.entrypoints.http.compat import compat_chat
 from chatservice.entrypoints.http.control import ConversationController
-from chatservice.entrypoints.http.errors import Unauthenticated
 from chatservice.entrypoints.http.exports import exports_router
 from chatservice.entrypoints.http.health import healthz, readyz
 from chatservice.entrypoints.http.litestar_internals import ClosedStructSchemaPlugin
@@ -80,16 +77,6 @@ def _provide(container: Container, name: str) -> Provide:
     return Provide(resolve, use_cache=True, sync_to_thread=False)
 
 
-def _token_guard(authenticator: TokenAuthenticator) -> Any:
-    def require_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        # Raw header bytes: a non-ASCII token must be compared as UTF-8, not as Latin-1 text.
-        header = next((v for k, v in connection.scope["headers"] if k == b"authorization"), None)
-        if not authenticator.accepts(header):
-            raise Unauthenticated("send a valid token in the Authorization header")
-
-    return require_token
-
-
 def create_app(container: Container) -> Litestar:
     settings = container.settings()
     dependencies = {name: _provide(container, name) for name in _PROVIDED}
@@ -105,7 +92,7 @@ def create_app(container: Container) -> Litestar:
             OpenAIResponsesController,
             OpenAIConversationsController,
         ],
-        guards=[_token_guard(container.authenticator())],
+        guards=[require_token],
         security=[{"token": []}],
     )
     return Litestar(
@@ -119,7 +106,11 @@ def create_app(container: Container) -> Litestar:
             # The web chat page asks its user for the token; the page itself is open.
             web_chat_router(),
         ],
-        middleware=[trace_id_middleware, metrics_middleware()],
+        middleware=[
+            trace_id_middleware,
+            metrics_middleware(),
+            caller_middleware(container.authenticator()),
+        ],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         plugins=[ClosedStructSchemaPlugin()],

@@ -11,6 +11,7 @@ from litestar.params import JSONBody
 from chatservice.application.background import BackgroundWork
 from chatservice.application.first_turn import StartChatWithMessage
 from chatservice.application.turns import SendMessage
+from chatservice.entrypoints.auth import check_user
 from chatservice.entrypoints.http.errors import error_responses
 from chatservice.entrypoints.http.schemas import CompatChatRequest, CompatChatResponse
 from chatservice.entrypoints.http.turns import complete_turn
@@ -30,6 +31,7 @@ async def compat_chat(
     start_chat_with_message: NamedDependency[StartChatWithMessage],
     background_work: NamedDependency[BackgroundWork],
 ) -> CompatChatResponse:
+    check_user(data.user_id)
     # Only an absent chat_id starts a chat: an unknown one is a 404, never a silent new chat.
     if data.chat_id:
         events = send_message(data.user_id, data.chat_id, data.user_message, deltas=False)

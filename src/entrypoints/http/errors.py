@@ -49,6 +49,7 @@ class ClientGone(errors.ChatServiceError):
 STATUS_BY_ERROR: dict[type[errors.ChatServiceError], int] = {
     errors.InvalidInput: 400,
     Unauthenticated: 401,
+    errors.ForbiddenUser: 403,
     errors.ChatNotFound: 404,
     errors.TurnNotFound: 404,
     ResponseNotFound: 404,
@@ -89,7 +90,8 @@ _FRAMEWORK_CODES = {
 DESCRIPTIONS = {
     400: "Bad input: malformed JSON, wrong types, or a rule of the service broken",
     401: "No token, or a token the service does not know",
-    403: "The Twilio signature is missing or wrong",
+    403: "The token may not act for this user (a scoped token outside its users), or the "
+    "Twilio signature is missing or wrong",
     404: "No such chat (turn, response, conversation, message) for this user, or no such route",
     409: "The chat has ended, or another turn holds it (or the turn to cancel has ended), or "
     "the chat's messages do not allow it (nothing to regenerate, not the last user message, "
@@ -118,8 +120,13 @@ def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
         s: ResponseSpec(
             data_container=ErrorBody, description=DESCRIPTIONS[s], generate_examples=False
         )
-        for s in statuses
+        for s in with_forbidden(statuses)
     }
+
+
+def with_forbidden(statuses: tuple[int, ...]) -> tuple[int, ...]:
+    """Every route that takes a token (401) may be refused to a scoped one (403)."""
+    return tuple(sorted({*statuses, 403})) if 401 in statuses else statuses
 
 
 def domain_error_response(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:

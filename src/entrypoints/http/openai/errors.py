@@ -19,6 +19,7 @@ from chatservice.entrypoints.http.errors import (
     domain_error_response,
     framework_error_response,
     unexpected_error_response,
+    with_forbidden,
 )
 
 #: The path under which errors take OpenAI's shape.
@@ -63,7 +64,7 @@ def openai_error_responses(*statuses: int) -> dict[int, ResponseSpec]:
         s: ResponseSpec(
             data_container=OpenAIErrorBody, description=DESCRIPTIONS[s], generate_examples=False
         )
-        for s in statuses
+        for s in with_forbidden(statuses)
     }
 
 

@@ -29,6 +29,7 @@ from chatservice.application.stored_responses import (
     WatchResponse,
 )
 from chatservice.domain.turn import Truncation, TurnOptions
+from chatservice.entrypoints.auth import check_user
 from chatservice.entrypoints.http.openai.errors import (
     OPENAI_PREFIX,
     InvalidParam,
@@ -92,6 +93,7 @@ def user_of(header: str | None, *body_users: str | None) -> str:
             "say whose request this is: the X-Chatservice-User header, or safety_identifier "
             "or user in the body",
         )
+    check_user(user)
     return user
 
 
