@@ -77,7 +77,7 @@ class CreateConversation:
         to begin with. All or nothing. Raises `InvalidInput`, `StorageUnavailable`."""
         kept = validate_metadata(metadata)
         if items:
-            conversation_items(items)  # checked before anything is stored
+            self._add_items.checked(items)  # before anything is stored
         chat = await self._start_chat(validate_user_id(user_id))
         try:
             if kept:
@@ -176,10 +176,7 @@ class AddConversationItems:
         holds the chat), `ConcurrentUpdate`, `StorageUnavailable`."""
         validate_user_id(user_id)
         chat_id = chat_id_of(conversation_id)
-        items = [
-            (role, validate_content(text, self._policy.max_message_chars, "item content"))
-            for role, text in conversation_items(given)
-        ]
+        items = self.checked(given)
         now = self._clock()
         claim = TurnClaim(new_id(), now, now + timedelta(seconds=self._policy.claim_ttl_seconds))
         chat = await self._repository.claim_turn(user_id, chat_id, claim)
@@ -192,6 +189,14 @@ class AddConversationItems:
             )
             raise
         return list(record.items)
+
+    def checked(self, given: Sequence[InputMessage]) -> list[tuple[Role, str]]:
+        """`given` as the messages to store, each's role and text; `InvalidInput` for an item
+        the input rules refuse (`conversation_items`, its content's length)."""
+        return [
+            (role, validate_content(text, self._policy.max_message_chars, "item content"))
+            for role, text in conversation_items(given)
+        ]
 
     def _record(self, chat: Chat, claim: TurnClaim, items: list[tuple[Role, str]]) -> ItemsRecord:
         """The items as the chat's next messages, each costing what the chat's model counts."""

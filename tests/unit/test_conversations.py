@@ -1,0 +1,53 @@
+"""Conversations over the in-memory stores: bad items are refused before anything is stored."""
+
+from __future__ import annotations
+
+import pytest
+from dependency_injector import providers
+
+from chatservice.domain.chat import Chat
+from chatservice.domain.errors import InvalidInput
+from chatservice.domain.responses import InputMessage
+from support.containers import provided
+from support.services import Service, WatchedRepository, build_service
+
+
+class CountingRepository(WatchedRepository):
+    """Counts the chats ever added, so a test sees a chat that was stored and then removed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.added = 0
+
+    async def add_chat(self, chat: Chat) -> None:
+        self.added += 1
+        await super().add_chat(chat)
+
+
+@pytest.fixture
+def service() -> Service:
+    return build_service({"repository": providers.Singleton(CountingRepository)})
+
+
+async def test_a_conversation_with_an_item_too_long_is_refused_before_its_chat_is_made(
+    service: Service,
+) -> None:
+    too_long = "x" * (service.policy.max_message_chars + 1)
+    with pytest.raises(InvalidInput, match="item content"):
+        await service.container.create_conversation()(
+            "ada", items=[InputMessage("user", "hello"), InputMessage("assistant", too_long)]
+        )
+    repository = provided(service.container.repository, CountingRepository)
+    assert repository.added == 0
+    assert (await service.container.list_chats()("ada")).items == []
+
+
+async def test_a_conversation_with_fitting_items_holds_them_in_order(service: Service) -> None:
+    made = await service.container.create_conversation()(
+        "ada", items=[InputMessage("user", "hello"), InputMessage("assistant", "hi there")]
+    )
+    chat = await service.container.get_chat()("ada", made.chat.id)
+    assert [(m.role.value, m.content) for m in chat.messages[1:]] == [
+        ("user", "hello"),
+        ("assistant", "hi there"),
+    ]
