@@ -17,7 +17,7 @@ from typing import Protocol
 from chatservice.application.batches import in_batches
 from chatservice.application.clock import Clock, utc_now
 from chatservice.application.ports import ChatRepository, Leases, WhatsAppDirectory
-from chatservice.domain.errors import StorageUnavailable
+from chatservice.domain.errors import ChatServiceError
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,8 @@ class PruneExpiredData:
     async def __call__(self, dry_run: bool = False) -> PruneReport:
         """Delete, batch by batch, the chats not updated for `chat_days` (none a turn holds)
         and the WhatsApp records older than `whatsapp_message_days`; or, `dry_run`, count
-        them. Raises `StorageUnavailable` part-way through: what went is gone."""
+        them. Raises `StorageUnavailable`, or `ConcurrentUpdate` for a batch that kept losing to
+        concurrent writes, part-way through: what went is gone."""
         now = self._clock()
         chats_before = _cutoff(now, self._policy.chat_days)
         messages_before = _cutoff(now, self._policy.whatsapp_message_days)
@@ -130,8 +131,10 @@ class RetentionSweeper:
         while True:
             try:
                 report = await self.sweep_once()
-            except StorageUnavailable as error:
-                log.warning("retention sweep failed: %s", error)
+            except ChatServiceError as error:
+                # Not the database's absence alone: a batch that kept losing to concurrent
+                # writes (`ConcurrentUpdate`) must not end the sweeping of this replica.
+                log.warning("retention sweep failed (%s): %s", error.code, error)
             else:
                 if report is not None and (report.chats or report.whatsapp_messages):
                     log.info(

@@ -1,12 +1,21 @@
-"""Retention as configured: what a prune deletes, what it keeps, and a dry run's count."""
+"""Retention as configured: what a prune deletes, what it keeps, and a dry run's count; a
+sweeper that outlives a failed sweep."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
 
+from chatservice.adapters.memory_leases import InMemoryLeases
 from chatservice.adapters.memory_repository import InMemoryChatRepository
 from chatservice.adapters.memory_whatsapp_directory import InMemoryWhatsAppDirectory
-from chatservice.application.retention import PruneExpiredData, PruneReport, RetentionPolicy
+from chatservice.application.retention import (
+    PruneExpiredData,
+    PruneReport,
+    RetentionPolicy,
+    RetentionSweeper,
+)
+from chatservice.domain.errors import ConcurrentUpdate
 from support.chat_records import T0, new_chat, new_user
 
 NOW = T0 + timedelta(days=100)
@@ -52,3 +61,41 @@ async def test_retention_of_zero_days_keeps_every_chat() -> None:
     report, left, _ = await _prune(0, dry_run=False)
     assert report == PruneReport(0, 1)
     assert left == 4
+
+
+class ConflictingOnce(InMemoryChatRepository):
+    """Its first retention batch loses to concurrent writes; `swept_again` is set at the next."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches = 0
+        self.swept_again = asyncio.Event()
+
+    async def delete_chats_updated_before(self, before: datetime, now: datetime, limit: int) -> int:
+        self.batches += 1
+        if self.batches == 1:
+            raise ConcurrentUpdate("some-chat")
+        self.swept_again.set()
+        return await super().delete_chats_updated_before(before, now, limit)
+
+
+async def test_a_sweep_that_loses_to_concurrent_writes_leaves_the_sweeper_running() -> None:
+    repository = ConflictingOnce()
+    prune = PruneExpiredData(
+        repository,
+        InMemoryWhatsAppDirectory(),
+        RetentionPolicy(30, 7, 2),
+        RecordingObserver(),
+        clock=lambda: NOW,
+    )
+    sweeper = RetentionSweeper(prune, InMemoryLeases(), interval_seconds=0.0, clock=lambda: NOW)
+    running = asyncio.create_task(sweeper.run())
+    swept_again = asyncio.create_task(repository.swept_again.wait())
+    try:
+        await asyncio.wait({running, swept_again}, return_when=asyncio.FIRST_COMPLETED)
+        assert not running.done(), "the sweeper stopped at the failed sweep"
+        assert repository.swept_again.is_set()
+    finally:
+        for task in (running, swept_again):
+            task.cancel()
+        await asyncio.gather(running, swept_again, return_exceptions=True)
