@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatservice.adapters.memory_repository import InMemoryChatRepository
 from chatservice.adapters.memory_response_store import InMemoryResponseStore
@@ -28,7 +28,6 @@ T0 = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 class Store:
     responses: ResponseStore
     chats: ChatRepository
-    engine: AsyncEngine | None = None
 
     async def new_chat(self, user_id: str) -> str:
         return await stored_chat(self.chats, user_id)
@@ -39,12 +38,24 @@ async def store(store_url: str | None) -> AsyncIterator[Store]:
     if store_url is None:
         yield Store(InMemoryResponseStore(), InMemoryChatRepository())
         return
-    engine = create_engine(store_url)
+    async with _sql_store(store_url) as store:
+        yield store
+
+
+@asynccontextmanager
+async def _sql_store(url: str) -> AsyncIterator[Store]:
+    engine = create_engine(url)
     try:
-        yield Store(SqlAlchemyResponseStore(engine), SqlAlchemyChatRepository(engine, 0), engine)
+        yield Store(SqlAlchemyResponseStore(engine), SqlAlchemyChatRepository(engine, 0))
     finally:
         await engine.dispose()
         await connection_threads_finished()
+
+
+@pytest.fixture
+async def sql_store(database_url: str) -> AsyncIterator[Store]:
+    async with _sql_store(database_url) as store:
+        yield store
 
 
 def record(user_id: str, chat_id: str, **fields: object) -> ResponseRecord:
@@ -109,9 +120,13 @@ async def test_a_conversations_metadata_is_kept_and_replaced_for_its_user_only(
     assert await store.responses.find_conversation(f"{user}-other", chat_id) is None
 
 
-async def test_a_deleted_chat_takes_its_records_with_it(store: Store) -> None:
-    if store.engine is None:
-        pytest.skip("the in-memory store does not hear of chats deleted elsewhere")
+async def test_a_chat_deleted_in_the_database_takes_its_records_with_it(
+    sql_store: Store,
+) -> None:
+    """Beside the contract, on the databases alone: there the chat's rows and its responses'
+    live together, and deleting the chat deletes both. The in-memory adapters are separate stores
+    for unit tests, which no service runs on."""
+    store = sql_store
     user = f"u-{new_id()}"
     chat_id = await store.new_chat(user)
     stored = record(user, chat_id)
