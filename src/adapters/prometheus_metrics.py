@@ -25,6 +25,9 @@ TURNS = Counter("chatservice_turns_total", "Turns by how they ended", ["outcome"
 TOKENS = Counter(
     "chatservice_tokens_total", "Tokens reported by the provider", ["direction", "model"]
 )
+# Dollars as a float: Prometheus keeps every value as a float64, which is close enough for a
+# dashboard; the exact figures are the API's decimal strings.
+COST = Counter("chatservice_cost_usd_total", "USD the model calls cost", ["model"])
 ERASED = Counter("chatservice_erased_messages_total", "Messages erased from context windows")
 # Under `serve --workers`, the sum over the workers alive (prometheus-client's multiprocess mode).
 ACTIVE_TURNS = Gauge(
@@ -81,6 +84,7 @@ class PrometheusTurnObserver:
         if report.model is not None and (report.prompt_tokens or report.completion_tokens):
             TOKENS.labels("prompt", report.model).inc(report.prompt_tokens)
             TOKENS.labels("completion", report.model).inc(report.completion_tokens)
+            COST.labels(report.model).inc(float(report.cost))
         if report.erased:
             ERASED.inc(report.erased)
 
@@ -101,6 +105,7 @@ class PrometheusSummaryObserver:
         if report.model is not None and report.calls:
             TOKENS.labels("prompt", report.model).inc(report.usage.prompt_tokens)
             TOKENS.labels("completion", report.model).inc(report.usage.completion_tokens)
+            COST.labels(report.model).inc(float(report.usage.cost))
 
 
 class PrometheusLimitStoreObserver:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Protocol
 
 from chatservice.domain.chat import IDEMPOTENCY_KEY_PATTERN
+from chatservice.domain.prices import ZERO
 
 #: The trace id of the request being served, to follow it through the logs and into the model
 #: provider's: the caller's HTTP `X-Request-Id` or gRPC `x-request-id`, else a new one. Set by
@@ -34,6 +36,8 @@ class TurnReport:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     erased: int = 0
+    #: What the reply cost in USD (`domain/prices.py`).
+    cost: Decimal = ZERO
 
 
 class TurnObserver(Protocol):

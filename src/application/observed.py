@@ -13,6 +13,7 @@ from chatservice.application.ports import ChatGateway, CompletionEnd, Completion
 from chatservice.application.turn_events import Completed, TurnEvent
 from chatservice.application.turns import Turn
 from chatservice.domain.errors import ChatServiceError
+from chatservice.domain.prices import ZERO
 from chatservice.domain.turn import TurnAction
 
 
@@ -60,6 +61,7 @@ def _report(completed: Completed) -> TurnReport:
         reply.prompt_tokens or 0,
         reply.completion_tokens or 0,
         completed.erased,
+        reply.cost or ZERO,
     )
 
 

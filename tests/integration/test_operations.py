@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from grpclib.exceptions import GRPCError
 
@@ -31,6 +33,7 @@ async def test_metrics_count_turns_tokens_latency_erasures_and_requests(
         )
         assert refused.status_code == 413
         after = await scrape(api.client)
+        stored = (await api.client.get(f"/v1/users/{u}/chats/{chat['id']}", headers=AUTH)).json()
 
     def grew(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
@@ -40,6 +43,9 @@ async def test_metrics_count_turns_tokens_latency_erasures_and_requests(
     assert grew("chatservice_tokens_total", direction="prompt", model="gpt-4o-mini") > 0
     assert grew("chatservice_tokens_total", direction="completion", model="gpt-4o-mini") > 0
     assert grew("chatservice_erased_messages_total") > 0
+    # The counter is a float; the chat's cost is the exact sum of the same replies.
+    spent = grew("chatservice_cost_usd_total", model="gpt-4o-mini")
+    assert spent == pytest.approx(float(Decimal(stored["cost"])), rel=1e-9) and spent > 0
     assert grew("chatservice_provider_duration_seconds_count") == 8
     assert grew("chatservice_time_to_first_token_seconds_count") == 8
     assert value(after, "chatservice_active_turns") == 0

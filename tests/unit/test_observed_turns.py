@@ -21,6 +21,8 @@ from chatservice.domain.errors import (
     ProviderUnavailable,
     RateLimited,
 )
+from chatservice.domain.models import ModelRegistry
+from chatservice.domain.prices import cost_of
 from support.services import Service, build_service
 
 
@@ -84,6 +86,11 @@ async def test_a_completed_turn_reports_its_model_tokens_and_timings() -> None:
             "gpt-4o-mini",
             done.reply.prompt_tokens or 0,
             done.reply.completion_tokens or 0,
+            cost=cost_of(
+                ModelRegistry().lookup("gpt-4o-mini").prices,
+                done.reply.prompt_tokens or 0,
+                done.reply.completion_tokens or 0,
+            ),
         )
     ]
     assert done.reply.prompt_tokens and done.reply.completion_tokens
