@@ -98,6 +98,13 @@ class SummaryLimits:
     max_tokens: int
 
 
+def check_summary_model(registry: ModelRegistry, limits: SummaryLimits) -> None:
+    """Fail at start-up, not at the first summary, on a `summary_model` nobody serves: the
+    settings alone, without building the fold (its gateways, its database)."""
+    if limits.model is not None:
+        registry.servable(limits.model)
+
+
 @dataclass(frozen=True)
 class FoldReport:
     """A fold that ended: `outcome` is `stored`, `nothing_to_fold`, or the code of the error
@@ -133,11 +140,6 @@ class FoldErasedIntoSummary:
         self._registry = registry
         self._limits = limits
         self._clock = clock
-
-    def check_model(self) -> None:
-        """Fail at start-up, not at the first summary, on a `summary_model` nobody serves."""
-        if self._limits.model is not None:
-            self._registry.servable(self._limits.model)
 
     async def __call__(self, user_id: str, chat_id: str) -> FoldReport:
         """Bring the chat's summary up to its last erased message, in as many calls as the

@@ -64,6 +64,7 @@ from chatservice.application.summaries import (
     FoldErasedIntoSummary,
     SummaryAfterErasure,
     SummaryLimits,
+    check_summary_model,
 )
 from chatservice.application.turns import SendMessage, TakeTurn
 from chatservice.application.whatsapp import AnswerWhatsAppMessage
@@ -314,17 +315,16 @@ class Container(containers.DeclarativeContainer):
     turn_observer = providers.Singleton(PrometheusTurnObserver)
     observed_gateway = providers.Singleton(ObservedChatGateway, routing_gateway, turn_observer)
     # Summaries of what the window erased, written after the erasing turn, in the background.
+    summary_limits = providers.Singleton(
+        SummaryLimits, settings.provided.summary_model, settings.provided.summary_max_tokens
+    )
     fold_erased_into_summary = providers.Singleton(
         FoldErasedIntoSummary,
         repository,
         observed_gateway,
         counter,
         registry,
-        providers.Singleton(
-            SummaryLimits,
-            settings.provided.summary_model,
-            settings.provided.summary_max_tokens,
-        ),
+        summary_limits,
         clock=clock,
     )
     summary_after_erasure = providers.Singleton(
@@ -490,5 +490,5 @@ def build_container(settings: Settings, **overrides: providers.Provider[object])
     # Refuse at start-up a configuration that could never make a chat (unknown model, reserve
     # too large for the window), instead of failing at the first request.
     container.start_chat().check_defaults()
-    container.fold_erased_into_summary().check_model()
+    check_summary_model(container.registry(), container.summary_limits())
     return container
