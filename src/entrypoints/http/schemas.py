@@ -124,7 +124,8 @@ class ChatSummaryOut(msgspec.Struct):
     created_at: datetime
     updated_at: datetime
     usage: UsageOut
-    #: What the chat's replies and summaries cost in USD, their exact sum.
+    #: What the chat's own turns and summaries cost in USD, their exact sum (a fork's copied
+    #: replies count in the chat they came from).
     cost: CostText = "0"
 
 
@@ -164,7 +165,8 @@ class ChatOut(msgspec.Struct):
     usage: UsageOut
     version: int
     messages: list[MessageOut]
-    #: What the chat's replies and summaries cost in USD, their exact sum.
+    #: What the chat's own turns and summaries cost in USD, their exact sum (a fork's copied
+    #: replies count in the chat they came from).
     cost: CostText
     #: What the chat keeps of its erased exchanges (`none`, `summary`), and that summary: null
     #: until the first erasing turn's summary is stored, and for a chat that keeps none.
