@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from chatservice.application.retention import PruneReport
-from chatservice.domain.errors import InvalidInput, StorageUnavailable
+from chatservice.domain.errors import ChatServiceError, InvalidInput
 from chatservice.domain.tokens import prompt_cost
 from chatservice.entrypoints.container import Container, build_container, close_resources
 from chatservice.entrypoints.logs import configure_logging
@@ -52,7 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "prune":
             return prune(build_container(settings), dry_run=args.dry_run)
         return serve(settings)
-    except (SettingsError, InvalidInput, StorageUnavailable) as exc:
+    # Any of the service's own errors (a bad input, a database down, a prune batch that kept
+    # losing to writers) is one line, never a traceback.
+    except (SettingsError, ChatServiceError) as exc:
         print(f"chatservice: {exc}", file=sys.stderr)
         return 2
 

@@ -137,6 +137,8 @@ def _broken(document: dict[str, Any]) -> list[tuple[str, Any]]:
     spoil("a wrong type", message(1, tokens="many"))
     spoil("a title too long", lambda d: d.update(title="t" * 81))
     spoil("a long finish reason", message(2, finish_reason="f" * 65))
+    spoil("a reply's cost past what is kept", message(2, cost="999999999999"))
+    spoil("a chat's cost past what is kept", lambda d: d.update(cost="999999999999.5"))
     return cases
 
 

@@ -83,8 +83,10 @@ class TurnUsageOut(msgspec.Struct):
     cached_prompt_tokens: int = 0
 
 
-#: USD as an exact decimal string (`"0.000125"`), never a float.
-CostText = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,12}(\.[0-9]{1,12})?$")]
+#: USD as an exact decimal string (`"0.000125"`), never a float. Below a million dollars: the
+#: database keeps costs as whole picodollars in a 64-bit integer (at most about 9.2 million), so
+#: an imported cost past that is refused here rather than failing to store.
+CostText = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,6}(\.[0-9]{1,12})?$")]
 
 
 class MessageOut(msgspec.Struct):
