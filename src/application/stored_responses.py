@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
+from datetime import timedelta
 
 from chatservice.application.background_turns import (
     CancelTurn,
@@ -17,6 +18,7 @@ from chatservice.application.background_turns import (
 )
 from chatservice.application.clock import Clock, utc_now
 from chatservice.application.live_turns import TurnError, TurnState
+from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import ChatRepository, ResponseStore
 from chatservice.domain.chat import Message, validate_user_id
 from chatservice.domain.errors import ChatNotFound, InvalidInput, TurnInProgress, TurnNotFound
@@ -60,11 +62,13 @@ class GetResponse(_Responses):
         store: ResponseStore,
         get_turn: GetTurn,
         repository: ChatRepository,
+        policy: ChatPolicy,
         clock: Clock = utc_now,
     ) -> None:
         super().__init__(store)
         self._get_turn = get_turn
         self._repository = repository
+        self._policy = policy
         self._clock = clock
 
     async def __call__(self, user_id: str, response_id: str) -> ResponseView:
@@ -84,12 +88,18 @@ class GetResponse(_Responses):
 
     async def _unstored(self, record: ResponseRecord) -> TurnOutcome:
         """A response whose turn is neither stored nor in the log (not a background one):
-        running while its turn holds the chat, else lost (its replica died mid-turn)."""
+        running while its turn holds the chat, or may yet take it (its record is stored before
+        the turn claims, which waits behind another turn for up to a claim's lifetime); else
+        lost (its replica died before the turn was stored)."""
+        now = self._clock()
         try:
-            await self._repository.get_settled_chat(record.user_id, record.chat_id, self._clock())
+            await self._repository.get_settled_chat(record.user_id, record.chat_id, now)
         except TurnInProgress as busy:
             if busy.idempotency_key == record.request_id:
                 return TurnOutcome(TurnState.RUNNING)
+        waiting = timedelta(seconds=self._policy.claim_ttl_seconds)
+        if now < record.created_at + waiting:
+            return TurnOutcome(TurnState.RUNNING)
         return TurnOutcome(TurnState.FAILED, error=LOST)
 
 

@@ -382,7 +382,7 @@ class Container(containers.DeclarativeContainer):
     # The OpenAI Responses API (docs/api.md): responses are turns, conversations are chats.
     response_store = providers.Singleton(_response_store, engine)
     get_response = providers.Singleton(
-        GetResponse, response_store, get_turn, repository, clock=clock
+        GetResponse, response_store, get_turn, repository, policy, clock=clock
     )
     create_response = providers.Singleton(
         CreateResponse,

@@ -4,11 +4,15 @@ abandoned response leaves behind (nothing), and which chat a response is a turn 
 from __future__ import annotations
 
 from contextlib import aclosing
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import pytest
+from dependency_injector import providers
 
 from chatservice.adapters.fake_gateway import ScriptedFailure
 from chatservice.adapters.memory_response_store import InMemoryResponseStore
+from chatservice.application.clock import utc_now
 from chatservice.application.responses import NewResponse, StartedResponse
 from chatservice.application.turn_events import Completed, Delta, run_to_completion
 from chatservice.domain.chat import Chat
@@ -16,6 +20,14 @@ from chatservice.domain.errors import ChatNotFound, InvalidInput, ProviderUnavai
 from chatservice.domain.responses import ResponseNotFound, conversation_id
 from support.containers import provided
 from support.services import Service, build_service
+
+
+@dataclass
+class SettableClock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 @pytest.fixture
@@ -129,3 +141,33 @@ async def test_a_response_reads_in_progress_while_its_turn_runs(service: Service
             pass
     view = await service.container.get_response()("ada", started.record.id)
     assert view.outcome.state == "completed" and view.reply is not None
+
+
+async def test_a_response_whose_turn_has_not_claimed_yet_reads_in_progress_not_lost(
+    service: Service,
+) -> None:
+    """Its record is stored before its turn claims the chat, which may wait behind another."""
+    started = await service.container.create_response()(NewResponse("ada", "hello"))
+    assert started.events is not None
+    async with aclosing(started.events) as events:
+        view = await service.container.get_response()("ada", started.record.id)
+        assert view.outcome.state == "running"
+        await run_to_completion(events)
+    view = await service.container.get_response()("ada", started.record.id)
+    assert view.outcome.state == "completed"
+
+
+async def test_a_response_whose_turn_never_claimed_within_a_claims_lifetime_reads_lost() -> None:
+    clock = SettableClock(utc_now())
+    service = build_service({"clock": providers.Object(clock)})
+    started = await service.container.create_response()(NewResponse("ada", "hello"))
+    assert started.events is not None
+    await started.events.aclose()  # never run: as if its replica died before the turn began
+    get_response = service.container.get_response()
+    ttl = timedelta(seconds=service.container.policy().claim_ttl_seconds)
+    clock.now = started.record.created_at + ttl - timedelta(microseconds=1)
+    assert (await get_response("ada", started.record.id)).outcome.state == "running"
+    clock.now = started.record.created_at + ttl
+    view = await get_response("ada", started.record.id)
+    assert view.outcome.state == "failed"
+    assert view.outcome.error is not None and view.outcome.error.code == "response_lost"
