@@ -216,6 +216,7 @@ class AddConversationItems:
         question = next((text for role, text in items if role is Role.USER), None)
         return ItemsRecord(
             chat_id=chat.id,
+            user_id=chat.user_id,
             idempotency_key=claim.idempotency_key,
             expected_version=chat.version,
             user_message=None,

@@ -306,6 +306,7 @@ class TakeTurn:
         )
         return TurnRecord(
             chat_id=chat.id,
+            user_id=chat.user_id,
             idempotency_key=claim.idempotency_key,
             expected_version=chat.version,
             user_message=user_message if new_question else None,

@@ -112,6 +112,8 @@ class TurnRecord:
     """Everything one turn changes, stored by `commit_turn` in one transaction."""
 
     chat_id: str
+    #: The chat's owner, whose messages the search index files them under.
+    user_id: str
     idempotency_key: str
     expected_version: int
     #: The new user message; `None` for a regenerated reply, which answers a stored one.

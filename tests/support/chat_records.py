@@ -83,6 +83,7 @@ def turn(
     user, reply = exchange(position, idempotency_key)
     return TurnRecord(
         chat_id=chat.id,
+        user_id=chat.user_id,
         idempotency_key=idempotency_key,
         expected_version=chat.version if version is None else version,
         user_message=user,
@@ -121,6 +122,7 @@ def regeneration(chat: Chat, key: str, erase_before: int | None = None) -> TurnR
     )
     return TurnRecord(
         chat_id=chat.id,
+        user_id=chat.user_id,
         idempotency_key=key,
         expected_version=chat.version,
         user_message=None,

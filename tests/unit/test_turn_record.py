@@ -29,6 +29,7 @@ def turn_on(chat: Chat, erase_before: int | None = None, title: str | None = Non
     position = chat.next_position
     return TurnRecord(
         chat_id=chat.id,
+        user_id=chat.user_id,
         idempotency_key="request",
         expected_version=chat.version,
         user_message=Message("new-q", Role.USER, "question", 1, position, LATER),

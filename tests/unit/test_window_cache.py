@@ -43,6 +43,7 @@ def turn(held: Chat, erase_before: int | None, title: str | None = "First") -> T
     user, reply = messages(*["x"] * position, "question", "answer")[position:]
     return TurnRecord(
         held.id,
+        held.user_id,
         "request",
         held.version,
         user,

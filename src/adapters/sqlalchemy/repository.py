@@ -146,7 +146,6 @@ _COMMIT = (
         claim_expires_at=None,
     )
 )
-_OWNER = select(chats.c.user_id).where(chats.c.id == bindparam("chat"))
 _COMMIT_WITH_TITLE = _COMMIT.values(title=bindparam("new_title"))
 _RELEASE = (
     update(chats)
@@ -260,8 +259,7 @@ class SqlAlchemyChatRepository:
             connection.execute(
                 _ADD_MESSAGES, [message_row(turn.chat_id, m) for m in turn.new_messages]
             )
-            owner = connection.execute(_OWNER, {"chat": turn.chat_id}).scalar_one()
-            search.index_messages(connection, owner, turn.chat_id, turn.new_messages)
+            search.index_messages(connection, turn.user_id, turn.chat_id, turn.new_messages)
 
         try:
             await self._transactions.run(commit, write=True)
