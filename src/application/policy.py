@@ -21,4 +21,4 @@ class ChatPolicy:
     #: How long a turn's claim holds before another turn may take the chat (a crashed replica).
     claim_ttl_seconds: float
     #: What a new chat keeps of its erased exchanges when it does not say.
-    memory: Memory = Memory.NONE
+    memory: Memory
