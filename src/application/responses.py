@@ -145,33 +145,26 @@ class CreateResponse:
 
     async def _chat(self, new: NewResponse) -> tuple[Chat, bool]:
         """The chat the response is a turn of, and whether it was made for it."""
-        made = False
         if new.conversation is not None:
             head = await self._repository.get_chat_head(new.user_id, chat_id_of(new.conversation))
-            chat = head.chat
-        elif new.previous_response_id is not None:
-            chat, made = await self._continued(new.user_id, new.previous_response_id)
-        else:
-            return await self._start_chat(new.user_id, None, new.model), True
-        if new.model is not None and new.model != chat.model:
-            if made:
-                await self._delete_chat(new.user_id, chat.id)
-            raise InvalidInput(
-                f"this conversation is served by {chat.model}; a response continues with its "
-                "conversation's model"
-            )
-        return chat, made
+            _check_model(new, head.chat)
+            return head.chat, False
+        if new.previous_response_id is not None:
+            return await self._continued(new, new.previous_response_id)
+        return await self._start_chat(new.user_id, None, new.model), True
 
-    async def _continued(self, user_id: str, previous_response_id: str) -> tuple[Chat, bool]:
+    async def _continued(self, new: NewResponse, previous_response_id: str) -> tuple[Chat, bool]:
         """The chat the response after `previous_response_id` is a turn of: that response's
         chat when it is the chat's latest, else a fork of it from that response's reply (made
-        for this response)."""
+        for this response, once the response is known to be one it can take)."""
+        user_id = new.user_id
         previous = await self._store.find_response(user_id, previous_response_id)
         if previous is None:
             raise ResponseNotFound(previous_response_id)
         # The chat's head, not its history: a turn costs O(window) (docs/architecture.md).
         head = await self._repository.get_chat_head(user_id, previous.chat_id)
         chat = head.chat
+        _check_model(new, chat)
         stored = await self._repository.find_turn(user_id, chat.id, previous.request_id)
         if stored is None:
             raise InvalidInput(
@@ -213,3 +206,12 @@ class CreateResponse:
         await self._store.delete_response(record.user_id, record.id)
         if made:
             await self._delete_chat(record.user_id, record.chat_id)
+
+
+def _check_model(new: NewResponse, chat: Chat) -> None:
+    """Refuse a response that names another model than its conversation's."""
+    if new.model is not None and new.model != chat.model:
+        raise InvalidInput(
+            f"this conversation is served by {chat.model}; a response continues with its "
+            "conversation's model"
+        )

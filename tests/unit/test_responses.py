@@ -110,6 +110,17 @@ async def test_refused_responses_store_nothing(service: Service) -> None:
     assert await chats_of(service, "bob") == []
 
 
+async def test_another_model_from_an_earlier_response_is_refused_before_any_fork(
+    service: Service,
+) -> None:
+    first, _ = await respond(service, NewResponse("ada", "hello"))
+    await respond(service, NewResponse("ada", "again", previous_response_id=first.record.id))
+    other_model = NewResponse("ada", "hi", model="gpt-4o", previous_response_id=first.record.id)
+    with pytest.raises(InvalidInput):
+        await service.container.create_response()(other_model)
+    assert [c.id for c in await chats_of(service, "ada")] == [first.record.chat_id]
+
+
 async def test_an_earlier_previous_response_is_continued_on_a_fork(service: Service) -> None:
     first, _ = await respond(service, NewResponse("ada", "one"))
     await respond(service, NewResponse("ada", "two", previous_response_id=first.record.id))
