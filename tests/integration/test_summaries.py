@@ -14,6 +14,7 @@ from litestar import Response
 
 from chatservice.application.summaries import SUMMARY_HEADING, SUMMARY_INSTRUCTIONS
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
+from support.anthropic_server import running_anthropic_server
 from support.grpc import LiveGrpcFactory
 from support.http import AUTH, Api, ApiFactory, unique_user
 from support.metrics import scrape, value
@@ -230,3 +231,41 @@ async def test_a_summary_call_the_provider_fails_is_caught_up_by_a_later_one(
         )
         for position in erased:
             assert f"[message {position}, user] question" in folded
+
+
+async def test_a_chat_on_claude_keeps_its_summary_through_the_messages_api(
+    open_api: ApiFactory, request: pytest.FixtureRequest
+) -> None:
+    """Summaries work on every provider: on Anthropic's, the summary call's instructions and a
+    later prompt's summary both travel in the top-level `system` field."""
+    u = unique_user("u", request)
+    async with running_anthropic_server() as upstream:
+        claude = {
+            "model": "claude-haiku-5-5",
+            "providers": {"anthropic": {"kind": "anthropic", "base_url": upstream.base_url}},
+            "context_window": WINDOW,
+            "max_completion_tokens": RESERVE,
+            "summary_max_tokens": 100,
+        }
+        async with open_api(**claude) as api:
+            chat = await api.new_chat(u, memory="summary", system_message="Answer briefly.")
+            await talk(api, u, chat["id"], range(10), filler=25)
+            stored = await chat_of(api, u, chat["id"])
+
+    erased = erased_questions(stored)
+    assert erased, "the window must be small enough to erase"
+    assert stored["summary"] is not None
+    assert stored["summary"]["covers_through_position"] == erased[-1] + 1
+    calls = [r.body for r in upstream.received if r.body.get("system") == SUMMARY_INSTRUCTIONS]
+    assert calls and all(c["max_tokens"] == 100 for c in calls)
+    # The folded exchanges went to Claude as the call's messages.
+    folded = "\n".join(str(c["messages"]) for c in calls)
+    assert all(f"question {n}:" in folded for n in range(len(erased)))
+    later = [
+        r.body
+        for r in upstream.received
+        if r.body.get("system", "").startswith("Answer briefly.")
+        and SUMMARY_HEADING in r.body["system"]
+    ]
+    assert later, "a later turn's prompt carries the summary after the system message"
+    assert all(m["role"] in ("user", "assistant") for b in later for m in b["messages"])
