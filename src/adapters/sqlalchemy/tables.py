@@ -18,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -397,5 +398,61 @@ conversations = Table(
     ),
     Column("user_id", Identifier(USER_ID_CHARS), nullable=False),
     Column("metadata", json_text(), nullable=False),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+#: The longest name of a `[[tokens]]` entry (`entrypoints/token_tables.py`).
+TOKEN_NAME_CHARS = 64
+
+# The usage ledger (docs/operations.md, "Reading spend"): one row per model call the service paid
+# for, a turn's reply or a summary, written in the transaction that stores the call's outcome.
+# It outlives the chat (no foreign key: deleting a chat never refunds what it cost) and goes with
+# the user's erasure. Usage reports group it; budgets sum it.
+usage_records = Table(
+    "usage_records",
+    metadata,
+    # An integer primary key: on SQLite it is the rowid.
+    Column(
+        "id",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("user_id", Identifier(USER_ID_CHARS), nullable=False),
+    Column("chat_id", Identifier(ID_CHARS), nullable=False),
+    # `reply` or `summary`.
+    Column("kind", short_text(16), nullable=False),
+    Column("model", short_text(MODEL_NAME_CHARS), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    # The UTC calendar day of `at`, which reports group by on every database alike.
+    Column("day", Date(), nullable=False),
+    Column("prompt_tokens", BigInteger(), nullable=False),
+    Column("completion_tokens", BigInteger(), nullable=False),
+    Column("cached_prompt_tokens", BigInteger(), nullable=False),
+    Column("cost_picodollars", Picodollars(), key="cost", nullable=False),
+    # A user's report and budgets read a range of days of theirs.
+    Index(None, "user_id", "day"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+# What each call counts against the scoped tokens whose glob covered its user when it was
+# stored, every one of them whether it has a budget or not (so a budget set mid-period counts
+# the period whole): a token's budget sums its rows. Goes with its usage record.
+usage_charges = Table(
+    "usage_charges",
+    metadata,
+    Column(
+        "usage_id",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        ForeignKey("usage_records.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("token_name", Identifier(TOKEN_NAME_CHARS), nullable=False),
+    Column("day", Date(), nullable=False),
+    # Prompt + completion tokens, and the cost, as on the usage record.
+    Column("tokens", BigInteger(), nullable=False),
+    Column("cost_picodollars", Picodollars(), key="cost", nullable=False),
+    PrimaryKeyConstraint("usage_id", "token_name"),
+    Index(None, "token_name", "day"),
     **MYSQL_TABLE_OPTIONS,
 )
