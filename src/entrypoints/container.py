@@ -278,6 +278,8 @@ class Container(containers.DeclarativeContainer):
         settings.provided.auth_tokens,
         providers.Callable(Settings.scoped_tokens, settings),
     )
+    # The scoped tokens as the usage ledger charges them and budgets limit them.
+    tenants = providers.Singleton(Settings.tenants, settings)
     policy = providers.Singleton(
         ChatPolicy,
         model=settings.provided.model,

@@ -31,6 +31,7 @@ from pydantic_core import ErrorDetails
 
 from chatservice.domain.errors import InvalidInput
 from chatservice.domain.models import ModelRegistry, ModelSpec
+from chatservice.domain.tenants import Tenant, Tenants
 from chatservice.entrypoints.config_tables import (
     KEY_VARIABLES,
     ModelTable,
@@ -246,6 +247,10 @@ class Settings(BaseModel):
     def scoped_tokens(self) -> tuple[ScopedToken, ...]:
         """The `[[tokens]]` entries as the authenticator takes them."""
         return tuple(ScopedToken(t.name, t.token, t.users) for t in self.tokens)
+
+    def tenants(self) -> Tenants:
+        """The `[[tokens]]` entries as the usage ledger and budgets take them."""
+        return Tenants(tuple(Tenant(t.name, t.users) for t in self.tokens))
 
     def _check_providers(self) -> None:
         # A turn outliving its claim could be overtaken by another turn on the same chat.
