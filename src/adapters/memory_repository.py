@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Sequence
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 
 from chatservice.application.ports import (
     ChatCursor,
@@ -19,17 +19,28 @@ from chatservice.application.ports import (
     StoredTurn,
     TurnClaim,
 )
-from chatservice.domain.chat import Chat, ChatStatus, Message, Role, Usage
+from chatservice.domain.chat import Chat, ChatStatus, Message, Role
 from chatservice.domain.errors import ChatEnded, ChatNotFound, ConcurrentUpdate, TurnInProgress
 from chatservice.domain.memory import ChatSummary
 from chatservice.domain.search import search_words
 from chatservice.domain.turn import TurnRecord
+from chatservice.domain.usage import GroupBy, PaidCall, UsageFigures, UsageGroup
+
+
+@dataclass(frozen=True)
+class _LedgerEntry:
+    """A row of the usage ledger: the call, and whose chat it was made for."""
+
+    user_id: str
+    chat_id: str
+    call: PaidCall
 
 
 class InMemoryChatRepository:
     def __init__(self) -> None:
         self._chats: dict[str, Chat] = {}
         self._claims: dict[str, TurnClaim] = {}
+        self._ledger: list[_LedgerEntry] = []
         self._lock = asyncio.Lock()
 
     def _owned(self, user_id: str, chat_id: str) -> Chat:
@@ -90,6 +101,8 @@ class InMemoryChatRepository:
                 raise ConcurrentUpdate(turn.chat_id)
             self._chats[turn.chat_id] = turn.applied_to(chat)
             del self._claims[turn.chat_id]
+            if turn.call is not None:
+                self._ledger.append(_LedgerEntry(turn.user_id, turn.chat_id, turn.call))
 
     async def find_turn(
         self, user_id: str, chat_id: str, idempotency_key: str
@@ -192,7 +205,7 @@ class InMemoryChatRepository:
             return ErasedSinceSummary(copy.deepcopy(replace(chat, messages=[])), erased)
 
     async def store_summary(
-        self, user_id: str, chat_id: str, summary: ChatSummary, usage: Usage
+        self, user_id: str, chat_id: str, summary: ChatSummary, call: PaidCall
     ) -> None:
         async with self._lock:
             chat = self._owned(user_id, chat_id)
@@ -200,13 +213,39 @@ class InMemoryChatRepository:
             if stored != summary.version - 1:
                 raise ConcurrentUpdate(chat_id)
             chat.summary = summary
-            chat.usage += usage
+            chat.usage += call.usage
+            self._ledger.append(_LedgerEntry(user_id, chat_id, call))
 
     async def delete_user_chats(self, user_id: str, limit: int) -> int:
         async with self._lock:
             return self._delete(
                 [c.id for c in self._chats.values() if c.user_id == user_id][:limit]
             )
+
+    async def delete_user_usage(self, user_id: str, limit: int) -> int:
+        async with self._lock:
+            kept: list[_LedgerEntry] = []
+            gone = 0
+            for entry in self._ledger:
+                if entry.user_id == user_id and gone < limit:
+                    gone += 1
+                else:
+                    kept.append(entry)
+            self._ledger = kept
+            return gone
+
+    async def usage_report(
+        self, user_id: str, first_day: date, last_day: date, group_by: GroupBy
+    ) -> list[UsageGroup]:
+        async with self._lock:
+            groups: dict[str, UsageFigures] = {}
+            for entry in self._ledger:
+                call = entry.call
+                if entry.user_id != user_id or not first_day <= call.day <= last_day:
+                    continue
+                key = call.day.isoformat() if group_by is GroupBy.DAY else call.model
+                groups[key] = groups.get(key, UsageFigures()) + UsageFigures.of(call.usage)
+            return [UsageGroup(key, groups[key]) for key in sorted(groups)]
 
     async def delete_chats_updated_before(self, before: datetime, now: datetime, limit: int) -> int:
         async with self._lock:

@@ -1,4 +1,5 @@
-"""Erasing a user: every chat of theirs, with its messages, and their WhatsApp records."""
+"""Erasing a user: every chat of theirs, with its messages, their calls in the usage ledger,
+and their WhatsApp records."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ class EraseUser:
         chats = await in_batches(
             partial(self._repository.delete_user_chats, user_id), self._batch_size
         )
+        # The ledger outlives deleted chats, not the user it is about.
+        await in_batches(partial(self._repository.delete_user_usage, user_id), self._batch_size)
         # A WhatsApp user's id is their sender address (`whatsapp:+…`).
         while await self._directory.forget_sender(user_id, self._batch_size):
             pass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from chatservice.domain.chat import Chat, ChatParams, Message, Usage
@@ -12,6 +12,7 @@ from chatservice.domain.memory import ChatSummary
 from chatservice.domain.models import ModelSpec
 from chatservice.domain.responses import ConversationRecord, ResponseRecord
 from chatservice.domain.turn import TurnRecord
+from chatservice.domain.usage import GroupBy, PaidCall, UsageGroup
 
 
 @dataclass(frozen=True)
@@ -142,10 +143,10 @@ class ChatRepository(Protocol):
         """Drop the claim if the turn of `idempotency_key` still holds it; otherwise do nothing."""
 
     async def commit_turn(self, turn: TurnRecord) -> None:
-        """Store the turn atomically: its new messages, erasures, supersessions, usage, title;
-        bump the version and release the claim (`TurnRecord.applied_to` is the rule). Raises
-        `ConcurrentUpdate` (storing nothing) when the version moved or the claim is no longer
-        this turn's."""
+        """Store the turn atomically: its new messages, erasures, supersessions, usage, title,
+        and its model call (`turn.call`, if any) in the usage ledger; bump the version and
+        release the claim (`TurnRecord.applied_to` is the rule). Raises `ConcurrentUpdate`
+        (storing nothing) when the version moved or the claim is no longer this turn's."""
 
     async def find_turn(
         self, user_id: str, chat_id: str, idempotency_key: str
@@ -199,17 +200,30 @@ class ChatRepository(Protocol):
         does not cover (every erased one when it has none). Reads those messages only."""
 
     async def store_summary(
-        self, user_id: str, chat_id: str, summary: ChatSummary, usage: Usage
+        self, user_id: str, chat_id: str, summary: ChatSummary, call: PaidCall
     ) -> None:
         """Make `summary` the chat's, provided the stored one is still the version it was
-        written from (`summary.version - 1`; 0: none yet), and add `usage`, what writing it
-        cost, to the chat's usage. Neither the chat's version nor a turn's claim is touched: a
-        summary never stands in a turn's way. Raises `ChatNotFound`, or `ConcurrentUpdate`
-        (storing nothing) when another summary was stored first."""
+        written from (`summary.version - 1`; 0: none yet), add `call.usage`, what writing it
+        cost, to the chat's usage, and record `call` in the usage ledger. Neither the chat's
+        version nor a turn's claim is touched: a summary never stands in a turn's way. Raises
+        `ChatNotFound`, or `ConcurrentUpdate` (storing nothing) when another summary was stored
+        first."""
 
     async def delete_user_chats(self, user_id: str, limit: int) -> int:
         """Remove up to `limit` of the user's chats with everything of theirs, in one short
         transaction; return how many went (fewer than `limit`: none is left)."""
+
+    async def delete_user_usage(self, user_id: str, limit: int) -> int:
+        """Remove up to `limit` of the user's model calls from the usage ledger (with their
+        charges), in one short transaction; return how many went (fewer than `limit`: none is
+        left). Deleting chats never does: what a chat cost stays spent."""
+
+    async def usage_report(
+        self, user_id: str, first_day: date, last_day: date, group_by: GroupBy
+    ) -> list[UsageGroup]:
+        """The user's calls in the usage ledger from `first_day` to `last_day` (UTC days, both
+        included), summed by day or by model, in the order of their keys; a day or model
+        without calls has no group. Reads the user's calls of those days alone."""
 
     async def delete_chats_updated_before(self, before: datetime, now: datetime, limit: int) -> int:
         """Remove up to `limit` chats last updated before `before` with everything of theirs,

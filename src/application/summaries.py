@@ -32,8 +32,10 @@ from chatservice.domain.chat import Chat, ChatParams, Fit, Message, Role, Usage
 from chatservice.domain.errors import ChatServiceError, ProviderUnavailable
 from chatservice.domain.memory import ChatSummary, Memory
 from chatservice.domain.models import ModelRegistry, ModelSpec
+from chatservice.domain.tenants import Tenants
 from chatservice.domain.tokens import prompt_cost
 from chatservice.domain.turn import TurnRecord
+from chatservice.domain.usage import CallKind, PaidCall
 
 log = logging.getLogger(__name__)
 
@@ -132,13 +134,17 @@ class FoldErasedIntoSummary:
         counter: TokenCounter,
         registry: ModelRegistry,
         limits: SummaryLimits,
+        tenants: Tenants,
         clock: Clock = utc_now,
     ) -> None:
+        """`tenants`: the scoped tokens each summary call is charged to, those covering the
+        chat's user."""
         self._repository = repository
         self._gateway = gateway
         self._counter = counter
         self._registry = registry
         self._limits = limits
+        self._tenants = tenants
         self._clock = clock
 
     async def __call__(self, user_id: str, chat_id: str) -> FoldReport:
@@ -155,6 +161,7 @@ class FoldErasedIntoSummary:
         model = self._registry.servable(self._limits.model or chat.model)
         counting = self._registry.lookup(chat.model).encoding
         summary = chat.summary
+        charged_to = tuple(t.name for t in self._tenants.covering(user_id))
         calls, cost = 0, Usage()
         for batch in self._batches(model, summary, pending.erased):
             text, usage = await self._write(model, summary, batch)
@@ -165,7 +172,8 @@ class FoldErasedIntoSummary:
                 self._clock(),
                 summary.version + 1 if summary is not None else 1,
             )
-            await self._repository.store_summary(user_id, chat_id, summary, usage)
+            call = PaidCall(CallKind.SUMMARY, model.name, summary.updated_at, usage, charged_to)
+            await self._repository.store_summary(user_id, chat_id, summary, call)
             calls, cost = calls + 1, cost + usage
         return FoldReport("stored", calls, model.name, cost)
 

@@ -50,7 +50,9 @@ from chatservice.domain.chat import (
 )
 from chatservice.domain.errors import TurnInProgress
 from chatservice.domain.models import ModelRegistry
+from chatservice.domain.tenants import Tenants
 from chatservice.domain.turn import Send, TurnAction, TurnOptions, TurnRecord
+from chatservice.domain.usage import CallKind, PaidCall
 
 #: How often a retry looks for the outcome of the same request still running elsewhere.
 RETRY_PAUSES = (0.1,)
@@ -135,16 +137,19 @@ class TakeTurn:
         policy: ChatPolicy,
         calibration: TokenCalibration,
         work: BackgroundWork,
+        tenants: Tenants,
         clock: Clock = utc_now,
         retry_pauses: Sequence[float] = RETRY_PAUSES,
         after_commit: Callable[[Chat, TurnRecord], None] = lambda chat, turn: None,
     ) -> None:
+        """`tenants`: the scoped tokens each reply is charged to, those covering its user."""
         self._repository = repository
         self._counter = counter
         self._registry = registry
         self._policy = policy
         self._calibration = calibration
         self._work = work
+        self._tenants = tenants
         self._fitter = PromptFitter(counter, registry, policy, calibration)
         self._first_answer = FirstAnswer(gateway, registry, self._fitter, calibration, clock)
         self._clock = clock
@@ -316,4 +321,11 @@ class TakeTurn:
             title=None if chat.title else title_from(asked.content),
             updated_at=now,
             supersede_from=asked.revision.supersede_from,
+            call=PaidCall(
+                CallKind.REPLY,
+                answering.name,
+                now,
+                usage,
+                tuple(t.name for t in self._tenants.covering(chat.user_id)),
+            ),
         )

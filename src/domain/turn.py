@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from chatservice.domain.chat import Chat, Message, Role, Usage
 from chatservice.domain.errors import NothingToRegenerate, NotLastUserMessage
+from chatservice.domain.usage import PaidCall
 
 
 class Truncation(StrEnum):
@@ -125,6 +126,9 @@ class TurnRecord:
     updated_at: datetime
     #: Every message still in the window from this position on is superseded (`Revision`).
     supersede_from: int | None = None
+    #: The model call that wrote the reply, for the usage ledger; `None` when the turn called
+    #: no model (items added to a conversation as they are).
+    call: PaidCall | None = None
 
     @property
     def new_messages(self) -> tuple[Message, ...]:

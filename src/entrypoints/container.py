@@ -327,6 +327,7 @@ class Container(containers.DeclarativeContainer):
         counter,
         registry,
         summary_limits,
+        tenants,
         clock=clock,
     )
     summary_after_erasure = providers.Singleton(
@@ -346,6 +347,7 @@ class Container(containers.DeclarativeContainer):
             policy,
             calibration,
             background_work,
+            tenants,
             clock=clock,
             after_commit=summary_after_erasure,
         ),

@@ -10,7 +10,7 @@ from decimal import Decimal
 from chatservice.application.ports import ChatRepository
 from chatservice.domain.chat import Role, Usage
 from chatservice.domain.memory import ChatSummary, Memory
-from support.chat_records import T0, claim, message, new_chat, new_user, turn
+from support.chat_records import T0, claim, message, new_chat, new_user, summary_call, turn
 
 PICODOLLAR = Decimal("0.000000000001")
 #: A bill no float holds: 0.1 + 0.2 as floats is not 0.3.
@@ -69,9 +69,14 @@ async def test_what_the_summaries_cost_is_added_to_the_chats_cost(
     later = T0 + timedelta(minutes=1)
     summary = ChatSummary("They met.", 5, 2, later, 1)
 
-    await repository.store_summary(chat.user_id, chat.id, summary, Usage(50, 10, 0, TENTH))
     await repository.store_summary(
-        chat.user_id, chat.id, replace(summary, version=2), Usage(50, 10, 5, TENTH * 2)
+        chat.user_id, chat.id, summary, summary_call(Usage(50, 10, 0, TENTH))
+    )
+    await repository.store_summary(
+        chat.user_id,
+        chat.id,
+        replace(summary, version=2),
+        summary_call(Usage(50, 10, 5, TENTH * 2)),
     )
 
     stored = await repository.get_chat(chat.user_id, chat.id)

@@ -12,7 +12,7 @@ from chatservice.application.ports import ChatRepository
 from chatservice.domain.chat import Usage
 from chatservice.domain.errors import ChatNotFound, ConcurrentUpdate
 from chatservice.domain.memory import ChatSummary, Memory
-from support.chat_records import T0, claim, new_chat, new_user, turn
+from support.chat_records import T0, claim, new_chat, new_user, summary_call, turn
 
 LATER = T0 + timedelta(minutes=1)
 
@@ -47,7 +47,7 @@ async def test_a_stored_summary_reads_back_with_the_chat(repository: ChatReposit
     chat = new_chat(new_user(), exchanges=3, erased=1, memory=Memory.SUMMARY, usage=Usage(5, 6))
     await repository.add_chat(chat)
 
-    await repository.store_summary(chat.user_id, chat.id, summary(2), Usage(100, 20))
+    await repository.store_summary(chat.user_id, chat.id, summary(2), summary_call(Usage(100, 20)))
 
     stored = await repository.get_chat(chat.user_id, chat.id)
     assert stored.summary == summary(2)
@@ -60,7 +60,7 @@ async def test_a_stored_summary_reads_back_with_the_chat(repository: ChatReposit
 async def test_a_summary_covers_only_what_it_says(repository: ChatRepository) -> None:
     chat = new_chat(new_user(), exchanges=4, erased=3, memory=Memory.SUMMARY)
     await repository.add_chat(chat)
-    await repository.store_summary(chat.user_id, chat.id, summary(4), Usage())
+    await repository.store_summary(chat.user_id, chat.id, summary(4), summary_call(Usage()))
 
     pending = await repository.erased_since_summary(chat.user_id, chat.id)
 
@@ -73,10 +73,10 @@ async def test_a_later_summary_replaces_the_one_it_was_written_from(
 ) -> None:
     chat = new_chat(new_user(), exchanges=3, erased=2, memory=Memory.SUMMARY)
     await repository.add_chat(chat)
-    await repository.store_summary(chat.user_id, chat.id, summary(2), Usage(10, 1))
+    await repository.store_summary(chat.user_id, chat.id, summary(2), summary_call(Usage(10, 1)))
 
     await repository.store_summary(
-        chat.user_id, chat.id, summary(4, version=2, content="later"), Usage(20, 2)
+        chat.user_id, chat.id, summary(4, version=2, content="later"), summary_call(Usage(20, 2))
     )
 
     stored = await repository.get_chat(chat.user_id, chat.id)
@@ -90,11 +90,14 @@ async def test_a_summary_not_written_from_the_stored_one_is_refused(
 ) -> None:
     chat = new_chat(new_user(), exchanges=3, erased=2, memory=Memory.SUMMARY)
     await repository.add_chat(chat)
-    await repository.store_summary(chat.user_id, chat.id, summary(2), Usage(10, 1))
+    await repository.store_summary(chat.user_id, chat.id, summary(2), summary_call(Usage(10, 1)))
 
     with pytest.raises(ConcurrentUpdate):
         await repository.store_summary(
-            chat.user_id, chat.id, summary(4, version=version, content="lost"), Usage(99, 9)
+            chat.user_id,
+            chat.id,
+            summary(4, version=version, content="lost"),
+            summary_call(Usage(99, 9)),
         )
 
     stored = await repository.get_chat(chat.user_id, chat.id)
@@ -107,7 +110,9 @@ async def test_a_summary_for_another_users_chat_is_not_found(repository: ChatRep
     await repository.add_chat(chat)
 
     with pytest.raises(ChatNotFound):
-        await repository.store_summary(new_user("other"), chat.id, summary(2), Usage())
+        await repository.store_summary(
+            new_user("other"), chat.id, summary(2), summary_call(Usage())
+        )
     with pytest.raises(ChatNotFound):
         await repository.erased_since_summary(new_user("other"), chat.id)
 
@@ -121,10 +126,12 @@ async def test_a_claim_carries_the_summary_stored_since_the_last_turn(
     claimed = await repository.claim_turn(chat.user_id, chat.id, first)
     await repository.commit_turn(turn(claimed, first.idempotency_key, erase_before=3))
     # Stored while no turn runs, and while one does: neither waits on the other.
-    await repository.store_summary(chat.user_id, chat.id, summary(2), Usage())
+    await repository.store_summary(chat.user_id, chat.id, summary(2), summary_call(Usage()))
     second = claim()
     claimed = await repository.claim_turn(chat.user_id, chat.id, second)
-    await repository.store_summary(chat.user_id, chat.id, summary(2, version=2), Usage())
+    await repository.store_summary(
+        chat.user_id, chat.id, summary(2, version=2), summary_call(Usage())
+    )
     await repository.commit_turn(turn(claimed, second.idempotency_key))
 
     assert claimed.summary == summary(2)
@@ -136,7 +143,7 @@ async def test_a_claim_carries_the_summary_stored_since_the_last_turn(
 async def test_deleting_a_chat_deletes_its_summary(repository: ChatRepository) -> None:
     chat = new_chat(new_user(), exchanges=2, erased=1, memory=Memory.SUMMARY)
     await repository.add_chat(chat)
-    await repository.store_summary(chat.user_id, chat.id, summary(2), Usage())
+    await repository.store_summary(chat.user_id, chat.id, summary(2), summary_call(Usage()))
 
     await repository.delete_chat(chat.user_id, chat.id)
     await repository.add_chat(replace(chat, summary=None))

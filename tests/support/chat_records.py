@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from chatservice.application.ports import ChatRepository, TurnClaim
 from chatservice.domain.chat import Chat, ChatParams, Message, Role, Usage
 from chatservice.domain.turn import TurnRecord
+from chatservice.domain.usage import CallKind, PaidCall
 
 T0 = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 
@@ -156,3 +157,10 @@ def history_of_versions(user_id: str) -> Chat:
     second = message(5, Role.ASSISTANT, "second answer", replaces=first_reply.id)
     chat.messages[4:] = [first_reply, second, *exchange(6)]
     return chat
+
+
+def summary_call(
+    usage: Usage, model: str = "gpt-4o-mini", at: datetime = LATER, charged_to: tuple[str, ...] = ()
+) -> PaidCall:
+    """A summary call as `store_summary` records it in the usage ledger."""
+    return PaidCall(CallKind.SUMMARY, model, at, usage, charged_to)

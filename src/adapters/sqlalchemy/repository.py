@@ -15,7 +15,7 @@ are `ConcurrentUpdate` (docs/reliability.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 
-from chatservice.adapters.sqlalchemy import search, summaries
+from chatservice.adapters.sqlalchemy import search, summaries, usage
 from chatservice.adapters.sqlalchemy.removal import remove_chats, updated_before
 from chatservice.adapters.sqlalchemy.rows import chat_from, chat_row, message_from, message_row
 from chatservice.adapters.sqlalchemy.tables import (
@@ -51,7 +51,7 @@ from chatservice.application.ports import (
     StoredTurn,
     TurnClaim,
 )
-from chatservice.domain.chat import Chat, ChatStatus, Message, Role, Usage
+from chatservice.domain.chat import Chat, ChatStatus, Message, Role
 from chatservice.domain.errors import (
     ChatEnded,
     ChatNotFound,
@@ -60,6 +60,7 @@ from chatservice.domain.errors import (
 )
 from chatservice.domain.memory import ChatSummary, Memory
 from chatservice.domain.turn import TurnRecord
+from chatservice.domain.usage import GroupBy, PaidCall, UsageGroup
 
 # The chat columns a `Chat` is built from (the claim columns are the repository's business).
 _CHAT_COLUMNS = tuple(c for c in chats.c if not c.name.startswith("claim_"))
@@ -260,6 +261,8 @@ class SqlAlchemyChatRepository:
                 _ADD_MESSAGES, [message_row(turn.chat_id, m) for m in turn.new_messages]
             )
             search.index_messages(connection, turn.user_id, turn.chat_id, turn.new_messages)
+            if turn.call is not None:
+                usage.record_call(connection, turn.user_id, turn.chat_id, turn.call)
 
         try:
             await self._transactions.run(commit, write=True)
@@ -444,10 +447,11 @@ class SqlAlchemyChatRepository:
         return await self._transactions.run(read, write=False)
 
     async def store_summary(
-        self, user_id: str, chat_id: str, summary: ChatSummary, usage: Usage
+        self, user_id: str, chat_id: str, summary: ChatSummary, call: PaidCall
     ) -> None:
         def store(connection: Connection) -> None:
-            summaries.store_summary(connection, user_id, chat_id, summary, usage)
+            summaries.store_summary(connection, user_id, chat_id, summary, call.usage)
+            usage.record_call(connection, user_id, chat_id, call)
 
         try:
             await self._transactions.run(store, write=True)
@@ -457,6 +461,25 @@ class SqlAlchemyChatRepository:
 
     async def delete_user_chats(self, user_id: str, limit: int) -> int:
         return await self._delete_chats(select(chats.c.id).where(chats.c.user_id == user_id), limit)
+
+    async def delete_user_usage(self, user_id: str, limit: int) -> int:
+        def delete_batch(connection: Connection) -> int:
+            return usage.delete_user_calls(connection, user_id, limit)
+
+        try:
+            return await self._transactions.run(
+                delete_batch, write=True, attempts=_IDEMPOTENT_ATTEMPTS
+            )
+        except WriteConflict as error:
+            raise ConcurrentUpdate(user_id) from error
+
+    async def usage_report(
+        self, user_id: str, first_day: date, last_day: date, group_by: GroupBy
+    ) -> list[UsageGroup]:
+        def read(connection: Connection) -> list[UsageGroup]:
+            return usage.report(connection, user_id, first_day, last_day, group_by)
+
+        return await self._transactions.run(read, write=False)
 
     async def delete_chats_updated_before(self, before: datetime, now: datetime, limit: int) -> int:
         return await self._delete_chats(updated_before(select(chats.c.id), before, now), limit)
