@@ -65,7 +65,7 @@ async def conversations(directory: Path) -> list[Run]:
     try:
         runs = [Run("none"), Run("summary")]
         for run in runs:
-            run.chat_id = (await container.start_chat()(USER, memory=run.memory)).id
+            run.chat_id = (await container.start_chat()(USER, memory=run.memory)).chat.id
         work = container.background_work()
         for n in range(TURNS):
             for run in runs:

@@ -1,14 +1,24 @@
-"""How full a chat's context window is, counted as its next turn would count it."""
+"""How full a chat's context window is, counted as its next turn would count it, and a chat
+as every transport shows it: with that window."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from chatservice.application.calibration import TokenCalibration
 from chatservice.domain.chat import Chat, WindowUse, window_use
 from chatservice.domain.errors import InvalidInput
 from chatservice.domain.models import ModelRegistry
+
+
+@dataclass(frozen=True)
+class ChatView:
+    """A chat with all its messages and its window (`ChatWindow`), as the use cases that
+    answer with one chat return it."""
+
+    chat: Chat
+    window: WindowUse | None
 
 
 class ChatWindow:
@@ -30,3 +40,7 @@ class ChatWindow:
         ratio = self._calibration.ratio_for(window, model)
         reserve = min(ours.reserve, model.max_output)
         return WindowUse(math.ceil(ours.used * ratio.scale), reserve, ours.limit)
+
+    def view(self, chat: Chat) -> ChatView:
+        """`chat` with its window."""
+        return ChatView(chat, self(chat))

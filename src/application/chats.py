@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from chatservice.application.chat_window import ChatView, ChatWindow
 from chatservice.application.clock import Clock, utc_now
 from chatservice.application.ids import new_id
 from chatservice.application.policy import ChatPolicy
@@ -41,12 +42,14 @@ class StartChat:
         counter: TokenCounter,
         registry: ModelRegistry,
         policy: ChatPolicy,
+        window: ChatWindow,
         clock: Clock = utc_now,
     ) -> None:
         self._repository = repository
         self._counter = counter
         self._registry = registry
         self._policy = policy
+        self._window = window
         self._clock = clock
 
     def check_defaults(self) -> None:
@@ -60,15 +63,16 @@ class StartChat:
         model: str | None = None,
         params: RequestedParams | None = None,
         memory: str | None = None,
-    ) -> Chat:
-        """Raises `InvalidInput` for a bad user id, system message, model, parameter or
-        memory, or when the system message and reply reserve leave no room to talk."""
+    ) -> ChatView:
+        """The new chat. Raises `InvalidInput` for a bad user id, system message, model,
+        parameter or memory, or when the system message and reply reserve leave no room to
+        talk."""
         chat = self._new_chat(
             validate_user_id(user_id), system_message, model, params or RequestedParams()
         )
         chat.memory = self._policy.memory if memory is None else memory_named(memory)
         await self._repository.add_chat(chat)
-        return chat
+        return self._window.view(chat)
 
     def _new_chat(
         self,
@@ -163,20 +167,27 @@ class ListChats:
 
 
 class GetChat:
-    def __init__(self, repository: ChatRepository) -> None:
+    def __init__(self, repository: ChatRepository, window: ChatWindow) -> None:
         self._repository = repository
+        self._window = window
 
-    async def __call__(self, user_id: str, chat_id: str) -> Chat:
-        return await self._repository.get_chat(validate_user_id(user_id), chat_id)
+    async def __call__(self, user_id: str, chat_id: str) -> ChatView:
+        chat = await self._repository.get_chat(validate_user_id(user_id), chat_id)
+        return self._window.view(chat)
 
 
 class EndChat:
-    def __init__(self, repository: ChatRepository, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, repository: ChatRepository, window: ChatWindow, clock: Clock = utc_now
+    ) -> None:
         self._repository = repository
+        self._window = window
         self._clock = clock
 
-    async def __call__(self, user_id: str, chat_id: str) -> Chat:
-        return await self._repository.end_chat(validate_user_id(user_id), chat_id, self._clock())
+    async def __call__(self, user_id: str, chat_id: str) -> ChatView:
+        now = self._clock()
+        chat = await self._repository.end_chat(validate_user_id(user_id), chat_id, now)
+        return self._window.view(chat)
 
 
 class DeleteChat:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
+from chatservice.application.chat_window import ChatView, ChatWindow
 from chatservice.application.clock import Clock, utc_now
 from chatservice.application.ids import new_id
 from chatservice.application.policy import ChatPolicy
@@ -145,20 +146,28 @@ class ForkChat:
     """A new chat of the same user, model and parameters carrying on from a message of
     another (`fork_of`); the original is untouched."""
 
-    def __init__(self, repository: ChatRepository, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, repository: ChatRepository, window: ChatWindow, clock: Clock = utc_now
+    ) -> None:
         self._repository = repository
+        self._window = window
         self._clock = clock
 
     async def __call__(
         self, user_id: str, chat_id: str, message_id: str, idempotency_key: str | None = None
-    ) -> Chat:
-        """The fork, with its whole history. Raises `InvalidInput`, `ChatNotFound`,
-        `MessageNotFound` (a message not in this chat), `MessageSuperseded`, `MessageErased`,
-        `TurnInProgress` while a turn holds the chat (its history is about to change),
-        `IdempotencyKeyReused` for a key that forked another message, `StorageUnavailable`.
-        A retry with the key of a stored fork returns that fork."""
+    ) -> ChatView:
+        """The fork, with its whole history and its window. Raises `InvalidInput`,
+        `ChatNotFound`, `MessageNotFound` (a message not in this chat), `MessageSuperseded`,
+        `MessageErased`, `TurnInProgress` while a turn holds the chat (its history is about to
+        change), `IdempotencyKeyReused` for a key that forked another message,
+        `StorageUnavailable`. A retry with the key of a stored fork returns that fork."""
         _check_caller(user_id, idempotency_key)
         validate_message_id(message_id)
+        return self._window.view(await self._fork(user_id, chat_id, message_id, idempotency_key))
+
+    async def _fork(
+        self, user_id: str, chat_id: str, message_id: str, idempotency_key: str | None
+    ) -> Chat:
         if idempotency_key is not None:
             earlier = await self._earlier(user_id, chat_id, message_id, idempotency_key)
             if earlier is not None:

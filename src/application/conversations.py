@@ -78,7 +78,7 @@ class CreateConversation:
         kept = validate_metadata(metadata)
         if items:
             self._add_items.checked(items)  # before anything is stored
-        chat = await self._start_chat(validate_user_id(user_id))
+        chat = (await self._start_chat(validate_user_id(user_id))).chat
         try:
             if kept:
                 await self._store.put_conversation(ConversationRecord(chat.id, user_id, kept))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import asdict, replace
 
+from chatservice.application.chat_window import ChatView, ChatWindow
 from chatservice.application.clock import Clock, utc_now
 from chatservice.application.ids import new_id
 from chatservice.application.policy import ChatPolicy
@@ -24,26 +25,31 @@ EXPORT_PAGE_SIZE = 100
 
 
 class ExportUserChats:
-    def __init__(self, repository: ChatRepository, page_size: int = EXPORT_PAGE_SIZE) -> None:
+    def __init__(
+        self, repository: ChatRepository, window: ChatWindow, page_size: int = EXPORT_PAGE_SIZE
+    ) -> None:
         self._repository = repository
+        self._window = window
         self._page_size = page_size
 
-    def __call__(self, user_id: str) -> AsyncIterator[Chat]:
-        """Every chat of the user with its whole history, one at a time, by id: a chat that a
-        turn changes meanwhile is neither skipped nor repeated, and one deleted meanwhile is
-        left out. Raises `InvalidInput` for a bad user id at once, before anything is read."""
+    def __call__(self, user_id: str) -> AsyncIterator[ChatView]:
+        """Every chat of the user with its whole history and its window, one at a time, by
+        id: a chat that a turn changes meanwhile is neither skipped nor repeated, and one
+        deleted meanwhile is left out. Raises `InvalidInput` for a bad user id at once, before
+        anything is read."""
         validate_user_id(user_id)
         return self._chats(user_id)
 
-    async def _chats(self, user_id: str) -> AsyncIterator[Chat]:
+    async def _chats(self, user_id: str) -> AsyncIterator[ChatView]:
         after: str | None = None
         while True:
             ids = await self._repository.list_chat_ids(user_id, self._page_size, after)
             for chat_id in ids:
                 try:
-                    yield await self._repository.get_chat(user_id, chat_id)
+                    chat = await self._repository.get_chat(user_id, chat_id)
                 except ChatNotFound:
                     continue
+                yield self._window.view(chat)
             if len(ids) < self._page_size:
                 return
             after = ids[-1]
@@ -56,15 +62,17 @@ class ImportChat:
         counter: TokenCounter,
         registry: ModelRegistry,
         policy: ChatPolicy,
+        window: ChatWindow,
         clock: Clock = utc_now,
     ) -> None:
         self._repository = repository
         self._counter = counter
         self._registry = registry
         self._policy = policy
+        self._window = window
         self._clock = clock
 
-    async def __call__(self, user_id: str, exported: Chat) -> Chat:
+    async def __call__(self, user_id: str, exported: Chat) -> ChatView:
         """Store `exported` (a chat as an export holds it) as a new chat of `user_id`: new ids,
         created now, the same messages with their flags, token counts and usage.
 
@@ -96,7 +104,7 @@ class ImportChat:
             forked_from=None,
         )
         await self._repository.add_chat(chat)
-        return chat
+        return self._window.view(chat)
 
 
 def _new_copy(message: Message) -> Message:

@@ -40,7 +40,7 @@ class StartChatWithMessage:
     ) -> AsyncGenerator[TurnEvent, None]:
         """`ChatStarted`, then the events of `SendMessage` (`deltas` as there)."""
         self._send_message.check_input(user_id, content, idempotency_key)
-        chat = await self._start_chat(user_id)
+        chat = (await self._start_chat(user_id)).chat
         completed = False
         try:
             yield ChatStarted(chat.id)

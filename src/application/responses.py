@@ -151,7 +151,7 @@ class CreateResponse:
             return head.chat, False
         if new.previous_response_id is not None:
             return await self._continued(new, new.previous_response_id)
-        return await self._start_chat(new.user_id, None, new.model), True
+        return (await self._start_chat(new.user_id, None, new.model)).chat, True
 
     async def _continued(self, new: NewResponse, previous_response_id: str) -> tuple[Chat, bool]:
         """The chat the response after `previous_response_id` is a turn of: that response's
@@ -172,7 +172,7 @@ class CreateResponse:
             )
         if head.latest is not None and head.latest.id == stored.reply.id:
             return chat, False
-        return await self._fork_chat(user_id, chat.id, stored.reply.id), True
+        return (await self._fork_chat(user_id, chat.id, stored.reply.id)).chat, True
 
     def _turn(
         self, record: ResponseRecord, content: str, deltas: bool = True

@@ -135,7 +135,7 @@ class AnswerWhatsAppMessage:
     async def _open_chat(self, sender: str, replacing: str | None) -> str:
         """Start a chat and make it the sender's current one, unless another message of theirs
         did so first: then that one is theirs, and the chat started here is deleted unused."""
-        chat = await self._start_chat(sender)
+        chat = (await self._start_chat(sender)).chat
         current = await self._directory.switch_chat(sender, replacing, chat.id, self._clock())
         if current != chat.id:
             await self._delete_chat(sender, chat.id)

@@ -291,7 +291,13 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Callable(Memory, settings.provided.default_memory),
     )
 
-    start_chat = providers.Singleton(StartChat, repository, counter, registry, policy, clock=clock)
+    # What each model's provider counted for recent prompts, against our count.
+    calibration = providers.Singleton(TokenCalibration)
+    # How full a chat's window is, shown with every chat a use case answers with.
+    chat_window = providers.Singleton(ChatWindow, registry, calibration)
+    start_chat = providers.Singleton(
+        StartChat, repository, counter, registry, policy, chat_window, clock=clock
+    )
     local_rate_limiter = providers.Singleton(
         MemoryTurnRateLimiter, settings.provided.turns_per_minute_per_user
     )
@@ -311,8 +317,6 @@ class Container(containers.DeclarativeContainer):
     # The tasks the service owns beyond the code that started them (WhatsApp answers, cleanups
     # under cancellation, HTTP turns); drained on shutdown.
     background_work = providers.Singleton(BackgroundWork)
-    # What each model's provider counted for recent prompts, against our count.
-    calibration = providers.Singleton(TokenCalibration)
     # Metrics wrap the turn and the model's gateway; the use case knows nothing of them.
     turn_observer = providers.Singleton(PrometheusTurnObserver)
     observed_gateway = providers.Singleton(ObservedChatGateway, routing_gateway, turn_observer)
@@ -356,8 +360,7 @@ class Container(containers.DeclarativeContainer):
     send_message = providers.Singleton(SendMessage, take_turn, policy, rate_limiter)
     regenerate_reply = providers.Singleton(RegenerateReply, take_turn, rate_limiter)
     edit_message = providers.Singleton(EditMessage, take_turn, rate_limiter, policy, repository)
-    fork_chat = providers.Singleton(ForkChat, repository, clock=clock)
-    chat_window = providers.Singleton(ChatWindow, registry, calibration)
+    fork_chat = providers.Singleton(ForkChat, repository, chat_window, clock=clock)
     # Background turns' live events: in this process, or in Redis for every replica.
     turn_log = providers.Selector(
         settings.provided.turn_events_store,
@@ -371,13 +374,13 @@ class Container(containers.DeclarativeContainer):
     watch_turn = providers.Singleton(WatchTurn, turn_log, repository)
     cancel_turn = providers.Singleton(CancelTurn, turn_log, repository)
     list_chats = providers.Singleton(ListChats, repository)
-    get_chat = providers.Singleton(GetChat, repository)
-    end_chat = providers.Singleton(EndChat, repository, clock=clock)
+    get_chat = providers.Singleton(GetChat, repository, chat_window)
+    end_chat = providers.Singleton(EndChat, repository, chat_window, clock=clock)
     delete_chat = providers.Singleton(DeleteChat, repository)
     check_readiness = providers.Singleton(CheckReadiness, repository)
-    export_user_chats = providers.Singleton(ExportUserChats, repository)
+    export_user_chats = providers.Singleton(ExportUserChats, repository, chat_window)
     import_chat = providers.Singleton(
-        ImportChat, repository, counter, registry, policy, clock=clock
+        ImportChat, repository, counter, registry, policy, chat_window, clock=clock
     )
     start_chat_with_message = providers.Singleton(
         StartChatWithMessage, start_chat, send_message, delete_chat, background_work

@@ -141,7 +141,7 @@ async def _chats_at(url: str, clock: FixedClock, count: int) -> list[str]:
         user = f"u-{uuid.uuid4().hex[:8]}"
         ids = []
         for _ in range(count):
-            chat = await container.start_chat()(user)
+            chat = (await container.start_chat()(user)).chat
             async for _event in container.send_message()(user, chat.id, "an old question"):
                 pass
             ids.append(chat.id)

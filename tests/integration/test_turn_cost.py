@@ -183,7 +183,7 @@ async def test_a_turn_costs_the_same_behind_10_or_1000_stored_messages(engine: A
     )
     repository, send = container.repository(), container.send_message()
     user = f"cost-{uuid.uuid4().hex[:12]}"
-    short = await container.start_chat()(user)
+    short = (await container.start_chat()(user)).chat
     for index in range(SHORT_HISTORY_EXCHANGES):
         _ = [e async for e in send(user, short.id, f"message number {index}")]
     short = await repository.get_chat(user, short.id)

@@ -64,7 +64,7 @@ async def test_a_warm_claim_is_one_update_and_sees_what_a_cold_one_reads(
     warm_replica = replica(engines[0])
     warm, cold = warm_replica.repository(), replica(engines[1]).repository()
     user = f"cache-{uuid.uuid4().hex[:12]}"
-    chat = await warm_replica.start_chat()(user)
+    chat = (await warm_replica.start_chat()(user)).chat
     send = warm_replica.send_message()
     for index in range(6):  # enough to erase, so the cached window has lost messages too
         done = [e async for e in send(user, chat.id, f"hello {index}")][-1]
@@ -97,7 +97,7 @@ async def test_replicas_on_one_database_prompt_with_each_others_latest_turns(
     observing = replica(engines[2], window_cache_mb=0)
     observer = observing.repository()
     user = f"replicas-{uuid.uuid4().hex[:12]}"
-    chat = await observing.start_chat()(user)
+    chat = (await observing.start_chat()(user)).chat
     erased = 0
     for index in range(12):
         stored = await observer.get_chat(user, chat.id)

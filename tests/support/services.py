@@ -15,8 +15,7 @@ from chatservice.adapters.memory_response_store import InMemoryResponseStore
 from chatservice.adapters.memory_whatsapp_directory import InMemoryWhatsAppDirectory
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
 from chatservice.application.background import BackgroundWork
-from chatservice.application.chats import StartChat
-from chatservice.application.conversation_control import EditMessage, ForkChat, RegenerateReply
+from chatservice.application.conversation_control import EditMessage, RegenerateReply
 from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import TurnClaim
 from chatservice.application.turns import SendMessage
@@ -72,9 +71,18 @@ class Service:
     def gateway(self) -> FakeChatGateway:
         return provided(self.container.gateway, FakeChatGateway)
 
-    @property
-    def start_chat(self) -> StartChat:
-        return self.container.start_chat()
+    async def start_chat(
+        self,
+        user_id: str,
+        *,
+        system_message: str | None = None,
+        model: str | None = None,
+        memory: str | None = None,
+    ) -> Chat:
+        """A new chat (`StartChat`), as stored: without the window it is shown with."""
+        start = self.container.start_chat()
+        started = await start(user_id, system_message, model, memory=memory)
+        return started.chat
 
     @property
     def send_message(self) -> SendMessage:
@@ -88,9 +96,12 @@ class Service:
     def edit_message(self) -> EditMessage:
         return self.container.edit_message()
 
-    @property
-    def fork_chat(self) -> ForkChat:
-        return self.container.fork_chat()
+    async def fork_chat(
+        self, user_id: str, chat_id: str, message_id: str, idempotency_key: str | None = None
+    ) -> Chat:
+        """A fork (`ForkChat`), as stored: without the window it is shown with."""
+        fork = self.container.fork_chat()
+        return (await fork(user_id, chat_id, message_id, idempotency_key)).chat
 
     @property
     def work(self) -> BackgroundWork:

@@ -238,7 +238,7 @@ async def test_the_window_is_what_the_next_prompt_holds_before_its_message(
     service: Service,
 ) -> None:
     chat = await talked(service, "question", "another")
-    window = service.container.chat_window()(chat)
+    window = (await service.container.get_chat()("u1", chat.id)).window
     assert window is not None
     await completed(service.send_message("u1", chat.id, "x"))
     next_prompt = service.gateway.requests[-1]

@@ -46,7 +46,7 @@ async def test_a_conversation_with_fitting_items_holds_them_in_order(service: Se
     made = await service.container.create_conversation()(
         "ada", items=[InputMessage("user", "hello"), InputMessage("assistant", "hi there")]
     )
-    chat = await service.container.get_chat()("ada", made.chat.id)
+    chat = await service.repository.get_chat("ada", made.chat.id)
     assert [(m.role.value, m.content) for m in chat.messages[1:]] == [
         ("user", "hello"),
         ("assistant", "hi there"),

@@ -7,11 +7,16 @@ from dataclasses import replace
 import pytest
 
 from chatservice.adapters.memory_repository import InMemoryChatRepository
+from chatservice.application.calibration import TokenCalibration
+from chatservice.application.chat_window import ChatWindow
 from chatservice.application.exports import ExportUserChats
 from chatservice.domain.chat import Message, Role
 from chatservice.domain.errors import InvalidInput
 from chatservice.domain.export import check_importable
+from chatservice.domain.models import ModelRegistry
 from support.chat_records import message, new_chat, new_user
+
+WINDOW = ChatWindow(ModelRegistry(), TokenCalibration())
 
 
 async def test_a_users_export_reads_every_chat_once_across_pages_and_no_one_elses() -> None:
@@ -21,9 +26,12 @@ async def test_a_users_export_reads_every_chat_once_across_pages_and_no_one_else
     for chat in [*chats, new_chat(new_user())]:
         await repository.add_chat(chat)
 
-    exported = [chat async for chat in ExportUserChats(repository, page_size=2)(user)]
+    exported = [view async for view in ExportUserChats(repository, WINDOW, page_size=2)(user)]
 
-    assert sorted(exported, key=lambda c: c.id) == sorted(chats, key=lambda c: c.id)
+    assert sorted((v.chat for v in exported), key=lambda c: c.id) == sorted(
+        chats, key=lambda c: c.id
+    )
+    assert all(v.window == WINDOW(v.chat) for v in exported)
 
 
 async def test_a_chat_deleted_while_the_export_runs_is_left_out() -> None:
@@ -32,13 +40,13 @@ async def test_a_chat_deleted_while_the_export_runs_is_left_out() -> None:
     chats = sorted([new_chat(user) for _ in range(3)], key=lambda c: c.id)
     for chat in chats:
         await repository.add_chat(chat)
-    export = ExportUserChats(repository, page_size=10)(user)
+    export = ExportUserChats(repository, WINDOW, page_size=10)(user)
 
     first = await anext(export)
     await repository.delete_chat(user, chats[1].id)
-    rest = [chat async for chat in export]
+    rest = [view async for view in export]
 
-    assert [first.id, *(c.id for c in rest)] == [chats[0].id, chats[2].id]
+    assert [first.chat.id, *(v.chat.id for v in rest)] == [chats[0].id, chats[2].id]
 
 
 def _cost(m: Message) -> int:

@@ -83,7 +83,7 @@ async def test_an_abandoned_response_in_a_conversation_leaves_the_conversation_a
             if isinstance(event, Delta):
                 break  # the caller goes away mid-reply
     assert await store(service).find_response("ada", started.record.id) is None
-    kept = await service.container.get_chat()("ada", chat.id)
+    kept = await service.repository.get_chat("ada", chat.id)
     assert [m.role for m in kept.messages] == ["system"]
 
 
@@ -127,7 +127,7 @@ async def test_an_earlier_previous_response_is_continued_on_a_fork(service: Serv
     branch, _ = await respond(
         service, NewResponse("ada", "branch", previous_response_id=first.record.id)
     )
-    forked = await service.container.get_chat()("ada", branch.record.chat_id)
+    forked = await service.repository.get_chat("ada", branch.record.chat_id)
     assert forked.forked_from is not None
     assert forked.forked_from.chat_id == first.record.chat_id
     assert [m.content for m in forked.messages][1:4] == [

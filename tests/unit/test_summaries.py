@@ -210,7 +210,7 @@ async def test_a_fork_keeps_the_memory_and_folds_its_own_erased_copies() -> None
     original = await service.repository.get_chat("ana", chat.id)
     last_reply = original.messages[-1]
 
-    fork = await service.container.fork_chat()("ana", chat.id, last_reply.id)
+    fork = await service.fork_chat("ana", chat.id, last_reply.id)
     assert fork.memory is Memory.SUMMARY and fork.summary is None
     await talk(service, fork, range(6, 8))
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from chatservice.application.background_turns import NumberedEvent
+from chatservice.application.chat_window import ChatView
 from chatservice.application.turn_events import Completed, Delta
 from chatservice.domain.chat import Chat, ChatParams, Message, WindowUse
 from chatservice.domain.memory import ChatSummary
@@ -90,6 +91,11 @@ def chat_pb(chat: Chat, window: WindowUse | None = None) -> pb.Chat:
         if window
         else None,
     )
+
+
+def shown_chat_pb(view: ChatView) -> pb.Chat:
+    """A chat a use case answered with: its messages and its window."""
+    return chat_pb(view.chat, view.window)
 
 
 def summary_pb(summary: ChatSummary | None) -> pb.ConversationSummary | None:

@@ -134,7 +134,6 @@ def create_grpc_server(container: Container) -> tuple[Server, RpcGate]:
                 container.regenerate_reply(),
                 container.edit_message(),
                 container.fork_chat(),
-                container.chat_window(),
             ),
         ),
     ]

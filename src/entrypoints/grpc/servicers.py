@@ -15,7 +15,6 @@ from typing import Any
 from grpclib.server import Stream
 
 from chatservice.application.background_turns import CancelTurn, RunInBackground, WatchTurn
-from chatservice.application.chat_window import ChatWindow
 from chatservice.application.chats import (
     DEFAULT_PAGE_SIZE,
     DeleteChat,
@@ -29,7 +28,6 @@ from chatservice.application.first_turn import StartChatWithMessage
 from chatservice.application.transcript import markdown_transcript
 from chatservice.application.turn_events import ChatStarted, Completed, Delta, TurnEvent
 from chatservice.application.turns import SendMessage
-from chatservice.domain.chat import Chat
 from chatservice.entrypoints.grpc.errors import grpc_status
 from chatservice.entrypoints.grpc.generated import chat_grpc, chat_pb2, chatservice_v1_grpc
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
@@ -37,6 +35,7 @@ from chatservice.entrypoints.grpc.messages import (
     chat_pb,
     completed_pb,
     requested_params,
+    shown_chat_pb,
     turn_event_pb,
 )
 
@@ -76,12 +75,11 @@ class CompatChatService(chat_grpc.ChatServiceBase):
 
 @dataclass(frozen=True)
 class ConversationControl:
-    """The use cases of conversation control, and the window every chat is shown with."""
+    """The use cases of conversation control."""
 
     regenerate_reply: RegenerateReply
     edit_message: EditMessage
     fork_chat: ForkChat
-    chat_window: ChatWindow
 
 
 #: A turn's events for an idempotency key (`None`: the turn makes one up).
@@ -116,14 +114,14 @@ class ChatServiceV1(chatservice_v1_grpc.ChatServiceBase):
     async def CreateChat(self, stream: Stream[pb.CreateChatRequest, pb.Chat]) -> None:
         request: pb.CreateChatRequest = await _request(stream)
         async with grpc_status():
-            chat = await self._start_chat(
+            view = await self._start_chat(
                 request.user_id,
                 request.system_message if request.HasField("system_message") else None,
                 request.model if request.HasField("model") else None,
                 requested_params(request.params),
                 request.memory if request.HasField("memory") else None,
             )
-        await stream.send_message(self._chat_pb(chat))
+        await stream.send_message(shown_chat_pb(view))
 
     async def SendMessage(
         self, stream: Stream[pb.SendMessageRequest, pb.SendMessageResponse]
@@ -167,7 +165,7 @@ class ChatServiceV1(chatservice_v1_grpc.ChatServiceBase):
             fork = await self._control.fork_chat(
                 request.user_id, request.chat_id, request.message_id, key
             )
-        await stream.send_message(self._chat_pb(fork))
+        await stream.send_message(shown_chat_pb(fork))
 
     async def _answer_turn(
         self,
@@ -231,27 +229,23 @@ class ChatServiceV1(chatservice_v1_grpc.ChatServiceBase):
     async def GetChat(self, stream: Stream[pb.GetChatRequest, pb.Chat]) -> None:
         request: pb.GetChatRequest = await _request(stream)
         async with grpc_status():
-            chat = await self._get_chat(request.user_id, request.chat_id)
-        await stream.send_message(self._chat_pb(chat))
+            view = await self._get_chat(request.user_id, request.chat_id)
+        await stream.send_message(shown_chat_pb(view))
 
     async def ExportChat(self, stream: Stream[pb.ExportChatRequest, pb.ExportChatResponse]) -> None:
         request: pb.ExportChatRequest = await _request(stream)
         async with grpc_status():
-            chat = await self._get_chat(request.user_id, request.chat_id)
-        await stream.send_message(pb.ExportChatResponse(markdown=markdown_transcript(chat)))
+            view = await self._get_chat(request.user_id, request.chat_id)
+        await stream.send_message(pb.ExportChatResponse(markdown=markdown_transcript(view.chat)))
 
     async def EndChat(self, stream: Stream[pb.EndChatRequest, pb.Chat]) -> None:
         request: pb.EndChatRequest = await _request(stream)
         async with grpc_status():
-            chat = await self._end_chat(request.user_id, request.chat_id)
-        await stream.send_message(self._chat_pb(chat))
+            view = await self._end_chat(request.user_id, request.chat_id)
+        await stream.send_message(shown_chat_pb(view))
 
     async def DeleteChat(self, stream: Stream[pb.DeleteChatRequest, pb.DeleteChatResponse]) -> None:
         request: pb.DeleteChatRequest = await _request(stream)
         async with grpc_status():
             await self._delete_chat(request.user_id, request.chat_id)
         await stream.send_message(pb.DeleteChatResponse())
-
-    def _chat_pb(self, chat: Chat) -> pb.Chat:
-        """A chat with its messages, and its window."""
-        return chat_pb(chat, self._control.chat_window(chat))

@@ -64,7 +64,6 @@ _PROVIDED = (
     "regenerate_reply",
     "edit_message",
     "fork_chat",
-    "chat_window",
 )
 
 

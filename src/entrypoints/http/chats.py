@@ -12,7 +12,6 @@ from litestar.response import ServerSentEvent
 
 from chatservice.application.background import BackgroundWork
 from chatservice.application.background_turns import RunInBackground
-from chatservice.application.chat_window import ChatWindow
 from chatservice.application.chats import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -64,13 +63,13 @@ class ChatsController(Controller):
         self,
         user_id: UserId,
         start_chat: NamedDependency[StartChat],
-        chat_window: NamedDependency[ChatWindow],
         data: JSONBody[NewChat | None] = None,
     ) -> ChatOut:
         data = data or NewChat()
         asked = requested_params(data.params)
-        chat = await start_chat(user_id, data.system_message, data.model, asked, data.memory)
-        return chat_out(chat, chat_window(chat))
+        return chat_out(
+            await start_chat(user_id, data.system_message, data.model, asked, data.memory)
+        )
 
     @get(
         "/",
@@ -105,10 +104,8 @@ class ChatsController(Controller):
         user_id: UserId,
         chat_id: ChatId,
         get_chat: NamedDependency[GetChat],
-        chat_window: NamedDependency[ChatWindow],
     ) -> ChatOut:
-        chat = await get_chat(user_id, chat_id)
-        return chat_out(chat, chat_window(chat))
+        return chat_out(await get_chat(user_id, chat_id))
 
     @post(
         "/{chat_id:str}/messages",
@@ -154,10 +151,8 @@ class ChatsController(Controller):
         user_id: UserId,
         chat_id: ChatId,
         end_chat: NamedDependency[EndChat],
-        chat_window: NamedDependency[ChatWindow],
     ) -> ChatOut:
-        chat = await end_chat(user_id, chat_id)
-        return chat_out(chat, chat_window(chat))
+        return chat_out(await end_chat(user_id, chat_id))
 
     @delete(
         "/{chat_id:str}",

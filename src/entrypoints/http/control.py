@@ -14,7 +14,6 @@ from litestar.response import ServerSentEvent
 
 from chatservice.application.background import BackgroundWork
 from chatservice.application.background_turns import RunInBackground
-from chatservice.application.chat_window import ChatWindow
 from chatservice.application.conversation_control import EditMessage, ForkChat, RegenerateReply
 from chatservice.application.turn_events import TurnEvent
 from chatservice.entrypoints.http.errors import error_responses
@@ -136,8 +135,6 @@ class ConversationController(Controller):
         chat_id: ChatId,
         data: JSONBody[ForkIn],
         fork_chat: NamedDependency[ForkChat],
-        chat_window: NamedDependency[ChatWindow],
         idempotency_key: IdempotencyKey = None,
     ) -> ChatOut:
-        fork = await fork_chat(user_id, chat_id, data.message_id, idempotency_key)
-        return chat_out(fork, chat_window(fork))
+        return chat_out(await fork_chat(user_id, chat_id, data.message_id, idempotency_key))

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from chatservice.application.chat_window import ChatView
 from chatservice.application.exports import EXPORT_VERSION
 from chatservice.domain.chat import (
     FINISH_REASON_CHARS,
@@ -19,7 +20,6 @@ from chatservice.domain.chat import (
     Message,
     Role,
     Usage,
-    WindowUse,
 )
 from chatservice.domain.errors import InvalidInput
 from chatservice.domain.memory import Memory
@@ -36,8 +36,8 @@ class ChatExportOut(ChatOut, kw_only=True):
     export_version: int
 
 
-def chat_export(chat: Chat, window: WindowUse | None) -> ChatExportOut:
-    shown = chat_out(chat, window)
+def chat_export(view: ChatView) -> ChatExportOut:
+    shown = chat_out(view)
     fields = {name: getattr(shown, name) for name in shown.__struct_fields__}
     return ChatExportOut(**fields, export_version=EXPORT_VERSION)
 

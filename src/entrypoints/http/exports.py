@@ -16,7 +16,6 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType
 from litestar.params import Body, FromPath, QueryParameter
 from litestar.response import Stream
 
-from chatservice.application.chat_window import ChatWindow
 from chatservice.application.chats import GetChat
 from chatservice.application.exports import ExportUserChats, ImportChat
 from chatservice.application.transcript import markdown_transcript
@@ -82,13 +81,12 @@ async def export_chat(
     user_id: UserId,
     chat_id: ChatId,
     get_chat: NamedDependency[GetChat],
-    chat_window: NamedDependency[ChatWindow],
     format: Format = "json",
 ) -> ChatExportOut | Response[str]:
-    chat = await get_chat(user_id, chat_id)
+    view = await get_chat(user_id, chat_id)
     if format == "markdown":
-        return Response(markdown_transcript(chat), media_type=MARKDOWN)
-    return chat_export(chat, chat_window(chat))
+        return Response(markdown_transcript(view.chat), media_type=MARKDOWN)
+    return chat_export(view)
 
 
 @get(
@@ -111,13 +109,12 @@ async def export_chat(
 async def export_user(
     user_id: UserId,
     export_user_chats: NamedDependency[ExportUserChats],
-    chat_window: NamedDependency[ChatWindow],
 ) -> Stream:
     chats = export_user_chats(user_id)
 
     async def lines() -> AsyncIterator[bytes]:
-        async for chat in chats:
-            yield msgspec.json.encode(chat_export(chat, chat_window(chat))) + b"\n"
+        async for view in chats:
+            yield msgspec.json.encode(chat_export(view)) + b"\n"
 
     return Stream(lines())
 
@@ -143,10 +140,8 @@ def import_route(max_bytes: int) -> HTTPRouteHandler:
         user_id: UserId,
         data: Annotated[ChatImportIn, Body()],
         import_chat: NamedDependency[ImportChat],
-        chat_window: NamedDependency[ChatWindow],
     ) -> ChatOut:
-        chat = await import_chat(user_id, imported_chat(data))
-        return chat_out(chat, chat_window(chat))
+        return chat_out(await import_chat(user_id, imported_chat(data)))
 
     return import_chat
 

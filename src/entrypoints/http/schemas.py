@@ -7,7 +7,8 @@ from typing import Annotated
 
 import msgspec
 
-from chatservice.domain.chat import Chat, Message, Usage, WindowUse
+from chatservice.application.chat_window import ChatView
+from chatservice.domain.chat import Chat, Message, Usage
 from chatservice.domain.memory import ChatSummary
 from chatservice.domain.params import RequestedParams
 from chatservice.domain.prices import cost_text
@@ -262,7 +263,8 @@ def summary_out(chat: Chat) -> ChatSummaryOut:
     )
 
 
-def chat_out(chat: Chat, window: WindowUse | None = None) -> ChatOut:
+def chat_out(view: ChatView) -> ChatOut:
+    chat, window = view.chat, view.window
     origin = chat.forked_from
     return ChatOut(
         id=chat.id,
