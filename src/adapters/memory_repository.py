@@ -19,9 +19,11 @@ from chatservice.application.ports import (
     StoredTurn,
     TurnClaim,
 )
+from chatservice.domain.budgets import Account, AccountKind, BudgetClaim, Spend
 from chatservice.domain.chat import Chat, ChatStatus, Message, Role
 from chatservice.domain.errors import ChatEnded, ChatNotFound, ConcurrentUpdate, TurnInProgress
 from chatservice.domain.memory import ChatSummary
+from chatservice.domain.prices import ZERO
 from chatservice.domain.search import search_words
 from chatservice.domain.turn import TurnRecord
 from chatservice.domain.usage import GroupBy, PaidCall, UsageFigures, UsageGroup
@@ -41,6 +43,8 @@ class InMemoryChatRepository:
         self._chats: dict[str, Chat] = {}
         self._claims: dict[str, TurnClaim] = {}
         self._ledger: list[_LedgerEntry] = []
+        #: The budget claims of running turns, by chat and idempotency key.
+        self._reserves: dict[tuple[str, str], BudgetClaim] = {}
         self._lock = asyncio.Lock()
 
     def _owned(self, user_id: str, chat_id: str) -> Chat:
@@ -82,11 +86,44 @@ class InMemoryChatRepository:
             window.messages = [m for m in window.messages if m.in_window]
             return window
 
+    async def claim_budget(self, claim: BudgetClaim) -> None:
+        async with self._lock:
+            spent = {
+                account.key: self._used(account, claim) + self._reserved(account, claim.now)
+                for account in claim.accounts
+            }
+            if refusal := claim.refusal(spent):
+                raise refusal
+            self._reserves = {
+                turn: c for turn, c in self._reserves.items() if c.expires_at > claim.now
+            }
+            self._reserves[(claim.chat_id, claim.idempotency_key)] = claim
+
+    def _used(self, account: Account, claim: BudgetClaim) -> Spend:
+        """The ledger's calls of `account` in its periods: tokens of the day, USD of the month."""
+        if account.kind is AccountKind.USER:
+            calls = [e.call for e in self._ledger if e.user_id == account.name]
+        else:
+            calls = [e.call for e in self._ledger if account.name in e.call.charged_to]
+        return Spend(
+            sum(c.tokens for c in calls if c.day >= claim.day),
+            sum((c.usage.cost for c in calls if c.day >= claim.month), ZERO),
+        )
+
+    def _reserved(self, account: Account, now: datetime) -> Spend:
+        running = (
+            c.reserve
+            for c in self._reserves.values()
+            if c.expires_at > now and any(a.key == account.key for a in c.accounts)
+        )
+        return sum(running, Spend())
+
     async def release_turn(self, chat_id: str, idempotency_key: str) -> None:
         async with self._lock:
             held = self._claims.get(chat_id)
             if held is not None and held.idempotency_key == idempotency_key:
                 del self._claims[chat_id]
+            self._reserves.pop((chat_id, idempotency_key), None)
 
     async def commit_turn(self, turn: TurnRecord) -> None:
         async with self._lock:
@@ -103,6 +140,7 @@ class InMemoryChatRepository:
             del self._claims[turn.chat_id]
             if turn.call is not None:
                 self._ledger.append(_LedgerEntry(turn.user_id, turn.chat_id, turn.call))
+            self._reserves.pop((turn.chat_id, turn.idempotency_key), None)
 
     async def find_turn(
         self, user_id: str, chat_id: str, idempotency_key: str

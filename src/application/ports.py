@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
+from chatservice.domain.budgets import BudgetClaim
 from chatservice.domain.chat import Chat, ChatParams, Message, Usage
 from chatservice.domain.memory import ChatSummary
 from chatservice.domain.models import ModelSpec
@@ -139,14 +140,25 @@ class ChatRepository(Protocol):
         idempotency key) when an unexpired claim is held.
         """
 
+    async def claim_budget(self, claim: BudgetClaim) -> None:
+        """Reserve `claim.reserve` for the turn it names against each of `claim.accounts`,
+        unless `claim.refusal` finds one at a limit: then raise that `BudgetExhausted`,
+        reserving nothing. What an account spent is its usage stored since each limit's period
+        began plus the reserves of turns unexpired at `claim.now`, read in one atomic step with
+        the reserving: claims on one account, from any replica, each see the reserves of those
+        before them. Raises `ConcurrentUpdate` (reserving nothing) when other claims kept
+        winning the account."""
+
     async def release_turn(self, chat_id: str, idempotency_key: str) -> None:
-        """Drop the claim if the turn of `idempotency_key` still holds it; otherwise do nothing."""
+        """Drop the claim if the turn of `idempotency_key` still holds it (otherwise leave the
+        chat be), and the turn's budget reserves in any case."""
 
     async def commit_turn(self, turn: TurnRecord) -> None:
         """Store the turn atomically: its new messages, erasures, supersessions, usage, title,
         and its model call (`turn.call`, if any) in the usage ledger; bump the version and
-        release the claim (`TurnRecord.applied_to` is the rule). Raises `ConcurrentUpdate`
-        (storing nothing) when the version moved or the claim is no longer this turn's."""
+        release the claim (`TurnRecord.applied_to` is the rule) and the turn's budget reserves.
+        Raises `ConcurrentUpdate` (storing nothing) when the version moved or the claim is no
+        longer this turn's."""
 
     async def find_turn(
         self, user_id: str, chat_id: str, idempotency_key: str

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 #: How much of a caller's text an error message repeats: a gRPC status message travels in a
 #: header, and an HTTP/2 peer drops the connection over a header larger than it accepts.
 SHOWN_CHARS = 64
@@ -156,6 +158,25 @@ class RateLimited(ChatServiceError):
 
     def __init__(self, message: str, retry_after_seconds: float) -> None:
         super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class BudgetExhausted(ChatServiceError):
+    """A budget of the user's, or of a scoped token covering them, is spent for its period
+    (`domain/budgets.py`): no turn starts until the period ends."""
+
+    code = "budget_exhausted"
+
+    def __init__(
+        self, limits: tuple[str, ...], renews_at: datetime, retry_after_seconds: float
+    ) -> None:
+        super().__init__(
+            f"the budget of {' and of '.join(limits)} is spent; no turn starts before "
+            f"{renews_at.isoformat().replace('+00:00', 'Z')}"
+        )
+        #: Each limit reached, as the message names it.
+        self.limits = limits
+        self.renews_at = renews_at
         self.retry_after_seconds = retry_after_seconds
 
 

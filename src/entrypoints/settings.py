@@ -11,6 +11,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,7 +32,7 @@ from pydantic_core import ErrorDetails
 
 from chatservice.domain.errors import InvalidInput
 from chatservice.domain.models import ModelRegistry, ModelSpec
-from chatservice.domain.tenants import Tenant, Tenants
+from chatservice.domain.tenants import Budget, Tenant, Tenants
 from chatservice.entrypoints.config_tables import (
     KEY_VARIABLES,
     ModelTable,
@@ -46,6 +47,7 @@ from chatservice.entrypoints.token_tables import (
     ScopedToken,
     ScopedTokenTable,
     TokenTableError,
+    Usd,
     check_distinct,
     with_token_values,
 )
@@ -149,6 +151,10 @@ class Settings(BaseModel):
     #: Turns a user may start per minute (0: no limit), counted per process, or in Redis by all
     #: workers and replicas together when `redis_url` is set.
     turns_per_minute_per_user: NonNegativeInt = 0
+    #: What each user may spend: tokens (prompt + completion) per UTC day, USD per UTC month
+    #: (0: no limit). A `[[tokens]]` entry's keys of the same names limit its users together.
+    budget_tokens_per_day_per_user: NonNegativeInt = 0
+    budget_usd_per_month_per_user: Usd = Decimal(0)
     #: The Redis that every worker and replica shares: the per-user turn limit's count and the
     #: live events of background turns (unset: each process keeps its own).
     redis_url: OptionalText = None
@@ -250,7 +256,20 @@ class Settings(BaseModel):
 
     def tenants(self) -> Tenants:
         """The `[[tokens]]` entries as the usage ledger and budgets take them."""
-        return Tenants(tuple(Tenant(t.name, t.users) for t in self.tokens))
+        return Tenants(
+            tuple(
+                Tenant(
+                    t.name,
+                    t.users,
+                    Budget(t.budget_tokens_per_day_per_user, t.budget_usd_per_month_per_user),
+                )
+                for t in self.tokens
+            )
+        )
+
+    def user_budget(self) -> Budget:
+        """What each user may spend on their own."""
+        return Budget(self.budget_tokens_per_day_per_user, self.budget_usd_per_month_per_user)
 
     def _check_providers(self) -> None:
         # A turn outliving its claim could be overtaken by another turn on the same chat.

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, StringConstraints
+
+from chatservice.domain.prices import COST_PLACES
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+#: A budget in USD: exact (a TOML float is taken by its decimal text, never rounded through
+#: binary), finite, not negative, and no finer than the picodollar costs are kept in.
+Usd = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, decimal_places=COST_PLACES)]
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,10 @@ class ScopedTokenTable(BaseModel):
     users: Name
     #: The token, read from `token_env` at start-up. Kept out of `repr`, so no log line shows it.
     token: str = Field(default="", repr=False)
+    #: The budgets of everyone the token covers together, whichever token acts for them (the
+    #: top-level settings' names; 0: no limit).
+    budget_tokens_per_day_per_user: NonNegativeInt = 0
+    budget_usd_per_month_per_user: Usd = Decimal(0)
 
 
 class TokenTableError(ValueError):

@@ -9,7 +9,7 @@ Connection failures become `StorageUnavailable`. A write that loses to another t
 the same rows (a deadlock; on Galera, another node's write-set winning certification) becomes
 what the loss means: a claim that lost is `TurnInProgress`, a commit that lost is
 `ConcurrentUpdate`; adding, ending and deleting a chat and releasing a claim run once more, then
-are `ConcurrentUpdate` (docs/reliability.md).
+are `ConcurrentUpdate` (docs/reliability.md). A budget claim (`budgets.py`) runs up to five times.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 
-from chatservice.adapters.sqlalchemy import search, summaries, usage
+from chatservice.adapters.sqlalchemy import budgets, search, summaries, usage
 from chatservice.adapters.sqlalchemy.removal import remove_chats, updated_before
 from chatservice.adapters.sqlalchemy.rows import chat_from, chat_row, message_from, message_row
 from chatservice.adapters.sqlalchemy.tables import (
@@ -51,6 +51,7 @@ from chatservice.application.ports import (
     StoredTurn,
     TurnClaim,
 )
+from chatservice.domain.budgets import BudgetClaim
 from chatservice.domain.chat import Chat, ChatStatus, Message, Role
 from chatservice.domain.errors import (
     ChatEnded,
@@ -160,6 +161,10 @@ _PING = select(chats.c.id).limit(1)
 #: How often a write that may simply run again is tried when it loses to another transaction.
 #: A second loss in a row is contention a caller should hear of (409) rather than wait out.
 _IDEMPOTENT_ATTEMPTS = 2
+#: How often a budget claim runs before its loss is the turn's: claims on one account conflict
+#: whenever two Galera nodes take them at once, and a claim that runs again changes nothing
+#: twice. Each loss is one round of certification, so a few cost little.
+_BUDGET_CLAIM_ATTEMPTS = 5
 
 
 class SqlAlchemyChatRepository:
@@ -225,6 +230,7 @@ class SqlAlchemyChatRepository:
     async def release_turn(self, chat_id: str, idempotency_key: str) -> None:
         def release(connection: Connection) -> None:
             connection.execute(_RELEASE, {"chat": chat_id, "claim": idempotency_key})
+            budgets.release(connection, chat_id, idempotency_key)
 
         try:
             await self._transactions.run(release, write=True, attempts=_IDEMPOTENT_ATTEMPTS)
@@ -263,6 +269,9 @@ class SqlAlchemyChatRepository:
             search.index_messages(connection, turn.user_id, turn.chat_id, turn.new_messages)
             if turn.call is not None:
                 usage.record_call(connection, turn.user_id, turn.chat_id, turn.call)
+            # With the ledger row: the account's spend counts the reserve or the usage, never
+            # both nor neither.
+            budgets.release(connection, turn.chat_id, turn.idempotency_key)
 
         try:
             await self._transactions.run(commit, write=True)
@@ -275,6 +284,22 @@ class SqlAlchemyChatRepository:
             self._windows.forget(turn.chat_id)
             raise ConcurrentUpdate(turn.chat_id) from error
         self._windows.record_turn(turn)
+
+    async def claim_budget(self, claim: BudgetClaim) -> None:
+        def reserve(connection: Connection) -> None:
+            budgets.claim(connection, claim)
+
+        for _ in range(_BUDGET_CLAIM_ATTEMPTS - 1):
+            try:
+                return await self._transactions.run(reserve, write=True)
+            except (exc.IntegrityError, WriteConflict):
+                # Another claim on the same account won its lock row (another Galera node's,
+                # or the account's first claim made the row first): run again, from the lock.
+                pass
+        try:
+            await self._transactions.run(reserve, write=True)
+        except (exc.IntegrityError, WriteConflict) as error:
+            raise ConcurrentUpdate(claim.chat_id) from error
 
     async def find_turn(
         self, user_id: str, chat_id: str, idempotency_key: str

@@ -456,3 +456,40 @@ usage_charges = Table(
     Index(None, "token_name", "day"),
     **MYSQL_TABLE_OPTIONS,
 )
+
+#: An account of the budgets as their rows name it: a letter, then the SHA-256 of the account
+#: (`adapters/sqlalchemy/budgets.py`), so no row of them holds a user id to erase.
+BUDGET_ACCOUNT_CHARS = 65
+
+# Budgets (docs/operations.md, "Budgets"): what each running turn reserved against each account
+# it counts against, until it is stored or given up (or its claim expires, for a turn whose
+# replica died). No foreign key: a reserve is the turn's, not its chat's, and lives minutes.
+budget_reserves = Table(
+    "budget_reserves",
+    metadata,
+    Column("chat_id", Identifier(ID_CHARS), nullable=False),
+    Column("idempotency_key", Identifier(IDEMPOTENCY_KEY_COLUMN_CHARS), nullable=False),
+    Column("account", Identifier(BUDGET_ACCOUNT_CHARS), nullable=False),
+    # Prompt + completion tokens, and the cost, the turn may come to at most.
+    Column("tokens", BigInteger(), nullable=False),
+    Column("cost_picodollars", Picodollars(), key="cost", nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    # A turn's commit or release deletes its reserves by the turn's identity.
+    PrimaryKeyConstraint("chat_id", "idempotency_key", "account"),
+    # A claim sums an account's unexpired reserves, and prunes its expired ones.
+    Index(None, "account", "expires_at"),
+    **MYSQL_TABLE_OPTIONS,
+)
+
+# One row per account with a budget, which every claim on the account updates first: the row
+# lock makes claims on one account take turns (on Galera, two nodes' updates of the row conflict
+# at certification and one claim runs again), so each reads what the one before it reserved
+# (docs/adr/0015-budget-reserves-under-a-lock-row.md). `claims` only counts; that it changes is
+# what matters, as an update that changes nothing writes nothing to conflict on.
+budget_locks = Table(
+    "budget_locks",
+    metadata,
+    Column("account", Identifier(BUDGET_ACCOUNT_CHARS), primary_key=True),
+    Column("claims", BigInteger(), nullable=False),
+    **MYSQL_TABLE_OPTIONS,
+)
