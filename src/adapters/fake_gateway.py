@@ -71,6 +71,11 @@ class StreamHold:
                 self._arrival.clear()
                 await self._arrival.wait()
 
+    @property
+    def waiting(self) -> int:
+        """How many streams are waiting at the hold now."""
+        return self._waiting
+
     def move_to(self, after_chunks: int) -> None:
         """Let the waiting streams on, to stop again once they have sent `after_chunks`."""
         self._after = after_chunks

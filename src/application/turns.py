@@ -6,9 +6,9 @@ connection is held while the model streams. Whatever goes wrong after the claim 
 the caller leaves, the commit loses a race) releases the claim and stores nothing of the turn, so
 the caller may simply retry. Metrics wrap the turn from outside (`observed.py`).
 
-The prompt is fitted to the model's window by `prompts.py`; the model that answers is the
-chat's own or, when its provider fails before any text came, one of its fallbacks
-(`fallbacks.py`).
+The prompt is fitted to the model's window by `prompts.py`; the turn's budget reserve is claimed
+before the model is called (`budgets.py`); the model that answers is the chat's own or, when its
+provider fails before any text came, one of its fallbacks (`fallbacks.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from chatservice.application.background import BackgroundWork
+from chatservice.application.budgets import TurnBudgets
 from chatservice.application.busy import wait_while_busy
 from chatservice.application.calibration import TokenCalibration
 from chatservice.application.clock import Clock, utc_now
@@ -109,8 +110,8 @@ class SendMessage:
         handed up through every layer.
 
         Raises `InvalidInput`, `RateLimited`, `ChatNotFound`, `ChatEnded`, `TurnInProgress`,
-        `MessageTooLong`, `IdempotencyKeyReused`, `ConcurrentUpdate`, `StorageUnavailable` and
-        the `Provider*` errors.
+        `MessageTooLong`, `BudgetExhausted`, `IdempotencyKeyReused`, `ConcurrentUpdate`,
+        `StorageUnavailable` and the `Provider*` errors.
         A retry with the `idempotency_key` of a committed turn yields that turn's `Completed`
         again without calling the model.
         """
@@ -138,6 +139,7 @@ class TakeTurn:
         calibration: TokenCalibration,
         work: BackgroundWork,
         tenants: Tenants,
+        budgets: TurnBudgets,
         clock: Clock = utc_now,
         retry_pauses: Sequence[float] = RETRY_PAUSES,
         after_commit: Callable[[Chat, TurnRecord], None] = lambda chat, turn: None,
@@ -150,6 +152,7 @@ class TakeTurn:
         self._calibration = calibration
         self._work = work
         self._tenants = tenants
+        self._budgets = budgets
         self._fitter = PromptFitter(counter, registry, policy, calibration)
         self._first_answer = FirstAnswer(gateway, registry, self._fitter, calibration, clock)
         self._clock = clock
@@ -175,6 +178,7 @@ class TakeTurn:
             # What the action makes of the window: the history the question follows.
             asked = Asked.of(chat, action)
             own = self._fitter.fit(chat, asked, self._registry.servable(chat.model))
+            await self._budgets.reserve(chat, claim, own)  # given back with the claim
             if deltas:
                 yield Accepted(claim.idempotency_key)
             # The chat's model, or the first of its fallbacks to get as far as its first text.

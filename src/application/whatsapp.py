@@ -21,6 +21,7 @@ from chatservice.application.turn_events import run_to_completion
 from chatservice.application.turns import SendMessage
 from chatservice.domain.chat import validate_idempotency_key, validate_user_id
 from chatservice.domain.errors import (
+    BudgetExhausted,
     ChatEnded,
     ChatNotFound,
     ChatServiceError,
@@ -39,6 +40,8 @@ NEW_CHAT_STARTED = "Started a new conversation. What would you like to talk abou
 TEXT_ONLY = "I can only read text messages for now. Please send your message as text."
 TOO_LONG = "That message is too long for me. Please send a shorter one."
 APOLOGY = "Sorry, I could not answer that just now. Please try again in a moment."
+#: A budget lasts a day or a month: "in a moment" would mislead.
+BUDGET_SPENT = "Sorry, the usage limit has been reached, so I cannot answer until it renews."
 
 #: How often a message looks whether the sender's previous one has been answered: soon at first,
 #: then about once a second (a turn takes seconds).
@@ -107,6 +110,8 @@ class AnswerWhatsAppMessage:
             return await self._reply(message.sender, message.body, message.message_sid)
         except (MessageTooLong, InvalidInput):
             return TOO_LONG
+        except BudgetExhausted:
+            return BUDGET_SPENT
         except ChatServiceError as error:
             log.warning("a WhatsApp message got an apology: %s", error.code)
             return APOLOGY

@@ -24,6 +24,7 @@ from chatservice.application.background_turns import (
     RunInBackground,
     WatchTurn,
 )
+from chatservice.application.budgets import TurnBudgets
 from chatservice.application.calibration import TokenCalibration
 from chatservice.application.chat_window import ChatWindow
 from chatservice.application.chats import (
@@ -49,6 +50,7 @@ from chatservice.application.first_turn import StartChatWithMessage
 from chatservice.application.observed import ObservedChatGateway, ObservedTurn
 from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import ChatGateway, TokenCounter
+from chatservice.application.prompts import PromptFitter
 from chatservice.application.rate_limit import LocalWhileSharedUnreachable
 from chatservice.application.responses import CreateResponse
 from chatservice.application.retention import PruneExpiredData, RetentionPolicy, RetentionSweeper
@@ -340,6 +342,16 @@ class Container(containers.DeclarativeContainer):
         background_work,
         providers.Singleton(PrometheusSummaryObserver),
     )
+    # Each turn's reserve against the budgets of its user and of the tenants covering them.
+    turn_budgets = providers.Singleton(
+        TurnBudgets,
+        repository,
+        registry,
+        providers.Singleton(PromptFitter, counter, registry, policy, calibration),
+        providers.Callable(Settings.user_budget, settings),
+        tenants,
+        clock,
+    )
     take_turn = providers.Singleton(
         ObservedTurn,
         providers.Singleton(
@@ -352,6 +364,7 @@ class Container(containers.DeclarativeContainer):
             calibration,
             background_work,
             tenants,
+            turn_budgets,
             clock=clock,
             after_commit=summary_after_erasure,
         ),

@@ -4,6 +4,7 @@ container wires them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from dependency_injector import providers
 
@@ -52,8 +53,8 @@ class WhatsAppService:
         return [c.status for c in sorted(listed, key=lambda c: c.created_at)]
 
 
-def build_whatsapp() -> WhatsAppService:
-    service = build_service()
+def build_whatsapp(**settings: Any) -> WhatsAppService:
+    service = build_service(**settings)
     # No pause between a reply's send attempts.
     service.container.deliver_reply.override(
         providers.Singleton(DeliverReply, service.container.messenger, retry_delays=(0, 0, 0))

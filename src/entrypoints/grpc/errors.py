@@ -1,7 +1,7 @@
 """Every gRPC failure as a status with a message, from one table.
 
-When the caller may retry after a known delay (rate limits), the status also carries a
-`google.rpc.RetryInfo` detail: grpclib sends it as a `google.rpc.Status` in the
+When the caller may retry after a known delay (rate limits, a spent budget), the status also
+carries a `google.rpc.RetryInfo` detail: grpclib sends it as a `google.rpc.Status` in the
 `grpc-status-details-bin` trailer, where grpcio, grpc-go and other stock clients look for it.
 """
 
@@ -37,6 +37,7 @@ STATUS_BY_ERROR: dict[type[errors.ChatServiceError], Status] = {
     errors.IdempotencyKeyReused: Status.INVALID_ARGUMENT,
     errors.ProviderRateLimited: Status.RESOURCE_EXHAUSTED,
     errors.RateLimited: Status.RESOURCE_EXHAUSTED,
+    errors.BudgetExhausted: Status.RESOURCE_EXHAUSTED,
     errors.ProviderUnavailable: Status.UNAVAILABLE,
     errors.ProviderRejected: Status.UNAVAILABLE,
     errors.StorageUnavailable: Status.UNAVAILABLE,

@@ -69,6 +69,7 @@ STATUS_BY_ERROR: dict[type[errors.ChatServiceError], int] = {
     errors.IdempotencyKeyReused: 422,
     errors.ProviderRateLimited: 429,
     errors.RateLimited: 429,
+    errors.BudgetExhausted: 429,
     errors.ProviderUnavailable: 502,
     errors.ProviderRejected: 502,
     errors.StorageUnavailable: 503,
@@ -99,7 +100,8 @@ DESCRIPTIONS = {
     410: "The turn's events are no longer kept after that id: read them from 0",
     413: "The message does not fit the context window, or the body is too large",
     422: "The idempotency key was used before with a different request",
-    429: "Too many messages from this user, or the provider is rate limiting; see Retry-After",
+    429: "Too many messages from this user, a budget spent for its period, or the provider is "
+    "rate limiting; see Retry-After",
     502: "The model provider failed or refused the call",
     503: "The database is unavailable",
     504: "The model provider timed out",

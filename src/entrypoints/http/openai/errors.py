@@ -2,7 +2,8 @@
 "code"}}`, for our errors and the framework's (a route the surface lacks, a malformed body).
 
 The status of each of our errors is the one of the rest of the API (`STATUS_BY_ERROR`); the
-`type` is OpenAI's for that status, the `code` ours."""
+`type` is OpenAI's for that status (for a spent budget, OpenAI's for a spent quota), the `code`
+ours."""
 
 from __future__ import annotations
 
@@ -68,12 +69,19 @@ def openai_error_responses(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-def _reshaped(response: Response[Any], param: str | None = None) -> Response[OpenAIErrorBody]:
-    """Our error response, its body in OpenAI's shape; status and headers kept."""
+#: OpenAI's `type` of the 429 for a quota spent, which SDKs and clients tell apart from a rate
+#: limit (waiting a moment does not help).
+QUOTA_SPENT = "insufficient_quota"
+
+
+def _reshaped(
+    response: Response[Any], param: str | None = None, kind: str | None = None
+) -> Response[OpenAIErrorBody]:
+    """Our error response, its body in OpenAI's shape (of `kind`, by default OpenAI's type for
+    its status); status and headers kept."""
     detail = response.content.error
-    body = OpenAIErrorBody(
-        OpenAIError(detail.message, error_type(response.status_code or 500), param, detail.code)
-    )
+    kind = kind or error_type(response.status_code or 500)
+    body = OpenAIErrorBody(OpenAIError(detail.message, kind, param, detail.code))
     return Response(body, status_code=response.status_code, headers=response.headers)
 
 
@@ -85,6 +93,8 @@ def domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
     response = domain_error_response(request, exc)
     if not _openai(request):
         return response
+    if isinstance(exc, errors.BudgetExhausted):
+        return _reshaped(response, kind=QUOTA_SPENT)
     return _reshaped(response, exc.param if isinstance(exc, InvalidParam) else None)
 
 

@@ -87,6 +87,7 @@ const LEADS_BY_CODE = {
   message_erased: "That message is out of the context window: fork from a later one",
   concurrent_update: "The chat changed while this reply was written: send again",
   chat_ended: "This chat has ended: start a new chat to go on",
+  budget_exhausted: "The usage budget is spent until it renews",
 };
 
 /** An error in words, for a person. */
