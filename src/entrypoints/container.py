@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
 
@@ -74,6 +74,7 @@ from chatservice.application.whatsapp_replies import DeliverReply, ReplyToWhatsA
 from chatservice.domain.memory import Memory
 from chatservice.entrypoints.auth import TokenAuthenticator
 from chatservice.entrypoints.config_tables import ProviderTable
+from chatservice.entrypoints.open_resources import OpenResources
 from chatservice.entrypoints.settings import Settings
 from chatservice.entrypoints.twilio_signature import TwilioSignature
 
@@ -98,14 +99,16 @@ if TYPE_CHECKING:
 # `chatservice tokens` needs neither SQLAlchemy nor alembic.
 
 
-def _engine(settings: Settings) -> AsyncEngine:
+def _engine(settings: Settings, open_resources: OpenResources) -> AsyncEngine:
     from chatservice.adapters.sqlalchemy.engine import create_engine
 
-    return create_engine(
+    engine = create_engine(
         settings.database_url,
         connect_timeout=settings.database_connect_timeout,
         read_timeout=settings.database_read_timeout,
     )
+    open_resources.opened(engine.dispose)
+    return engine
 
 
 def _repository(engine: AsyncEngine, settings: Settings) -> SqlAlchemyChatRepository:
@@ -138,13 +141,19 @@ def _migrations(settings: Settings) -> AlembicMigrations:
     return AlembicMigrations(settings.database_url)
 
 
-def _gateway(table: ProviderTable, counter: TokenCounter) -> ChatGateway:
+def _gateway(
+    table: ProviderTable, counter: TokenCounter, open_resources: OpenResources
+) -> ChatGateway:
     """The gateway of one provider, of its table's kind."""
+    gateway: OpenAIChatGateway | AnthropicChatGateway
     if table.kind == "openai":
-        return _openai_gateway(table)
-    if table.kind == "anthropic":
-        return _anthropic_gateway(table)
-    return FakeChatGateway(counter, chunk_delay_seconds=table.chunk_delay_ms / 1000)
+        gateway = _openai_gateway(table)
+    elif table.kind == "anthropic":
+        gateway = _anthropic_gateway(table)
+    else:
+        return FakeChatGateway(counter, chunk_delay_seconds=table.chunk_delay_ms / 1000)
+    open_resources.opened(gateway.aclose)  # its HTTP client
+    return gateway
 
 
 def _openai_gateway(table: ProviderTable) -> OpenAIChatGateway:
@@ -181,23 +190,24 @@ def _anthropic_gateway(table: ProviderTable) -> AnthropicChatGateway:
     )
 
 
-def _sole_gateway(settings: Settings, counter: TokenCounter) -> ChatGateway:
+def _sole_gateway(
+    settings: Settings, counter: TokenCounter, open_resources: OpenResources
+) -> ChatGateway:
     """The gateway of the one provider of the Part I shorthand (`gateway`)."""
-    return _gateway(settings.provider_tables[settings.gateway], counter)
+    return _gateway(settings.provider_tables[settings.gateway], counter, open_resources)
 
 
 def _gateways(
-    settings: Settings, counter: TokenCounter, sole: Callable[[], ChatGateway]
+    settings: Settings,
+    counter: TokenCounter,
+    sole: Callable[[], ChatGateway],
+    open_resources: OpenResources,
 ) -> dict[str, ChatGateway]:
     """The gateway of each configured provider, by name: `sole` under the shorthand."""
     if settings.sole_provider is not None:
         return {settings.sole_provider: sole()}
-    return {name: _gateway(table, counter) for name, table in settings.providers.items()}
-
-
-@runtime_checkable
-class _Closable(Protocol):
-    async def aclose(self) -> None: ...
+    tables = settings.providers.items()
+    return {name: _gateway(table, counter, open_resources) for name, table in tables}
 
 
 #: The longest a connection to Redis, or one answer of it, may take: turns wait on Redis, and a
@@ -206,16 +216,22 @@ class _Closable(Protocol):
 _REDIS_TIMEOUT_SECONDS = 1.0
 
 
-def _redis_pool(settings: Settings) -> coredis.ConnectionPool:
+def _redis_pool(settings: Settings, open_resources: OpenResources) -> coredis.ConnectionPool:
     """The process's one pool of connections to `redis_url`, for every adapter that uses it."""
     import coredis
 
     assert settings.redis_url  # only built when `redis_url` is set
-    return coredis.ConnectionPool.from_url(
+    pool = coredis.ConnectionPool.from_url(
         settings.redis_url,
         connect_timeout=_REDIS_TIMEOUT_SECONDS,
         stream_timeout=_REDIS_TIMEOUT_SECONDS,
     )
+
+    async def disconnect() -> None:
+        pool.disconnect()
+
+    open_resources.opened(disconnect)
+    return pool
 
 
 def _redis_rate_limiter(pool: coredis.ConnectionPool, settings: Settings) -> RedisTurnRateLimiter:
@@ -227,10 +243,12 @@ def _redis_rate_limiter(pool: coredis.ConnectionPool, settings: Settings) -> Red
     )
 
 
-def _redis_turn_log(pool: coredis.ConnectionPool, settings: Settings) -> RedisTurnEventLog:
+def _redis_turn_log(
+    pool: coredis.ConnectionPool, settings: Settings, open_resources: OpenResources
+) -> RedisTurnEventLog:
     from chatservice.adapters.redis_turn_events import RedisTurnEventLog
 
-    return RedisTurnEventLog(
+    turn_log = RedisTurnEventLog(
         pool,
         settings.redis_key_prefix,
         retention_seconds=settings.turn_retention_seconds,
@@ -239,30 +257,36 @@ def _redis_turn_log(pool: coredis.ConnectionPool, settings: Settings) -> RedisTu
         # A blocked read must answer within the pool's bound on every answer.
         block_seconds=_REDIS_TIMEOUT_SECONDS / 2,
     )
+    open_resources.opened(turn_log.aclose)
+    return turn_log
 
 
-def _twilio_messenger(settings: Settings) -> TwilioOutboundMessenger:
+def _twilio_messenger(settings: Settings, open_resources: OpenResources) -> TwilioOutboundMessenger:
     from chatservice.adapters.twilio_sender import TwilioAccount, TwilioOutboundMessenger
 
     # Only built when `settings.twilio_configured`, so both credentials are set.
     assert settings.twilio_account_sid and settings.twilio_auth_token
-    return TwilioOutboundMessenger(
+    messenger = TwilioOutboundMessenger(
         TwilioAccount(
             account_sid=settings.twilio_account_sid,
             auth_token=settings.twilio_auth_token,
             api_base_url=settings.twilio_api_base_url,
         )
     )
+    open_resources.opened(messenger.aclose)
+    return messenger
 
 
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     # The time the use cases stamp what they store with and judge claims by.
     clock = providers.Object(utc_now)
+    # What the providers below have opened, for `close_resources`.
+    open_resources = providers.Singleton(OpenResources)
 
     # A Singleton rather than a Resource: an async Resource would make every provider that
     # depends on it async too. The process that owns the container disposes the engine.
-    engine = providers.Singleton(_engine, settings)
+    engine = providers.Singleton(_engine, settings, open_resources)
     repository = providers.Singleton(_repository, engine, settings)
     # The schema: `chatservice migrate`, and `serve` before it starts.
     migrations = providers.Singleton(_migrations, settings)
@@ -270,10 +294,10 @@ class Container(containers.DeclarativeContainer):
     registry = providers.Singleton(Settings.model_registry, settings)
     # The one provider that serves every model under the Part I shorthand (no `[providers]`
     # tables), where a test puts its stand-in model.
-    gateway = providers.Singleton(_sole_gateway, settings, counter)
+    gateway = providers.Singleton(_sole_gateway, settings, counter, open_resources)
     # Every configured provider's gateway (built with the turn, so only the SDKs of configured
     # providers are imported), and the one a turn talks to: each request to its model's provider.
-    gateways = providers.Singleton(_gateways, settings, counter, gateway.provider)
+    gateways = providers.Singleton(_gateways, settings, counter, gateway.provider, open_resources)
     routing_gateway = providers.Singleton(RoutingChatGateway, gateways)
     authenticator = providers.Singleton(
         TokenAuthenticator,
@@ -303,7 +327,7 @@ class Container(containers.DeclarativeContainer):
     local_rate_limiter = providers.Singleton(
         MemoryTurnRateLimiter, settings.provided.turns_per_minute_per_user
     )
-    redis_pool = providers.Singleton(_redis_pool, settings)
+    redis_pool = providers.Singleton(_redis_pool, settings, open_resources)
     shared_rate_limiter = providers.Singleton(_redis_rate_limiter, redis_pool, settings)
     # Redis's count while it answers, this process's own while it does not (docs/scaling.md).
     rate_limiter = providers.Selector(
@@ -380,7 +404,7 @@ class Container(containers.DeclarativeContainer):
         process=providers.Singleton(
             InProcessTurnEventLog, retention_seconds=settings.provided.turn_retention_seconds
         ),
-        redis=providers.Singleton(_redis_turn_log, redis_pool, settings),
+        redis=providers.Singleton(_redis_turn_log, redis_pool, settings, open_resources),
     )
     run_in_background = providers.Singleton(RunInBackground, turn_log, background_work)
     get_turn = providers.Singleton(GetTurn, turn_log, repository)
@@ -442,7 +466,7 @@ class Container(containers.DeclarativeContainer):
     twilio_signature = providers.Singleton(
         TwilioSignature, settings.provided.twilio_auth_token, settings.provided.public_base_url
     )
-    messenger = providers.Singleton(_twilio_messenger, settings)
+    messenger = providers.Singleton(_twilio_messenger, settings, open_resources)
     whatsapp_directory = providers.Singleton(_whatsapp_directory, engine)
     answer_whatsapp_message = providers.Singleton(
         AnswerWhatsAppMessage,
@@ -490,18 +514,10 @@ class Container(containers.DeclarativeContainer):
 
 
 async def close_resources(container: Container) -> None:
-    """Release what the container opened: the database pool and the HTTP clients (every model
-    provider's, Twilio's)."""
-    for gateway in container.gateways().values():
-        if isinstance(gateway, _Closable):
-            await gateway.aclose()
-    if container.settings().twilio_configured:
-        await container.messenger().aclose()
-    if container.settings().redis_url:
-        if container.settings().turn_events_store == "redis":
-            await container.turn_log().aclose()
-        container.redis_pool().disconnect()
-    await container.engine().dispose()
+    """Release what the container opened (the database pool, the HTTP clients of the model
+    providers and Twilio, the Redis pool), building nothing: a provider it did not build it
+    leaves alone, and one a test put in its place is the test's to close."""
+    await container.open_resources().close()
 
 
 def build_container(settings: Settings, **overrides: providers.Provider[object]) -> Container:

@@ -93,3 +93,21 @@ def test_only_the_sdks_of_configured_providers_are_imported(tmp_path: Path) -> N
         "openai",
         "anthropic",
     ]
+
+
+def test_a_command_that_takes_no_turn_builds_no_gateway_to_close(tmp_path: Path) -> None:
+    """`chatservice prune` releases what it opened on exit, and builds no gateway to close."""
+    config = tmp_path / "chatservice.toml"
+    config.write_text(
+        f'database_url = "sqlite+aiosqlite:///{tmp_path}/chatservice.db"\n'
+        'model = "claude-haiku-5-5"\n'
+        '[providers.anthropic]\nkind = "anthropic"\n[providers.openai]\nkind = "openai"\n'
+    )
+    script = (
+        "import os\n"
+        "os.environ.update(OPENAI_API_KEY='sk-test', ANTHROPIC_API_KEY='sk-ant')\n"
+        "from chatservice.entrypoints.cli import main\n"
+        f"assert main(['--config', {str(config)!r}, 'migrate']) == 0\n"
+        f"assert main(['--config', {str(config)!r}, 'prune', '--dry-run']) == 0"
+    )
+    assert imported_slow_modules(script, tmp_path, among=("openai", "anthropic")) == []
