@@ -7,13 +7,21 @@ chat's deletion keeps its calls (it never refunds what it cost); a user's erasur
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
 from chatservice.domain.chat import Usage
+from chatservice.domain.errors import InvalidInput
 from chatservice.domain.prices import ZERO
+
+#: The most days one report covers: a year, a leap year's included. A longer span is a series
+#: of reports (each a bounded read of the user's rows).
+MAX_REPORT_DAYS = 366
+#: A UTC day as reports name it; ASCII digits only (`\d` would take any script's digits).
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class CallKind(StrEnum):
@@ -49,6 +57,42 @@ class GroupBy(StrEnum):
 
     DAY = "day"
     MODEL = "model"
+
+
+def group_by_named(name: str) -> GroupBy:
+    """The grouping of that name; `InvalidInput` for any other."""
+    try:
+        return GroupBy(name)
+    except ValueError:
+        choices = ", ".join(repr(g.value) for g in GroupBy)
+        raise InvalidInput(f"group_by must be one of {choices}, not {name!r}") from None
+
+
+def day_named(text: str, field: str) -> date:
+    """`text` as a calendar day, `YYYY-MM-DD` and nothing else; `InvalidInput` naming `field`
+    for any other text or a day no calendar has."""
+    try:
+        if _DAY.fullmatch(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise InvalidInput(f"{field} must be a day as YYYY-MM-DD (2026-04-01), not {text[:40]!r}")
+
+
+def report_period(first_day: date | None, last_day: date | None, today: date) -> tuple[date, date]:
+    """The days a report covers, both included: `last_day` defaults to `today`, `first_day` to
+    the first of `last_day`'s month. `InvalidInput` when the first comes after the last, or the
+    span is longer than `MAX_REPORT_DAYS`."""
+    last = today if last_day is None else last_day
+    first = last.replace(day=1) if first_day is None else first_day
+    if first > last:
+        raise InvalidInput(f"from ({first}) must not come after to ({last})")
+    if last - first >= timedelta(days=MAX_REPORT_DAYS):
+        raise InvalidInput(
+            f"a report covers at most {MAX_REPORT_DAYS} days; from {first} to {last} is "
+            f"{(last - first).days + 1}"
+        )
+    return first, last
 
 
 @dataclass(frozen=True)
@@ -89,3 +133,19 @@ class UsageGroup:
 
     key: str
     figures: UsageFigures
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    """A user's calls from `first_day` to `last_day` (UTC, both included), in `groups` by day or
+    by model in the order of their keys, and their `total`."""
+
+    user_id: str
+    first_day: date
+    last_day: date
+    group_by: GroupBy
+    groups: tuple[UsageGroup, ...]
+
+    @property
+    def total(self) -> UsageFigures:
+        return sum((g.figures for g in self.groups), UsageFigures())

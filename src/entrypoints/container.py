@@ -69,6 +69,7 @@ from chatservice.application.summaries import (
     check_summary_model,
 )
 from chatservice.application.turns import SendMessage, TakeTurn
+from chatservice.application.usage_reports import ReportUsage
 from chatservice.application.whatsapp import AnswerWhatsAppMessage
 from chatservice.application.whatsapp_replies import DeliverReply, ReplyToWhatsApp
 from chatservice.domain.memory import Memory
@@ -481,6 +482,8 @@ class Container(containers.DeclarativeContainer):
     erase_user = providers.Singleton(
         EraseUser, repository, whatsapp_directory, settings.provided.deletion_batch_size
     )
+    # A user's spend, read from the usage ledger.
+    report_usage = providers.Singleton(ReportUsage, repository, clock=clock)
     # Retention (docs/operations.md): the sweeper inside `serve`, and `chatservice prune`.
     leases = providers.Singleton(_leases, engine)
     prune_expired_data = providers.Singleton(

@@ -66,6 +66,7 @@ OPERATIONS = [
     "GET /v1/users/{user_id}/export",
     "POST /v1/users/{user_id}/chats/import",
     "DELETE /v1/users/{user_id}",
+    "GET /v1/users/{user_id}/usage",
     "POST /openai/v1/responses",
     "GET /openai/v1/responses/{response_id}",
     "DELETE /openai/v1/responses/{response_id}",

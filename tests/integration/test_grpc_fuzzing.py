@@ -1,12 +1,12 @@
 """gRPC fuzzing: Hypothesis drives every chat RPC with odd fields, over a real local port.
 
 For `chatservice.v1.ChatService` (CreateChat, SendMessage, ListChats, GetChat, EndChat, DeleteChat,
-Regenerate, EditMessage, ForkChat, ExportChat) and the original `pb.ChatService.ChatStream`, on
-each database: empty, blank, NUL, emoji, right-to-left, combining and oversized (100k+ characters)
-strings, model tokens such as `<|endoftext|>`, numbers at and past their limits (0, 2**32 - 1, NaN,
-infinities), random and crafted chat and message ids and cursors, and missing or
-wrong tokens. Protobuf strings cannot carry lone
-surrogates, so the strings are valid Unicode; crafted cursors carry them inside their JSON.
+Regenerate, EditMessage, ForkChat, ExportChat, GetUsage) and the original
+`pb.ChatService.ChatStream`, on each database: empty, blank, NUL, emoji, right-to-left, combining
+and oversized (100k+ characters) strings, model tokens such as `<|endoftext|>`, numbers at and
+past their limits (0, 2**32 - 1, NaN, infinities), random and crafted chat and message ids and
+cursors, and missing or wrong tokens. Protobuf strings cannot carry lone surrogates, so the
+strings are valid Unicode; crafted cursors carry them inside their JSON.
 
 The property: a call either succeeds or fails with a documented status and a message saying why;
 never UNKNOWN or INTERNAL. Derandomized and bounded (`EXAMPLES` per RPC on each database).
@@ -212,6 +212,12 @@ REQUESTS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         query=_optional(st.one_of(st.sampled_from(["hello", "HELLO there"]), ODD_TEXT)),
     ),
     "ExportChat": _fields(user_id=USER_IDS, chat_id=CHAT_IDS),
+    "GetUsage": _fields(
+        user_id=USER_IDS,
+        from_day=_optional(st.one_of(st.sampled_from(["2031-01-31", "2031-02-30"]), ODD_TEXT)),
+        to_day=_optional(st.one_of(st.sampled_from(["2031-02-01", "1999-12-31"]), ODD_TEXT)),
+        group_by=_optional(st.one_of(st.sampled_from(["day", "model"]), ODD_TEXT)),
+    ),
     "GetChat": _fields(user_id=USER_IDS, chat_id=CHAT_IDS),
     "EndChat": _fields(user_id=USER_IDS, chat_id=CHAT_IDS),
     "DeleteChat": _fields(user_id=USER_IDS, chat_id=CHAT_IDS),

@@ -157,6 +157,7 @@ async def test_grpc_refuses_a_user_outside_the_glob_with_permission_denied_and_s
                 v1.GetChat(pb.GetChatRequest(user_id=outsider, chat_id=chat.id)),
                 v1.ListChats(pb.ListChatsRequest(user_id=outsider)),
                 v1.DeleteChat(pb.DeleteChatRequest(user_id=outsider, chat_id=chat.id)),
+                v1.GetUsage(pb.GetUsageRequest(user_id=outsider)),
                 compat.ChatStream(compat_pb.ChatRequest(user_id=outsider, user_message="hi")),
             ]
             for call in refused:

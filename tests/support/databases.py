@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from chatservice.adapters.sqlalchemy.tables import (
     chats,
     messages,
+    usage_charges,
+    usage_records,
     whatsapp_messages,
     whatsapp_senders,
 )
@@ -36,7 +38,8 @@ StoredRows = dict[str, list[tuple[Any, ...]]]
 
 async def rows_of(engine: AsyncEngine, user_ids: Sequence[str]) -> StoredRows:
     """Every stored row that belongs to these users (or WhatsApp senders): their chats, those
-    chats' messages, their WhatsApp sender and inbound-message rows. Scoped to the test's own
+    chats' messages, their calls in the usage ledger and the calls' charges, their WhatsApp
+    sender and inbound-message rows. Scoped to the test's own
     users, so that what other tests store meanwhile never shows up as a change."""
     assert user_ids, "name the users whose rows to compare"
     own_chats = chats.c.user_id.in_(user_ids)
@@ -46,6 +49,13 @@ async def rows_of(engine: AsyncEngine, user_ids: Sequence[str]) -> StoredRows:
         .join(chats, messages.c.chat_id == chats.c.id)
         .where(own_chats)
         .order_by(messages.c.chat_id, messages.c.position),
+        "usage_records": select(usage_records)
+        .where(usage_records.c.user_id.in_(user_ids))
+        .order_by(usage_records.c.id),
+        "usage_charges": select(usage_charges)
+        .join(usage_records, usage_charges.c.usage_id == usage_records.c.id)
+        .where(usage_records.c.user_id.in_(user_ids))
+        .order_by(usage_charges.c.usage_id, usage_charges.c.token_name),
         "whatsapp_senders": select(whatsapp_senders)
         .where(whatsapp_senders.c.sender.in_(user_ids))
         .order_by(whatsapp_senders.c.sender),

@@ -14,6 +14,7 @@ from chatservice.domain.chat import Chat, ChatParams, Message, WindowUse
 from chatservice.domain.memory import ChatSummary
 from chatservice.domain.params import RequestedParams
 from chatservice.domain.prices import cost_text
+from chatservice.domain.usage import UsageFigures, UsageReport
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
 
 
@@ -125,3 +126,27 @@ def turn_event_pb(numbered: NumberedEvent) -> pb.TurnEvent:
     if isinstance(event, Completed):
         return pb.TurnEvent(id=numbered.id, completed=completed_pb(event))
     return pb.TurnEvent(id=numbered.id, error=pb.TurnError(code=event.code, message=event.message))
+
+
+def usage_figures_pb(figures: UsageFigures) -> pb.UsageFigures:
+    return pb.UsageFigures(
+        calls=figures.calls,
+        prompt_tokens=figures.prompt_tokens,
+        completion_tokens=figures.completion_tokens,
+        cached_prompt_tokens=figures.cached_prompt_tokens,
+        total_tokens=figures.total_tokens,
+        cost=cost_text(figures.cost),
+    )
+
+
+def usage_report_pb(report: UsageReport) -> pb.UsageReport:
+    return pb.UsageReport(
+        user_id=report.user_id,
+        from_day=report.first_day.isoformat(),
+        to_day=report.last_day.isoformat(),
+        group_by=report.group_by.value,
+        groups=[
+            pb.UsageGroup(key=g.key, figures=usage_figures_pb(g.figures)) for g in report.groups
+        ],
+        total=usage_figures_pb(report.total),
+    )

@@ -135,6 +135,7 @@ def create_grpc_server(container: Container) -> tuple[Server, RpcGate]:
                 container.edit_message(),
                 container.fork_chat(),
             ),
+            container.report_usage(),
         ),
     ]
     services: list[Any] = [*chat_services, Health()]

@@ -28,6 +28,7 @@ from chatservice.application.first_turn import StartChatWithMessage
 from chatservice.application.transcript import markdown_transcript
 from chatservice.application.turn_events import ChatStarted, Completed, Delta, TurnEvent
 from chatservice.application.turns import SendMessage
+from chatservice.application.usage_reports import ReportUsage
 from chatservice.entrypoints.grpc.errors import grpc_status
 from chatservice.entrypoints.grpc.generated import chat_grpc, chat_pb2, chatservice_v1_grpc
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
@@ -37,6 +38,7 @@ from chatservice.entrypoints.grpc.messages import (
     requested_params,
     shown_chat_pb,
     turn_event_pb,
+    usage_report_pb,
 )
 
 
@@ -99,8 +101,10 @@ class ChatServiceV1(chatservice_v1_grpc.ChatServiceBase):
         watch_turn: WatchTurn,
         cancel_turn: CancelTurn,
         control: ConversationControl,
+        report_usage: ReportUsage,
     ) -> None:
         self._control = control
+        self._report_usage = report_usage
         self._start_chat = start_chat
         self._send_message = send_message
         self._list_chats = list_chats
@@ -249,3 +253,14 @@ class ChatServiceV1(chatservice_v1_grpc.ChatServiceBase):
         async with grpc_status():
             await self._delete_chat(request.user_id, request.chat_id)
         await stream.send_message(pb.DeleteChatResponse())
+
+    async def GetUsage(self, stream: Stream[pb.GetUsageRequest, pb.UsageReport]) -> None:
+        request: pb.GetUsageRequest = await _request(stream)
+        async with grpc_status():
+            report = await self._report_usage(
+                request.user_id,
+                request.from_day if request.HasField("from_day") else None,
+                request.to_day if request.HasField("to_day") else None,
+                request.group_by if request.HasField("group_by") else None,
+            )
+        await stream.send_message(usage_report_pb(report))

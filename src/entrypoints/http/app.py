@@ -26,6 +26,7 @@ from chatservice.entrypoints.http.openai.errors import EXCEPTION_HANDLERS
 from chatservice.entrypoints.http.openai.routes import OpenAIResponsesController
 from chatservice.entrypoints.http.trace_id import trace_id_middleware
 from chatservice.entrypoints.http.turn_routes import TurnsController
+from chatservice.entrypoints.http.usage import usage_report
 from chatservice.entrypoints.http.users import erase_user
 from chatservice.entrypoints.http.web import web_chat_router
 from chatservice.entrypoints.http.whatsapp import whatsapp_route
@@ -50,6 +51,7 @@ _PROVIDED = (
     "export_user_chats",
     "import_chat",
     "erase_user",
+    "report_usage",
     "create_response",
     "get_response",
     "delete_response",
@@ -88,6 +90,7 @@ def create_app(container: Container) -> Litestar:
             TurnsController,
             exports_router(settings.max_import_bytes),
             erase_user,
+            usage_report,
             OpenAIResponsesController,
             OpenAIConversationsController,
         ],

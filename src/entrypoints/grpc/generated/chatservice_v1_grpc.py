@@ -63,6 +63,10 @@ class ChatServiceBase(abc.ABC):
     async def ExportChat(self, stream: 'grpclib.server.Stream[chatservice_v1_pb2.ExportChatRequest, chatservice_v1_pb2.ExportChatResponse]') -> None:
         pass
 
+    @abc.abstractmethod
+    async def GetUsage(self, stream: 'grpclib.server.Stream[chatservice_v1_pb2.GetUsageRequest, chatservice_v1_pb2.UsageReport]') -> None:
+        pass
+
     def __mapping__(self) -> typing.Dict[str, grpclib.const.Handler]:
         return {
             '/chatservice.v1.ChatService/CreateChat': grpclib.const.Handler(
@@ -136,6 +140,12 @@ class ChatServiceBase(abc.ABC):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 chatservice_v1_pb2.ExportChatRequest,
                 chatservice_v1_pb2.ExportChatResponse,
+            ),
+            '/chatservice.v1.ChatService/GetUsage': grpclib.const.Handler(
+                self.GetUsage,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                chatservice_v1_pb2.GetUsageRequest,
+                chatservice_v1_pb2.UsageReport,
             ),
         }
 
@@ -214,4 +224,10 @@ class ChatServiceStub:
             '/chatservice.v1.ChatService/ExportChat',
             chatservice_v1_pb2.ExportChatRequest,
             chatservice_v1_pb2.ExportChatResponse,
+        )
+        self.GetUsage = grpclib.client.UnaryUnaryMethod(
+            channel,
+            '/chatservice.v1.ChatService/GetUsage',
+            chatservice_v1_pb2.GetUsageRequest,
+            chatservice_v1_pb2.UsageReport,
         )

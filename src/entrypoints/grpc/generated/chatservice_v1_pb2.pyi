@@ -340,3 +340,55 @@ class ExportChatResponse(_message.Message):
     MARKDOWN_FIELD_NUMBER: _ClassVar[int]
     markdown: str
     def __init__(self, markdown: _Optional[str] = ...) -> None: ...
+
+class GetUsageRequest(_message.Message):
+    __slots__ = ("user_id", "from_day", "to_day", "group_by")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_DAY_FIELD_NUMBER: _ClassVar[int]
+    TO_DAY_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    from_day: str
+    to_day: str
+    group_by: str
+    def __init__(self, user_id: _Optional[str] = ..., from_day: _Optional[str] = ..., to_day: _Optional[str] = ..., group_by: _Optional[str] = ...) -> None: ...
+
+class UsageFigures(_message.Message):
+    __slots__ = ("calls", "prompt_tokens", "completion_tokens", "cached_prompt_tokens", "total_tokens", "cost")
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CACHED_PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_prompt_tokens: int
+    total_tokens: int
+    cost: str
+    def __init__(self, calls: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., cached_prompt_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ..., cost: _Optional[str] = ...) -> None: ...
+
+class UsageGroup(_message.Message):
+    __slots__ = ("key", "figures")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    FIGURES_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    figures: UsageFigures
+    def __init__(self, key: _Optional[str] = ..., figures: _Optional[_Union[UsageFigures, _Mapping]] = ...) -> None: ...
+
+class UsageReport(_message.Message):
+    __slots__ = ("user_id", "from_day", "to_day", "group_by", "groups", "total")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_DAY_FIELD_NUMBER: _ClassVar[int]
+    TO_DAY_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    from_day: str
+    to_day: str
+    group_by: str
+    groups: _containers.RepeatedCompositeFieldContainer[UsageGroup]
+    total: UsageFigures
+    def __init__(self, user_id: _Optional[str] = ..., from_day: _Optional[str] = ..., to_day: _Optional[str] = ..., group_by: _Optional[str] = ..., groups: _Optional[_Iterable[_Union[UsageGroup, _Mapping]]] = ..., total: _Optional[_Union[UsageFigures, _Mapping]] = ...) -> None: ...
