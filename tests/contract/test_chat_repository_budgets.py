@@ -199,21 +199,22 @@ async def test_stored_usage_counts_tokens_of_the_day_and_usd_of_the_month(
 ) -> None:
     now = datetime(2026, 3, 31, 12, tzinfo=UTC)
     bob = user_account(tokens_per_day=1000, usd_per_month="1")
-    # The day before: counted against the month's USD, not the day's tokens.
-    await commit_paid_turn(
-        repository, bob.name, now - timedelta(days=1), Usage(900, 99, 0, Decimal("0.4"))
-    )
-    # The month before: counted against nothing.
-    await commit_paid_turn(
-        repository, bob.name, now - timedelta(days=31), Usage(10**6, 0, 0, Decimal(9))
-    )
+    # Earlier days of the month count against its USD, not against the day's tokens.
+    for days_ago, usage in [
+        (29, Usage(900, 99, 0, Decimal("0.3"))),
+        (1, Usage(9, 0, 0, Decimal("0.1"))),
+    ]:
+        await commit_paid_turn(repository, bob.name, now - timedelta(days=days_ago), usage)
+    # The month before counts against nothing.
+    big = Usage(10**6, 0, 0, Decimal(9))
+    await commit_paid_turn(repository, bob.name, now - timedelta(days=31), big)
     assert await admitted(repository, budget_claim(bob, tokens=1, now=now))
 
     await commit_paid_turn(repository, bob.name, now, Usage(500, 100, 0, Decimal("0.6")))
 
     with pytest.raises(BudgetExhausted) as refused:
         await repository.claim_budget(budget_claim(bob, tokens=1, now=now))
-    # $1 of the month reached (0.4 + 0.6); the 600 tokens of the day and the 1 reserved are not.
+    # $1 of the month reached (0.3 + 0.1 + 0.6); the 600 tokens of the day are not.
     assert refused.value.limits == (f"$1 a month for {bob}",)
     assert refused.value.renews_at == datetime(2026, 4, 1, tzinfo=UTC)
 

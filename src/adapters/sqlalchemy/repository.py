@@ -9,11 +9,14 @@ Connection failures become `StorageUnavailable`. A write that loses to another t
 the same rows (a deadlock; on Galera, another node's write-set winning certification) becomes
 what the loss means: a claim that lost is `TurnInProgress`, a commit that lost is
 `ConcurrentUpdate`; adding, ending and deleting a chat and releasing a claim run once more, then
-are `ConcurrentUpdate` (docs/reliability.md). A budget claim (`budgets.py`) runs up to five times.
+are `ConcurrentUpdate` (docs/reliability.md). A budget claim (`budgets.py`) runs again after
+random pauses that grow, as claims on one account through two Galera nodes keep conflicting.
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -161,10 +164,6 @@ _PING = select(chats.c.id).limit(1)
 #: How often a write that may simply run again is tried when it loses to another transaction.
 #: A second loss in a row is contention a caller should hear of (409) rather than wait out.
 _IDEMPOTENT_ATTEMPTS = 2
-#: How often a budget claim runs before its loss is the turn's: claims on one account conflict
-#: whenever two Galera nodes take them at once, and a claim that runs again changes nothing
-#: twice. Each loss is one round of certification, so a few cost little.
-_BUDGET_CLAIM_ATTEMPTS = 5
 
 
 class SqlAlchemyChatRepository:
@@ -173,6 +172,7 @@ class SqlAlchemyChatRepository:
         setting; 0 turns the cache off)."""
         self._transactions = Transactions(engine)
         self._windows = WindowCache(window_cache_bytes)
+        self._settled = budgets.SettledSpend()
         self._dialect = engine.dialect.name
 
     async def add_chat(self, chat: Chat) -> None:
@@ -287,19 +287,17 @@ class SqlAlchemyChatRepository:
 
     async def claim_budget(self, claim: BudgetClaim) -> None:
         def reserve(connection: Connection) -> None:
-            budgets.claim(connection, claim)
+            budgets.claim(connection, claim, self._settled)
 
-        for _ in range(_BUDGET_CLAIM_ATTEMPTS - 1):
+        for pause in (*budgets.CONFLICT_PAUSES, None):
             try:
                 return await self._transactions.run(reserve, write=True)
-            except (exc.IntegrityError, WriteConflict):
+            except (exc.IntegrityError, WriteConflict) as error:
                 # Another claim on the same account won its lock row (another Galera node's,
                 # or the account's first claim made the row first): run again, from the lock.
-                pass
-        try:
-            await self._transactions.run(reserve, write=True)
-        except (exc.IntegrityError, WriteConflict) as error:
-            raise ConcurrentUpdate(claim.chat_id) from error
+                if pause is None:
+                    raise ConcurrentUpdate(claim.chat_id) from error
+                await asyncio.sleep(random.uniform(0, pause))
 
     async def find_turn(
         self, user_id: str, chat_id: str, idempotency_key: str
