@@ -18,7 +18,7 @@ from chatservice.application.ports import ChatRepository, TurnClaim
 from chatservice.application.prompts import FittedPrompt, PromptFitter
 from chatservice.domain.budgets import Account, AccountKind, BudgetClaim, Spend
 from chatservice.domain.chat import Chat
-from chatservice.domain.errors import MessageTooLong
+from chatservice.domain.errors import ContextLengthExceeded, MessageTooLong
 from chatservice.domain.models import ModelRegistry
 from chatservice.domain.prices import cost_of
 from chatservice.domain.tenants import Budget, Tenants
@@ -79,7 +79,9 @@ class TurnBudgets:
         for model in self._registry.chain(chat.model)[1:]:
             try:
                 yield self._fitter.fit(chat, own.asked, model)
-            except MessageTooLong:
+            except (MessageTooLong, ContextLengthExceeded):
+                # A fallback the turn cannot fit is never called: nothing to reserve for it, and
+                # no refusal here of a turn that its own model may well answer.
                 continue
 
 

@@ -10,8 +10,8 @@ that wave come from reserves claimed concurrently through both replicas. The tes
 each turn is refused or held, and the replicas' clock is fixed to one day of the month, so
 nothing depends on timing or on when the test runs.
 
-The race runs on SQLite and MariaDB, and with each replica on its own node of the Galera cluster
-(run under `flock /work/galera.lock`), where claims through two nodes conflict at certification.
+The race runs on SQLite and MariaDB, and with each replica on its own node of the three-node
+Galera test cluster, where claims through two nodes conflict at certification.
 """
 
 from __future__ import annotations

@@ -1,23 +1,26 @@
 """A spent budget through every transport, on SQLite and MariaDB: HTTP 429 `budget_exhausted`
 with `Retry-After` the seconds to the end of the period (JSON, SSE, background, the compatible
-route, the OpenAI surface in OpenAI's shape), gRPC `RESOURCE_EXHAUSTED` with `RetryInfo`; the
-refused turn stores nothing. The service's clock is fixed, so the seconds are exact."""
+route, the OpenAI surface in OpenAI's shape, as the official SDK reads it), gRPC
+`RESOURCE_EXHAUSTED` with `RetryInfo`; the refused turn stores nothing. Where the service's
+clock is fixed, the seconds are exact."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import httpx
+import openai
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from google.rpc.error_details_pb2 import RetryInfo
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
+from openai import AsyncOpenAI
 
 from chatservice.entrypoints.grpc.generated import chat_pb2 as compat_pb
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
 from support.grpc import LiveGrpcFactory
-from support.http import AUTH, Api, ApiFactory, unique_user
+from support.http import AUTH, TOKEN, Api, ApiFactory, LiveApiFactory, unique_user
 
 #: An hour before a UTC midnight, and 25 hours before the month ends.
 NOW = datetime(2026, 12, 30, 23, tzinfo=UTC)
@@ -154,3 +157,27 @@ async def test_over_grpc_a_spent_budget_is_resource_exhausted_with_its_retry_del
         # The real clock here: some time before the next UTC midnight.
         assert 0 < detail.retry_delay.ToTimedelta().total_seconds() <= 24 * 3600
         assert detail.retry_delay != Duration()
+
+
+async def test_the_openai_sdk_sees_a_spent_budget_as_a_quota_error(
+    open_live_api: LiveApiFactory, request: pytest.FixtureRequest
+) -> None:
+    u = unique_user("u", request)
+    async with open_live_api(**DAILY) as live:
+        client = AsyncOpenAI(
+            api_key=TOKEN,
+            base_url=f"{live.url}/openai/v1",
+            default_headers={"X-Chatservice-User": u},
+            max_retries=0,
+        )
+        async with client:
+            first = await client.responses.create(model="gpt-4o-mini", input="hello")
+            with pytest.raises(openai.RateLimitError) as refused:
+                await client.responses.create(input="again", previous_response_id=first.id)
+    error = refused.value
+    assert (error.status_code, error.code, error.type) == (
+        429,
+        "budget_exhausted",
+        "insufficient_quota",
+    )
+    assert 0 < int(error.response.headers["retry-after"]) <= 24 * 3600

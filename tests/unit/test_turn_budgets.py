@@ -18,6 +18,7 @@ from chatservice.domain.budgets import BudgetClaim
 from chatservice.domain.errors import BudgetExhausted, ProviderUnavailable
 from chatservice.domain.models import ModelRegistry
 from chatservice.domain.prices import Prices, cost_of
+from chatservice.domain.turn import Truncation, TurnOptions
 from support.services import Service, WatchedRepository, build_service
 from support.waiting import eventually
 from support.whatsapp_service import build_whatsapp, message
@@ -199,3 +200,35 @@ async def test_a_whatsapp_sender_past_their_budget_is_told_it_renews() -> None:
     await whatsapp.answer(message("hello", sid="SM1"))
 
     assert await whatsapp.answer(message("again", sid="SM2")) == BUDGET_SPENT
+
+
+async def test_a_fallback_the_turn_cannot_fit_neither_counts_in_its_reserve_nor_refuses_it() -> (
+    None
+):
+    service = budgeted(
+        budget_usd_per_month_per_user="10",
+        providers={name: {"kind": "fake"} for name in ("own", "small")},
+        models={
+            "own-model": {**model("own", "1"), "fallbacks": ["small-model"]},
+            # Dearer, and too small for the history without erasing some of it.
+            "small-model": {**model("small", "9"), "context_window": 200, "max_output": 32},
+        },
+        model="own-model",
+    )
+    chat = await service.start_chat("u1")
+    for n in range(4):
+        await reply(service, "u1", chat.id, f"tell me about the number {n} at some length " * 4)
+    seen(service).claims.clear()
+
+    # Nothing may leave this turn's prompt: the small model could only take it by erasing.
+    last = [
+        event
+        async for event in service.send_message(
+            "u1", chat.id, "and now?", options=TurnOptions(truncation=Truncation.DISABLED)
+        )
+    ][-1]
+
+    assert isinstance(last, Completed)
+    [claim] = seen(service).claims
+    prompt = last.reply.prompt_tokens or 0
+    assert claim.reserve.cost == cost_of(Prices(Decimal(1), Decimal(1)), prompt, ROOM)
