@@ -15,12 +15,11 @@ from google.protobuf.duration_pb2 import Duration
 from google.rpc.error_details_pb2 import RetryInfo
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
-from openai import AsyncOpenAI
 
 from chatservice.entrypoints.grpc.generated import chat_pb2 as compat_pb
 from chatservice.entrypoints.grpc.generated import chatservice_v1_pb2 as pb
 from support.grpc import LiveGrpcFactory
-from support.http import AUTH, TOKEN, Api, ApiFactory, LiveApiFactory, unique_user
+from support.http import AUTH, Api, ApiFactory, LiveApiFactory, sdk_client, unique_user
 
 #: An hour before a UTC midnight, and 25 hours before the month ends.
 NOW = datetime(2026, 12, 30, 23, tzinfo=UTC)
@@ -163,17 +162,10 @@ async def test_the_openai_sdk_sees_a_spent_budget_as_a_quota_error(
     open_live_api: LiveApiFactory, request: pytest.FixtureRequest
 ) -> None:
     u = unique_user("u", request)
-    async with open_live_api(**DAILY) as live:
-        client = AsyncOpenAI(
-            api_key=TOKEN,
-            base_url=f"{live.url}/openai/v1",
-            default_headers={"X-Chatservice-User": u},
-            max_retries=0,
-        )
-        async with client:
-            first = await client.responses.create(model="gpt-4o-mini", input="hello")
-            with pytest.raises(openai.RateLimitError) as refused:
-                await client.responses.create(input="again", previous_response_id=first.id)
+    async with open_live_api(**DAILY) as live, sdk_client(live, u) as client:
+        first = await client.responses.create(model="gpt-4o-mini", input="hello")
+        with pytest.raises(openai.RateLimitError) as refused:
+            await client.responses.create(input="again", previous_response_id=first.id)
     error = refused.value
     assert (error.status_code, error.code, error.type) == (
         429,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any, NamedTuple
 
 import openai
@@ -16,20 +15,14 @@ from openai import AsyncOpenAI, OpenAI
 from chatservice.adapters.fake_gateway import FakeChatGateway, ScriptedFailure
 from chatservice.application.ports import CompletionRequest
 from chatservice.domain.errors import ProviderUnavailable
-from support.http import TOKEN, LiveApi, LiveApiFactory, served_in_a_thread, unique_user
-
-
-@asynccontextmanager
-async def sdk_client(live: LiveApi, user_id: str) -> AsyncIterator[AsyncOpenAI]:
-    """The SDK pointed at the service, as docs/api.md tells a user to build it."""
-    client = AsyncOpenAI(
-        api_key=TOKEN,
-        base_url=f"{live.url}/openai/v1",
-        default_headers={"X-Chatservice-User": user_id},
-        max_retries=0,
-    )
-    async with client:
-        yield client
+from support.http import (
+    TOKEN,
+    LiveApi,
+    LiveApiFactory,
+    sdk_client,
+    served_in_a_thread,
+    unique_user,
+)
 
 
 class Served(NamedTuple):

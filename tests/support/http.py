@@ -16,6 +16,7 @@ import httpx
 import pytest
 import uvicorn
 from dependency_injector import providers
+from openai import AsyncOpenAI
 
 from chatservice.application.clock import Clock, utc_now
 from chatservice.entrypoints.container import Container, close_resources
@@ -201,3 +202,16 @@ async def read_sse(response: httpx.Response) -> AsyncIterator[SseEvent | str]:
 def unique_user(name: str, request: pytest.FixtureRequest) -> str:
     """A user id unique to this test, so tests sharing a database never see each other."""
     return f"{name}-{zlib.crc32(request.node.nodeid.encode())}"
+
+
+@asynccontextmanager
+async def sdk_client(live: LiveApi, user_id: str) -> AsyncIterator[AsyncOpenAI]:
+    """The SDK pointed at the service, as docs/api.md tells a user to build it."""
+    client = AsyncOpenAI(
+        api_key=TOKEN,
+        base_url=f"{live.url}/openai/v1",
+        default_headers={"X-Chatservice-User": user_id},
+        max_retries=0,
+    )
+    async with client:
+        yield client
