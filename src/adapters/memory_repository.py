@@ -21,7 +21,13 @@ from chatservice.application.ports import (
 )
 from chatservice.domain.budgets import Account, AccountKind, BudgetClaim, Spend
 from chatservice.domain.chat import Chat, ChatStatus, Message, Role
-from chatservice.domain.errors import ChatEnded, ChatNotFound, ConcurrentUpdate, TurnInProgress
+from chatservice.domain.errors import (
+    ChatEnded,
+    ChatNotFound,
+    ConcurrentUpdate,
+    MessageNotFound,
+    TurnInProgress,
+)
 from chatservice.domain.memory import ChatSummary
 from chatservice.domain.prices import ZERO
 from chatservice.domain.search import search_words
@@ -175,6 +181,21 @@ class InMemoryChatRepository:
                 default=None,
             )
             return ChatHead(copy.deepcopy(replace(chat, messages=[])), latest)
+
+    async def list_messages(
+        self, user_id: str, chat_id: str, limit: int, after: str | None, newest_first: bool
+    ) -> list[Message]:
+        async with self._lock:
+            chat = self._owned(user_id, chat_id)
+            course = [m for m in chat.messages if m.role is not Role.SYSTEM and not m.superseded]
+            if newest_first:
+                course.reverse()
+            if after is not None:
+                index = next((i for i, m in enumerate(course) if m.id == after), None)
+                if index is None:
+                    raise MessageNotFound(after)
+                course = course[index + 1 :]
+            return copy.deepcopy(course[:limit])
 
     async def get_settled_chat(self, user_id: str, chat_id: str, now: datetime) -> Chat:
         async with self._lock:

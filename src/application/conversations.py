@@ -22,7 +22,7 @@ from chatservice.domain.chat import (
     validate_content,
     validate_user_id,
 )
-from chatservice.domain.errors import InvalidInput
+from chatservice.domain.errors import InvalidInput, MessageNotFound
 from chatservice.domain.models import ModelRegistry
 from chatservice.domain.responses import (
     ConversationRecord,
@@ -130,21 +130,19 @@ class ListConversationItems:
     ) -> ItemPage:
         """The conversation's items: its chat's user and assistant messages, erased ones
         included, superseded ones not (the conversation reads as its current course). A page
-        of `limit`, after the item `after`. Raises `InvalidInput`, `ChatNotFound`."""
+        of `limit`, after the item `after`; it reads that page, not the history. Raises
+        `InvalidInput`, `ChatNotFound`."""
         if not 1 <= limit <= MAX_ITEMS:
             raise InvalidInput(f"limit must be between 1 and {MAX_ITEMS}")
-        chat = await self._repository.get_chat(
-            validate_user_id(user_id), chat_id_of(conversation_id)
-        )
-        items = [m for m in chat.messages if m.role is not Role.SYSTEM and not m.superseded]
-        if newest_first:
-            items.reverse()
-        if after is not None:
-            start = message_id_of(after)
-            index = next((i for i, m in enumerate(items) if m.id == start), None)
-            if index is None:
-                raise InvalidInput(f"after: no item {after} in this conversation")
-            items = items[index + 1 :]
+        user_id, chat_id = validate_user_id(user_id), chat_id_of(conversation_id)
+        start = None if after is None else message_id_of(after)
+        try:
+            # One more than the page: whether there are more.
+            items = await self._repository.list_messages(
+                user_id, chat_id, limit + 1, start, newest_first
+            )
+        except MessageNotFound:
+            raise InvalidInput(f"after: no item {after} in this conversation") from None
         return ItemPage(items[:limit], len(items) > limit)
 
 

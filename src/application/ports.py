@@ -177,6 +177,16 @@ class ChatRepository(Protocol):
         message alone, not the history: its cost follows neither the chat's length nor how
         many of its messages are erased or superseded."""
 
+    async def list_messages(
+        self, user_id: str, chat_id: str, limit: int, after: str | None, newest_first: bool
+    ) -> list[Message]:
+        """Up to `limit` of the chat's user and assistant messages that are not superseded
+        (erased ones included: the conversation as it reads now), by position, the newest first
+        when `newest_first`, from the one after the message `after` in that order when given.
+        Reads a page's worth of messages, not the history: its cost follows `limit`, not the
+        chat's length. Raises `ChatNotFound`, or `MessageNotFound` when `after` is not one of
+        those messages of the chat."""
+
     async def get_settled_chat(self, user_id: str, chat_id: str, now: datetime) -> Chat:
         """The chat with its whole history, as `get_chat`, provided no turn holds it: raises
         `TurnInProgress` (with the holder's idempotency key) while a claim unexpired at `now`

@@ -5,38 +5,25 @@ Two chats hold the same context window, one behind 5 exchanges and one behind 50
 last few erased, as a long conversation leaves them). One more turn on each must run the same
 statements and read the same number of rows; for a response, that includes learning its chat's
 model and whether the response it continues is still the chat's latest. Rows read are
-measured by the database itself:
-- MariaDB: the session's `Handler_read_*` counters (every row an index or table scan visits),
-  on an engine of one connection so the session is ours, less what `SHOW STATUS` itself reads;
-- SQLite: the virtual-machine instructions the connection executes (a progress handler called
-  on every instruction). Visiting a row costs instructions, so a scan of the erased history would
-  show, while values and B-tree depth do not change the count. The full-text index's upkeep is
-  left out of that count: the insert into its content table (whose trigger feeds FTS5) and the
-  commit (where FTS5 writes and merges its segments) cost what the whole index's state makes
-  them, the same for every chat and whatever its history; `make bench-search` measures them.
+measured by the database itself (`support/cost_meter.py`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
+from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from dependency_injector import providers
-from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chatservice.adapters.sqlalchemy.engine import create_engine
-from chatservice.adapters.sqlalchemy.migrations import AlembicMigrations
 from chatservice.application.responses import NewResponse
 from chatservice.application.turn_events import Completed
 from chatservice.domain.chat import Chat, Message
 from chatservice.domain.responses import RESPONSE_PREFIX, ResponseRecord, conversation_id
 from support.containers import service_container
+from support.cost_meter import Cost, CostMeter
 
 #: A terse chat in a window small enough that a few turns erase the oldest exchanges.
 SMALL_WINDOW = {
@@ -45,98 +32,8 @@ SMALL_WINDOW = {
     "context_window": 160,
 }
 
-#: The statement that keeps the full-text index (its trigger feeds FTS5 on SQLite).
-FULL_TEXT_UPKEEP = "INSERT INTO search_documents"
-
 SHORT_HISTORY_EXCHANGES = 5
 LONG_HISTORY_EXCHANGES = 500
-
-
-@dataclass
-class Cost:
-    statements: list[str]
-    rows_read: dict[str, int]
-
-
-class CostMeter:
-    """Counts the statements an engine of one connection runs, and the rows they read."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._statements: list[str] | None = None
-        self._vm_steps = 0
-        #: Whether the statement running now is the full-text index's upkeep (SQLite only).
-        self._index_upkeep = False
-        event.listen(engine.sync_engine, "before_cursor_execute", self._on_execute)
-        event.listen(engine.sync_engine, "commit", self._on_commit)
-
-    def _on_execute(self, *args: Any) -> None:  # the listener's untyped arguments
-        statement: str = args[2]
-        self._index_upkeep = statement.startswith(FULL_TEXT_UPKEEP)
-        if self._statements is not None and not statement.startswith("SHOW SESSION STATUS"):
-            self._statements.append(statement)
-
-    def _on_commit(self, *_: Any) -> None:  # the listener's untyped arguments
-        self._index_upkeep = True
-
-    def _count_vm_step(self) -> int:
-        if not self._index_upkeep:
-            self._vm_steps += 1
-        return 0  # go on
-
-    async def start(self) -> None:
-        if self._engine.dialect.name == "sqlite":
-            async with self._engine.connect() as connection:
-                raw = await connection.get_raw_connection()
-                await raw.driver_connection.set_progress_handler(self._count_vm_step, 1)
-
-    async def _counters(self) -> dict[str, int]:
-        if self._engine.dialect.name == "sqlite":
-            return {"vm_steps": self._vm_steps}
-        async with self._engine.connect() as connection:
-            rows = await connection.execute(text("SHOW SESSION STATUS LIKE 'Handler_read%'"))
-            return {name: int(value) for name, value in rows}
-
-    async def _delta(self, before: dict[str, int]) -> dict[str, int]:
-        after = await self._counters()
-        return {name: after[name] - before[name] for name in before}
-
-    @contextmanager
-    def _recording(self) -> Iterator[list[str]]:
-        self._statements = []
-        try:
-            yield self._statements
-        finally:
-            self._statements = None
-
-    async def measure(self, send: AsyncIterator[object]) -> tuple[Cost, list[object]]:
-        baseline = await self._delta(await self._counters())  # what measuring itself reads
-        before = await self._counters()
-        with self._recording() as statements:
-            events = [event async for event in send]
-        delta = await self._delta(before)
-        rows = {name: delta[name] - baseline[name] for name in delta}
-        return Cost(list(statements), rows), events
-
-
-@pytest.fixture
-def cost_database_url(database_url: str, tmp_path: Path) -> str:
-    """`database_url`, but for SQLite a database of this test's own. Storing a message writes
-    the FTS5 search index, whose segment merges (and so their VM instructions) follow every
-    write the file has seen: on the session's database they would follow the tests that ran
-    before, not the chat's history."""
-    if not database_url.startswith("sqlite"):
-        return database_url
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cost.db'}"
-    AlembicMigrations(url).upgrade_to_head()
-    return url
-
-
-@pytest.fixture
-async def engine(cost_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(cost_database_url, max_connections=1)
-    yield engine
-    await engine.dispose()
 
 
 def with_long_history(short: Chat, exchanges: int) -> Chat:
@@ -174,9 +71,11 @@ def assert_same_turn_at_the_same_cost(
     assert sum(short_cost.rows_read.values()) > 0
 
 
-async def test_a_turn_costs_the_same_behind_10_or_1000_stored_messages(engine: AsyncEngine) -> None:
+async def test_a_turn_costs_the_same_behind_10_or_1000_stored_messages(
+    cost_engine: AsyncEngine,
+) -> None:
     container = service_container(
-        {"engine": providers.Object(engine)},
+        {"engine": providers.Object(cost_engine)},
         # Without the window cache: every claim reads the window, the read this test is about.
         window_cache_mb=0,
         **SMALL_WINDOW,
@@ -193,7 +92,7 @@ async def test_a_turn_costs_the_same_behind_10_or_1000_stored_messages(engine: A
     assert len(long.messages) == 1 + 2 * LONG_HISTORY_EXCHANGES
     assert any(m.erased for m in short.messages), "the window must be small enough to erase"
 
-    meter = CostMeter(engine)
+    meter = CostMeter(cost_engine)
     await meter.start()
     short_cost, short_events = await meter.measure(send(user, short.id, "one more"))
     long_cost, long_events = await meter.measure(send(user, long.id, "one more"))
@@ -203,12 +102,12 @@ async def test_a_turn_costs_the_same_behind_10_or_1000_stored_messages(engine: A
 
 @pytest.mark.parametrize("way", ["previous_response_id", "conversation"])
 async def test_a_responses_turn_costs_the_same_behind_10_or_1000_stored_messages(
-    engine: AsyncEngine, way: str
+    cost_engine: AsyncEngine, way: str
 ) -> None:
     """A response continuing the chat's latest (by `previous_response_id`, or naming the
     chat's `conversation`) reads the chat's head, not its history."""
     container = service_container(
-        {"engine": providers.Object(engine)}, window_cache_mb=0, **SMALL_WINDOW
+        {"engine": providers.Object(cost_engine)}, window_cache_mb=0, **SMALL_WINDOW
     )
     repository, store, create = (
         container.repository(),
@@ -251,7 +150,7 @@ async def test_a_responses_turn_costs_the_same_behind_10_or_1000_stored_messages
         async for turn_event in started.events:
             yield turn_event
 
-    meter = CostMeter(engine)
+    meter = CostMeter(cost_engine)
     await meter.start()
     short_cost, short_events = await meter.measure(one_more(previous))
     long_cost, long_events = await meter.measure(one_more(long_previous))

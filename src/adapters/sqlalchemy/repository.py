@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 
-from chatservice.adapters.sqlalchemy import budgets, search, summaries, usage
+from chatservice.adapters.sqlalchemy import budgets, message_pages, search, summaries, usage
 from chatservice.adapters.sqlalchemy.removal import remove_chats, updated_before
 from chatservice.adapters.sqlalchemy.rows import chat_from, chat_row, message_from, message_row
 from chatservice.adapters.sqlalchemy.tables import (
@@ -362,6 +362,15 @@ class SqlAlchemyChatRepository:
                 )
             ]
             return ChatHead(chat, max(latest, key=lambda m: m.position, default=None))
+
+        return await self._transactions.run(read, write=False)
+
+    async def list_messages(
+        self, user_id: str, chat_id: str, limit: int, after: str | None, newest_first: bool
+    ) -> list[Message]:
+        def read(connection: Connection) -> list[Message]:
+            _check_owner(connection, user_id, chat_id)
+            return message_pages.page(connection, chat_id, limit, after, newest_first)
 
         return await self._transactions.run(read, write=False)
 
