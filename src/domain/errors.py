@@ -138,8 +138,11 @@ class TurnInProgress(ChatServiceError):
 class ConcurrentUpdate(ChatServiceError):
     code = "concurrent_update"
 
-    def __init__(self, chat_id: str) -> None:
-        super().__init__(f"chat {chat_id!r} changed while this turn ran; retry the message")
+    def __init__(self, chat_id: str, *, message: str | None = None) -> None:
+        """`message`: for a write that lost to others on something other than a turn's chat."""
+        super().__init__(
+            message or f"chat {chat_id!r} changed while this turn ran; retry the message"
+        )
 
 
 class IdempotencyKeyReused(ChatServiceError):

@@ -296,7 +296,10 @@ class SqlAlchemyChatRepository:
                 # Another claim on the same account won its lock row (another Galera node's,
                 # or the account's first claim made the row first): run again, from the lock.
                 if pause is None:
-                    raise ConcurrentUpdate(claim.chat_id) from error
+                    raise ConcurrentUpdate(
+                        claim.chat_id,
+                        message="too many turns claimed this budget at once; retry the message",
+                    ) from error
                 await asyncio.sleep(random.uniform(0, pause))
 
     async def find_turn(
@@ -503,7 +506,9 @@ class SqlAlchemyChatRepository:
                 delete_batch, write=True, attempts=_IDEMPOTENT_ATTEMPTS
             )
         except WriteConflict as error:
-            raise ConcurrentUpdate(user_id) from error
+            raise ConcurrentUpdate(
+                user_id, message=f"usage of user {user_id!r} changed while it was erased; retry"
+            ) from error
 
     async def usage_report(
         self, user_id: str, first_day: date, last_day: date, group_by: GroupBy
@@ -538,7 +543,10 @@ class SqlAlchemyChatRepository:
                 delete_batch, write=True, attempts=_IDEMPOTENT_ATTEMPTS
             )
         except WriteConflict as error:
-            raise ConcurrentUpdate(deleted[0] if deleted else "") from error
+            raise ConcurrentUpdate(
+                deleted[0] if deleted else "",
+                message="chats changed while they were being deleted; retry",
+            ) from error
         for chat_id in deleted:
             self._windows.forget(chat_id)
         return count
