@@ -15,7 +15,6 @@ from chatservice.application.clock import Clock, utc_now
 from chatservice.application.ids import new_id
 from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import ChatRepository
-from chatservice.application.rate_limit import TurnRateLimiter
 from chatservice.application.turn_events import TurnEvent
 from chatservice.application.turns import Turn
 from chatservice.domain.chat import (
@@ -33,7 +32,7 @@ from chatservice.domain.errors import (
     NotLastUserMessage,
 )
 from chatservice.domain.fork import fork_of
-from chatservice.domain.turn import Edit, Regenerate, TurnAction
+from chatservice.domain.turn import Edit, Regenerate
 
 #: Message ids are ours (UUIDs); anything much longer is no id of ours.
 MESSAGE_ID_CHARS = IDEMPOTENCY_KEY_CHARS
@@ -51,32 +50,11 @@ def _check_caller(user_id: str, idempotency_key: str | None) -> None:
         validate_idempotency_key(idempotency_key)
 
 
-class _ControlTurn:
-    """A turn asked by a caller whose input is checked: the user's rate, then the turn."""
-
-    def __init__(self, take_turn: Turn, rate_limiter: TurnRateLimiter) -> None:
-        self._take_turn = take_turn
-        self._rate_limiter = rate_limiter
-
-    async def _taken(
-        self,
-        user_id: str,
-        chat_id: str,
-        action: TurnAction,
-        idempotency_key: str | None,
-        deltas: bool,
-    ) -> AsyncGenerator[TurnEvent, None]:
-        await self._rate_limiter.admit(user_id)
-        # aclosing: the caller closing us closes the turn (and the model's stream) at once.
-        async with aclosing(
-            self._take_turn(user_id, chat_id, action, idempotency_key, deltas)
-        ) as events:
-            async for event in events:
-                yield event
-
-
-class RegenerateReply(_ControlTurn):
+class RegenerateReply:
     """A new reply to the chat's last user message; the reply it had is superseded."""
+
+    def __init__(self, take_turn: Turn) -> None:
+        self._take_turn = take_turn
 
     async def __call__(
         self,
@@ -90,25 +68,19 @@ class RegenerateReply(_ControlTurn):
         answers. Raises what `SendMessage` raises, and `NothingToRegenerate` for a chat without
         a user message. A retry with the key of a stored regenerate yields its reply again."""
         _check_caller(user_id, idempotency_key)
-        async with aclosing(
-            self._taken(user_id, chat_id, Regenerate(), idempotency_key, deltas)
-        ) as events:
+        # aclosing: the caller closing us closes the turn (and the model's stream) at once.
+        turn = self._take_turn(user_id, chat_id, Regenerate(), idempotency_key, deltas)
+        async with aclosing(turn) as events:
             async for event in events:
                 yield event
 
 
-class EditMessage(_ControlTurn):
+class EditMessage:
     """New text for the chat's last user message: it and its reply are superseded, and the
     new text's turn runs."""
 
-    def __init__(
-        self,
-        take_turn: Turn,
-        rate_limiter: TurnRateLimiter,
-        policy: ChatPolicy,
-        repository: ChatRepository,
-    ) -> None:
-        super().__init__(take_turn, rate_limiter)
+    def __init__(self, take_turn: Turn, policy: ChatPolicy, repository: ChatRepository) -> None:
+        self._take_turn = take_turn
         self._policy = policy
         self._repository = repository
 
@@ -128,11 +100,9 @@ class EditMessage(_ControlTurn):
         _check_caller(user_id, idempotency_key)
         validate_message_id(message_id)
         validate_content(content, self._policy.max_message_chars)
-        edit = Edit(message_id, content)
+        turn = self._take_turn(user_id, chat_id, Edit(message_id, content), idempotency_key, deltas)
         try:
-            async with aclosing(
-                self._taken(user_id, chat_id, edit, idempotency_key, deltas)
-            ) as events:
+            async with aclosing(turn) as events:
                 async for event in events:
                     yield event
         except NotLastUserMessage:

@@ -1,10 +1,11 @@
 """One turn of a conversation: claim the chat, let the model answer, commit the turn.
 
-`SendMessage` is what the transports call: it checks the input and the user's rate, then hands
-over to `TakeTurn`, whose `__call__` is the whole turn in three steps. No transaction or
-connection is held while the model streams. Whatever goes wrong after the claim (the model fails,
-the caller leaves, the commit loses a race) releases the claim and stores nothing of the turn, so
-the caller may simply retry. Metrics wrap the turn from outside (`observed.py`).
+`SendMessage` is what the transports call: it checks the input, then hands over to `TakeTurn`,
+whose `__call__` is the whole turn in three steps. No transaction or connection is held while
+the model streams. Whatever goes wrong after the claim (the model fails, the caller leaves, the
+commit loses a race) releases the claim and stores nothing of the turn, so the caller may simply
+retry. The user's rate (`admitted_turns.py`) and metrics (`observed.py`) wrap the turn from
+outside.
 
 The prompt is fitted to the model's window by `prompts.py`; the turn's budget reserve is claimed
 before the model is called (`budgets.py`); the model that answers is the chat's own or, when its
@@ -35,7 +36,6 @@ from chatservice.application.ports import (
     TurnClaim,
 )
 from chatservice.application.prompts import FittedPrompt, PromptFitter, stored_window
-from chatservice.application.rate_limit import TurnRateLimiter
 from chatservice.application.turn_actions import Asked, landed, replayed
 from chatservice.application.turn_events import Accepted, Completed, Delta, TurnEvent
 from chatservice.application.turn_options import as_asked
@@ -76,15 +76,12 @@ class Turn(Protocol):
 
 
 class SendMessage:
-    """What the transports call to send a user's message: the input and the user's rate are
-    checked, then the turn is taken."""
+    """What the transports call to send a user's message: the input is checked, then the turn
+    is taken (the container's `take_turn` counts the user's rate first: `RateLimitedTurn`)."""
 
-    def __init__(self, take_turn: Turn, policy: ChatPolicy, rate_limiter: TurnRateLimiter) -> None:
-        """`rate_limiter`: the container's, as the settings choose it (a limit of 0 turns a
-        minute admits every turn), so the limit has one default, the settings'."""
+    def __init__(self, take_turn: Turn, policy: ChatPolicy) -> None:
         self._take_turn = take_turn
         self._policy = policy
-        self._rate_limiter = rate_limiter
 
     def check_input(self, user_id: str, content: str, idempotency_key: str | None = None) -> None:
         """Raise `InvalidInput` unless the user id, message and idempotency key obey the input
@@ -116,8 +113,6 @@ class SendMessage:
         again without calling the model.
         """
         self.check_input(user_id, content, idempotency_key)
-        # Before any database or model work: a flood costs a look-up each (in memory or Redis).
-        await self._rate_limiter.admit(user_id)
         # aclosing: when our caller closes us, the turn (and with it the model's stream) is
         # closed at once, not whenever it is collected.
         turn = self._take_turn(user_id, chat_id, Send(content, options), idempotency_key, deltas)

@@ -17,6 +17,7 @@ from chatservice.adapters.prometheus_metrics import (
     PrometheusTurnObserver,
 )
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter
+from chatservice.application.admitted_turns import RateLimitedTurn
 from chatservice.application.background import BackgroundWork
 from chatservice.application.background_turns import (
     CancelTurn,
@@ -395,9 +396,11 @@ class Container(containers.DeclarativeContainer):
         ),
         turn_observer,
     )
-    send_message = providers.Singleton(SendMessage, take_turn, policy, rate_limiter)
-    regenerate_reply = providers.Singleton(RegenerateReply, take_turn, rate_limiter)
-    edit_message = providers.Singleton(EditMessage, take_turn, rate_limiter, policy, repository)
+    # The turn a caller asks for (a message, a regenerate, an edit): their rate counted first.
+    admitted_turn = providers.Singleton(RateLimitedTurn, take_turn, rate_limiter)
+    send_message = providers.Singleton(SendMessage, admitted_turn, policy)
+    regenerate_reply = providers.Singleton(RegenerateReply, admitted_turn)
+    edit_message = providers.Singleton(EditMessage, admitted_turn, policy, repository)
     fork_chat = providers.Singleton(ForkChat, repository, chat_window, clock=clock)
     # Background turns' live events: in this process, or in Redis for every replica.
     turn_log = providers.Selector(

@@ -7,8 +7,10 @@ import asyncio
 from collections.abc import AsyncGenerator
 
 import pytest
+from dependency_injector import providers
 
 from chatservice.adapters.fake_gateway import ScriptedFailure
+from chatservice.adapters.memory_rate_limiter import MemoryTurnRateLimiter
 from chatservice.application.turn_events import Accepted, Completed, Delta, TurnEvent
 from chatservice.domain.chat import Chat, ForkOrigin, Role
 from chatservice.domain.errors import (
@@ -20,9 +22,10 @@ from chatservice.domain.errors import (
     NothingToRegenerate,
     NotLastUserMessage,
     ProviderTimeout,
+    RateLimited,
     TurnInProgress,
 )
-from support.services import Service
+from support.services import Service, build_service
 from support.waiting import eventually
 
 
@@ -264,3 +267,22 @@ async def test_a_regenerate_retried_while_the_first_attempt_runs_waits_for_its_r
     assert len(service.gateway.requests) == 2  # the first turn's, and the first attempt's
     stored = await service.repository.get_chat("u1", chat.id)
     assert [m.superseded for m in stored.messages] == [False, False, True, False]
+
+
+async def test_messages_regenerates_and_edits_count_against_one_rate_limit() -> None:
+    # A clock that stands still: however slow the machine, no counted turn leaves the minute.
+    limiter = providers.Singleton(MemoryTurnRateLimiter, 3, lambda: 0.0)
+    service = build_service({"local_rate_limiter": limiter})
+    chat = await talked(service, "question")
+    await completed(service.regenerate_reply("u1", chat.id))
+    question = (await service.repository.get_chat("u1", chat.id)).messages[1]
+    await completed(service.edit_message("u1", chat.id, question.id, "edited"))
+
+    for refused in (
+        service.send_message("u1", chat.id, "one more"),
+        service.regenerate_reply("u1", chat.id),
+        service.edit_message("u1", chat.id, question.id, "again"),
+    ):
+        with pytest.raises(RateLimited):
+            await completed(refused)
+    assert len(service.gateway.requests) == 3
