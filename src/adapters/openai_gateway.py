@@ -41,7 +41,7 @@ _NO_KEY = "no-key-configured"
 
 @dataclass(frozen=True)
 class OpenAIConfig:
-    """The `openai_*` settings, which own the defaults (src/entrypoints/settings.py)."""
+    """The `openai_*` settings, which own the defaults (src/entrypoints/settings/catalogue.py)."""
 
     api_key: str | None
     base_url: str | None

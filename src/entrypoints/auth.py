@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 
 from chatservice.adapters.prometheus_metrics import observe_forbidden_user
 from chatservice.domain.errors import ForbiddenUser
-from chatservice.entrypoints.token_tables import ScopedToken
+from chatservice.entrypoints.settings.token_tables import ScopedToken
 
 log = logging.getLogger(__name__)
 

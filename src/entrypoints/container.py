@@ -75,9 +75,9 @@ from chatservice.application.whatsapp import AnswerWhatsAppMessage
 from chatservice.application.whatsapp_replies import DeliverReply, ReplyToWhatsApp
 from chatservice.domain.memory import Memory
 from chatservice.entrypoints.auth import TokenAuthenticator
-from chatservice.entrypoints.config_tables import ProviderTable
 from chatservice.entrypoints.open_resources import OpenResources
 from chatservice.entrypoints.settings import Settings
+from chatservice.entrypoints.settings.config_tables import ProviderTable
 from chatservice.entrypoints.twilio_signature import TwilioSignature
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@ import pytest
 
 from chatservice.domain.errors import ForbiddenUser
 from chatservice.entrypoints.auth import FULL_ACCESS, TokenAuthenticator
-from chatservice.entrypoints.token_tables import ScopedToken
+from chatservice.entrypoints.settings.token_tables import ScopedToken
 
 auth = TokenAuthenticator(["s3cret", "rotated-ñ"])
 

@@ -401,7 +401,7 @@ conversations = Table(
     **MYSQL_TABLE_OPTIONS,
 )
 
-#: The longest name of a `[[tokens]]` entry (`entrypoints/token_tables.py`).
+#: The longest name of a `[[tokens]]` entry (`entrypoints/settings/token_tables.py`).
 TOKEN_NAME_CHARS = 64
 
 # The usage ledger (docs/operations.md, "Reading spend"): one row per model call the service paid

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, StringConstraints
 
 from chatservice.domain.prices import COST_PLACES
+from chatservice.domain.tenants import Budget, Tenant, Tenants
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 #: A budget in USD: exact (a TOML float is taken by its decimal text, never rounded through
@@ -47,6 +48,25 @@ class ScopedTokenTable(BaseModel):
     #: top-level settings' names; 0: no limit).
     budget_tokens_per_day_per_user: NonNegativeInt = 0
     budget_usd_per_month_per_user: Usd = Decimal(0)
+
+
+def scoped_tokens(tables: Sequence[ScopedTokenTable]) -> tuple[ScopedToken, ...]:
+    """The entries as the authenticator takes them."""
+    return tuple(ScopedToken(t.name, t.token, t.users) for t in tables)
+
+
+def tenants(tables: Sequence[ScopedTokenTable]) -> Tenants:
+    """The entries as the usage ledger and budgets take them."""
+    return Tenants(
+        tuple(
+            Tenant(
+                t.name,
+                t.users,
+                Budget(t.budget_tokens_per_day_per_user, t.budget_usd_per_month_per_user),
+            )
+            for t in tables
+        )
+    )
 
 
 class TokenTableError(ValueError):
