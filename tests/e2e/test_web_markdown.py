@@ -311,6 +311,12 @@ async def test_the_page_asks_nothing_of_any_other_origin(
     scripts = {url.removeprefix(live.url) for url in asked if url.endswith((".js", ".mjs"))}
     assert scripts == {
         "/static/app.js",
+        "/static/page.js",
+        "/static/errors.js",
+        "/static/transcript.js",
+        "/static/chats.js",
+        "/static/composer.js",
+        "/static/turns.js",
         "/static/api.js",
         "/static/control.js",
         "/static/markdown.js",

@@ -7,7 +7,18 @@ import re
 from support.http import Api
 
 #: The page's own scripts: none of them may turn a string into HTML.
-OWN_SCRIPTS = ["/static/app.js", "/static/api.js", "/static/control.js", "/static/markdown.js"]
+OWN_SCRIPTS = [
+    "/static/app.js",
+    "/static/page.js",
+    "/static/errors.js",
+    "/static/transcript.js",
+    "/static/chats.js",
+    "/static/composer.js",
+    "/static/turns.js",
+    "/static/api.js",
+    "/static/control.js",
+    "/static/markdown.js",
+]
 #: The libraries vendored by scripts/vendor-frontend, as the page imports them.
 VENDORED = ["/static/vendor/marked/marked.esm.js", "/static/vendor/dompurify/purify.es.mjs"]
 
@@ -37,7 +48,27 @@ async def test_the_scripts_import_one_another_by_the_paths_they_are_served_at(ap
         for path in OWN_SCRIPTS
     }
     assert imports == {
-        "/static/app.js": ["api.js", "control.js", "markdown.js"],
+        "/static/app.js": [
+            "chats.js",
+            "composer.js",
+            "errors.js",
+            "page.js",
+            "transcript.js",
+            "turns.js",
+        ],
+        "/static/page.js": ["api.js"],
+        "/static/errors.js": ["api.js", "page.js"],
+        "/static/transcript.js": ["control.js", "markdown.js", "page.js"],
+        "/static/chats.js": ["errors.js", "page.js", "transcript.js"],
+        "/static/composer.js": [
+            "api.js",
+            "chats.js",
+            "errors.js",
+            "page.js",
+            "transcript.js",
+            "turns.js",
+        ],
+        "/static/turns.js": ["api.js", "errors.js", "page.js", "transcript.js"],
         "/static/api.js": [],
         "/static/control.js": [],
         "/static/markdown.js": ["vendor/dompurify/purify.es.mjs", "vendor/marked/marked.esm.js"],

@@ -22,6 +22,12 @@ _STATIC = files(__package__) / "static"
 #: own, then the Markdown parser and the HTML sanitizer it imports.
 _ASSETS = {
     "app.js": "text/javascript",
+    "page.js": "text/javascript",
+    "errors.js": "text/javascript",
+    "transcript.js": "text/javascript",
+    "chats.js": "text/javascript",
+    "composer.js": "text/javascript",
+    "turns.js": "text/javascript",
     "api.js": "text/javascript",
     "control.js": "text/javascript",
     "markdown.js": "text/javascript",
