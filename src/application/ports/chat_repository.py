@@ -1,79 +1,19 @@
-"""The ports the use cases need. Adapters implement them; `tests/contract` holds each one to it."""
+"""Durable chats (`ChatRepository`) and the records it takes and gives: a turn's claim, a stored
+turn, a page's cursor, a chat's head, what a summary has yet to take in. Contract:
+`tests/contract/test_chat_repository*.py`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
 from chatservice.domain.budgets import BudgetClaim
-from chatservice.domain.chat import Chat, ChatParams, Message, Usage
+from chatservice.domain.chat import Chat, Message
 from chatservice.domain.memory import ChatSummary
-from chatservice.domain.models import ModelSpec
-from chatservice.domain.responses import ConversationRecord, ResponseRecord
 from chatservice.domain.turn import TurnRecord
 from chatservice.domain.usage import GroupBy, PaidCall, UsageGroup
-
-
-@dataclass(frozen=True)
-class PromptMessage:
-    role: str
-    content: str
-
-
-@dataclass(frozen=True)
-class CompletionRequest:
-    model: ModelSpec
-    messages: tuple[PromptMessage, ...]
-    params: ChatParams
-    #: The trace id of the request the turn serves (`current_trace_id`), for the provider's
-    #: logs; `None` for a turn no transport started. Never the caller's idempotency key.
-    trace_id: str | None = None
-    #: The model whose failure before its first text this request stands in for (a fallback);
-    #: `None` for the chat's own model.
-    fallback_from: str | None = None
-
-
-@dataclass(frozen=True)
-class TextDelta:
-    text: str
-
-
-@dataclass(frozen=True)
-class CompletionEnd:
-    """The last event of a completion. `usage` is `None` when the provider reported none.
-
-    `cached_prompt_tokens`: how many of `usage.prompt_tokens` the provider read from its prompt
-    cache (priced lower than the rest); 0 when none were, or the provider does not say."""
-
-    finish_reason: str
-    usage: Usage | None
-    cached_prompt_tokens: int = 0
-
-
-class ChatGateway(Protocol):
-    """A language model behind some provider.
-
-    `stream` yields `TextDelta`s, then exactly one `CompletionEnd`. A stream that stops without its
-    `CompletionEnd` raises `ProviderUnavailable`; provider failures raise the `Provider*` domain
-    errors (or `MessageTooLong` when the provider finds the prompt too long). Closing the iterator
-    early (`aclose`, or cancelling its consumer) cancels the upstream request.
-    """
-
-    def stream(
-        self, request: CompletionRequest
-    ) -> AsyncGenerator[TextDelta | CompletionEnd, None]: ...
-
-
-class TokenCounter(Protocol):
-    """Counts tokens offline, byte-exact for the named encoding; special tokens are plain text."""
-
-    def count(self, encoding: str, text: str) -> int: ...
-
-    def message_cost(
-        self, encoding: str, role: str, content: str, name: str | None = None
-    ) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -257,87 +197,3 @@ class ChatRepository(Protocol):
 
     async def ping(self) -> None:
         """Raise `StorageUnavailable` unless the store answers."""
-
-
-class WhatsAppDirectory(Protocol):
-    """Which chat each WhatsApp sender is in, and which inbound messages were already taken.
-
-    A sender has at most one current chat, and that rule is kept by the store itself (a unique
-    guard), so two replicas answering the same sender at once cannot give them two. Storage
-    failures raise `StorageUnavailable`.
-    """
-
-    async def take_message(self, message_sid: str, sender: str, received_at: datetime) -> bool:
-        """Record an inbound message; `True` the first time its sid is seen, `False` for a
-        redelivery (Twilio retries the same message with the same sid)."""
-
-    async def current_chat(self, sender: str) -> str | None:
-        """The id of the sender's current chat, if they have one."""
-
-    async def switch_chat(
-        self, sender: str, expected: str | None, chat_id: str, now: datetime
-    ) -> str:
-        """Make `chat_id` the sender's current chat provided their current one is still
-        `expected`, or they have none (`expected` is `None`, or their chat was deleted). Return
-        the sender's current chat afterwards: `chat_id`, or the one another request put there
-        first."""
-
-    async def forget_sender(self, sender: str, limit: int) -> int:
-        """Remove the sender's current-chat row and up to `limit` of their inbound-message
-        records, in one short transaction; return how many rows went (0: nothing is left)."""
-
-    async def prune_messages(self, before: datetime, limit: int) -> int:
-        """Remove up to `limit` inbound-message records received before `before` (Twilio
-        retries within minutes, so old ones guard nothing); return how many this call removed."""
-
-    async def count_messages_before(self, before: datetime) -> int:
-        """How many records `prune_messages` would remove, all batches together."""
-
-
-class Leases(Protocol):
-    """Named leases that one holder at a time has until they expire, across every replica that
-    shares the store: who does a job that must not run twice at once."""
-
-    async def acquire(self, name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
-        """Hold `name` until `now + ttl_seconds` and return `True` if it is free, expired at
-        `now`, or held by `holder` already (a renewal); otherwise `False`, changing nothing."""
-
-
-class ResponseStore(Protocol):
-    """The records of the OpenAI surface's responses and conversations, beside their chats.
-
-    A record of another user is not found: existence never leaks. A record goes with its chat
-    (deleting the chat deletes its records). Storage failures raise `StorageUnavailable`.
-    """
-
-    async def add_response(self, record: ResponseRecord) -> None:
-        """Store a new response's record (its chat is stored already)."""
-
-    async def find_response(self, user_id: str, response_id: str) -> ResponseRecord | None:
-        """The user's response of that id, if there is one."""
-
-    async def delete_response(self, user_id: str, response_id: str) -> bool:
-        """Remove the user's response of that id; `False` when there was none."""
-
-    async def put_conversation(self, record: ConversationRecord) -> None:
-        """Store a conversation's record (its chat is stored already), replacing any it had."""
-
-    async def find_conversation(self, user_id: str, chat_id: str) -> ConversationRecord | None:
-        """The record of the user's conversation on that chat, if it has one."""
-
-
-class MessageNotSent(Exception):
-    """An outbound message did not go out. `retryable` says whether trying again may help (the
-    network, a rate limit, the provider's own failure) or not (a refused number, bad
-    credentials). The message never quotes the text that was to be sent."""
-
-    def __init__(self, reason: str, retryable: bool) -> None:
-        super().__init__(reason)
-        self.retryable = retryable
-
-
-class OutboundMessenger(Protocol):
-    """Sends a text message to a person outside any request (WhatsApp through Twilio)."""
-
-    async def send(self, sender: str, recipient: str, body: str) -> None:
-        """Send `body` from our address `sender` to `recipient`. Raises `MessageNotSent`."""
