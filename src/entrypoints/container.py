@@ -1,13 +1,10 @@
-"""The composition root: the only place that builds adapters and wires them into use cases."""
+"""The composition root: the only place that builds adapters (with `builders.py`) and wires them
+into use cases."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
 from dependency_injector import containers, providers
 
-from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.memory_rate_limiter import MemoryTurnRateLimiter
 from chatservice.adapters.memory_turn_events import InProcessTurnEventLog
 from chatservice.adapters.prometheus_metrics import (
@@ -50,7 +47,6 @@ from chatservice.application.exports import ExportUserChats, ImportChat
 from chatservice.application.first_turn import StartChatWithMessage
 from chatservice.application.observed import ObservedChatGateway, ObservedTurn
 from chatservice.application.policy import ChatPolicy
-from chatservice.application.ports import ChatGateway, TokenCounter
 from chatservice.application.prompts import PromptFitter
 from chatservice.application.rate_limit import LocalWhileSharedUnreachable
 from chatservice.application.responses import CreateResponse
@@ -74,209 +70,11 @@ from chatservice.application.usage_reports import ReportUsage
 from chatservice.application.whatsapp import AnswerWhatsAppMessage
 from chatservice.application.whatsapp_replies import DeliverReply, ReplyToWhatsApp
 from chatservice.domain.memory import Memory
+from chatservice.entrypoints import builders
 from chatservice.entrypoints.auth import TokenAuthenticator
 from chatservice.entrypoints.open_resources import OpenResources
 from chatservice.entrypoints.settings import Settings
-from chatservice.entrypoints.settings.config_tables import ProviderTable
 from chatservice.entrypoints.twilio_signature import TwilioSignature
-
-if TYPE_CHECKING:
-    import coredis
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
-    from chatservice.adapters.anthropic_gateway import AnthropicChatGateway
-    from chatservice.adapters.openai_gateway import OpenAIChatGateway
-    from chatservice.adapters.redis_rate_limiter import RedisTurnRateLimiter
-    from chatservice.adapters.redis_turn_events import RedisTurnEventLog
-    from chatservice.adapters.sqlalchemy.leases import SqlAlchemyLeases
-    from chatservice.adapters.sqlalchemy.migrations import AlembicMigrations
-    from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
-    from chatservice.adapters.sqlalchemy.response_store import SqlAlchemyResponseStore
-    from chatservice.adapters.sqlalchemy.whatsapp_directory import SqlAlchemyWhatsAppDirectory
-    from chatservice.adapters.twilio_sender import TwilioOutboundMessenger
-
-
-# Slow imports happen where their adapter is built, so that only a process that uses one pays for
-# importing it: each provider's SDK takes longer to import than the rest of the service, and
-# `chatservice tokens` needs neither SQLAlchemy nor alembic.
-
-
-def _engine(settings: Settings, open_resources: OpenResources) -> AsyncEngine:
-    from chatservice.adapters.sqlalchemy.engine import create_engine
-
-    engine = create_engine(
-        settings.database_url,
-        connect_timeout=settings.database_connect_timeout,
-        read_timeout=settings.database_read_timeout,
-    )
-    open_resources.opened(engine.dispose)
-    return engine
-
-
-def _repository(engine: AsyncEngine, settings: Settings) -> SqlAlchemyChatRepository:
-    from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
-
-    return SqlAlchemyChatRepository(engine, settings.window_cache_bytes)
-
-
-def _whatsapp_directory(engine: AsyncEngine) -> SqlAlchemyWhatsAppDirectory:
-    from chatservice.adapters.sqlalchemy.whatsapp_directory import SqlAlchemyWhatsAppDirectory
-
-    return SqlAlchemyWhatsAppDirectory(engine)
-
-
-def _leases(engine: AsyncEngine) -> SqlAlchemyLeases:
-    from chatservice.adapters.sqlalchemy.leases import SqlAlchemyLeases
-
-    return SqlAlchemyLeases(engine)
-
-
-def _response_store(engine: AsyncEngine) -> SqlAlchemyResponseStore:
-    from chatservice.adapters.sqlalchemy.response_store import SqlAlchemyResponseStore
-
-    return SqlAlchemyResponseStore(engine)
-
-
-def _migrations(settings: Settings) -> AlembicMigrations:
-    from chatservice.adapters.sqlalchemy.migrations import AlembicMigrations
-
-    return AlembicMigrations(settings.database_url)
-
-
-def _gateway(
-    table: ProviderTable, counter: TokenCounter, open_resources: OpenResources
-) -> ChatGateway:
-    """The gateway of one provider, of its table's kind."""
-    gateway: OpenAIChatGateway | AnthropicChatGateway
-    if table.kind == "openai":
-        gateway = _openai_gateway(table)
-    elif table.kind == "anthropic":
-        gateway = _anthropic_gateway(table)
-    else:
-        return FakeChatGateway(counter, chunk_delay_seconds=table.chunk_delay_ms / 1000)
-    open_resources.opened(gateway.aclose)  # its HTTP client
-    return gateway
-
-
-def _openai_gateway(table: ProviderTable) -> OpenAIChatGateway:
-    from chatservice.adapters.openai_gateway import OpenAIChatGateway, OpenAIConfig
-
-    return OpenAIChatGateway(
-        OpenAIConfig(
-            api_key=table.api_key,
-            base_url=table.base_url,
-            organization=table.organization,
-            project=table.project,
-            connect_timeout=table.connect_timeout,
-            idle_timeout=table.idle_timeout,
-            turn_timeout=table.turn_timeout,
-            max_retries=table.max_retries,
-        )
-    )
-
-
-def _anthropic_gateway(table: ProviderTable) -> AnthropicChatGateway:
-    from chatservice.adapters.anthropic_gateway import AnthropicChatGateway, AnthropicConfig
-
-    # Unset, the adapter's own default: Anthropic's endpoint.
-    endpoint = {"base_url": table.base_url} if table.base_url else {}
-    return AnthropicChatGateway(
-        AnthropicConfig(
-            **endpoint,
-            api_key=table.api_key,
-            connect_timeout=table.connect_timeout,
-            idle_timeout=table.idle_timeout,
-            turn_timeout=table.turn_timeout,
-            max_retries=table.max_retries,
-        )
-    )
-
-
-def _sole_gateway(
-    settings: Settings, counter: TokenCounter, open_resources: OpenResources
-) -> ChatGateway:
-    """The gateway of the one provider of the Part I shorthand (`gateway`)."""
-    return _gateway(settings.provider_tables[settings.gateway], counter, open_resources)
-
-
-def _gateways(
-    settings: Settings,
-    counter: TokenCounter,
-    sole: Callable[[], ChatGateway],
-    open_resources: OpenResources,
-) -> dict[str, ChatGateway]:
-    """The gateway of each configured provider, by name: `sole` under the shorthand."""
-    if settings.sole_provider is not None:
-        return {settings.sole_provider: sole()}
-    tables = settings.providers.items()
-    return {name: _gateway(table, counter, open_resources) for name, table in tables}
-
-
-#: The longest a connection to Redis, or one answer of it, may take: turns wait on Redis, and a
-#: Redis slower than this is better treated as unreachable (the turn limit falls back to one per
-#: process) than allowed to slow every turn.
-_REDIS_TIMEOUT_SECONDS = 1.0
-
-
-def _redis_pool(settings: Settings, open_resources: OpenResources) -> coredis.ConnectionPool:
-    """The process's one pool of connections to `redis_url`, for every adapter that uses it."""
-    import coredis
-
-    assert settings.redis_url  # only built when `redis_url` is set
-    pool = coredis.ConnectionPool.from_url(
-        settings.redis_url,
-        connect_timeout=_REDIS_TIMEOUT_SECONDS,
-        stream_timeout=_REDIS_TIMEOUT_SECONDS,
-    )
-
-    async def disconnect() -> None:
-        pool.disconnect()
-
-    open_resources.opened(disconnect)
-    return pool
-
-
-def _redis_rate_limiter(pool: coredis.ConnectionPool, settings: Settings) -> RedisTurnRateLimiter:
-    from chatservice.adapters.redis_rate_limiter import RedisTurnRateLimiter
-
-    assert settings.redis_url  # only built when `redis_url` is set
-    return RedisTurnRateLimiter(
-        settings.redis_url, pool, settings.turns_per_minute_per_user, settings.redis_key_prefix
-    )
-
-
-def _redis_turn_log(
-    pool: coredis.ConnectionPool, settings: Settings, open_resources: OpenResources
-) -> RedisTurnEventLog:
-    from chatservice.adapters.redis_turn_events import RedisTurnEventLog
-
-    turn_log = RedisTurnEventLog(
-        pool,
-        settings.redis_key_prefix,
-        retention_seconds=settings.turn_retention_seconds,
-        # A running turn whose replica died is forgotten when its claim would lapse.
-        running_ttl_seconds=settings.claim_ttl_seconds,
-        # A blocked read must answer within the pool's bound on every answer.
-        block_seconds=_REDIS_TIMEOUT_SECONDS / 2,
-    )
-    open_resources.opened(turn_log.aclose)
-    return turn_log
-
-
-def _twilio_messenger(settings: Settings, open_resources: OpenResources) -> TwilioOutboundMessenger:
-    from chatservice.adapters.twilio_sender import TwilioAccount, TwilioOutboundMessenger
-
-    # Only built when `settings.twilio_configured`, so both credentials are set.
-    assert settings.twilio_account_sid and settings.twilio_auth_token
-    messenger = TwilioOutboundMessenger(
-        TwilioAccount(
-            account_sid=settings.twilio_account_sid,
-            auth_token=settings.twilio_auth_token,
-            api_base_url=settings.twilio_api_base_url,
-        )
-    )
-    open_resources.opened(messenger.aclose)
-    return messenger
 
 
 class Container(containers.DeclarativeContainer):
@@ -288,18 +86,20 @@ class Container(containers.DeclarativeContainer):
 
     # A Singleton rather than a Resource: an async Resource would make every provider that
     # depends on it async too. The process that owns the container disposes the engine.
-    engine = providers.Singleton(_engine, settings, open_resources)
-    repository = providers.Singleton(_repository, engine, settings)
+    engine = providers.Singleton(builders.engine, settings, open_resources)
+    repository = providers.Singleton(builders.repository, engine, settings)
     # The schema: `chatservice migrate`, and `serve` before it starts.
-    migrations = providers.Singleton(_migrations, settings)
+    migrations = providers.Singleton(builders.migrations, settings)
     counter = providers.Singleton(TiktokenTokenCounter)
     registry = providers.Singleton(Settings.model_registry, settings)
     # The one provider that serves every model under the Part I shorthand (no `[providers]`
     # tables), where a test puts its stand-in model.
-    gateway = providers.Singleton(_sole_gateway, settings, counter, open_resources)
+    gateway = providers.Singleton(builders.sole_gateway, settings, counter, open_resources)
     # Every configured provider's gateway (built with the turn, so only the SDKs of configured
     # providers are imported), and the one a turn talks to: each request to its model's provider.
-    gateways = providers.Singleton(_gateways, settings, counter, gateway.provider, open_resources)
+    gateways = providers.Singleton(
+        builders.gateways, settings, counter, gateway.provider, open_resources
+    )
     routing_gateway = providers.Singleton(RoutingChatGateway, gateways)
     authenticator = providers.Singleton(
         TokenAuthenticator,
@@ -329,8 +129,8 @@ class Container(containers.DeclarativeContainer):
     local_rate_limiter = providers.Singleton(
         MemoryTurnRateLimiter, settings.provided.turns_per_minute_per_user
     )
-    redis_pool = providers.Singleton(_redis_pool, settings, open_resources)
-    shared_rate_limiter = providers.Singleton(_redis_rate_limiter, redis_pool, settings)
+    redis_pool = providers.Singleton(builders.redis_pool, settings, open_resources)
+    shared_rate_limiter = providers.Singleton(builders.redis_rate_limiter, redis_pool, settings)
     # Redis's count while it answers, this process's own while it does not (docs/scaling.md).
     rate_limiter = providers.Selector(
         settings.provided.turn_limit_store,
@@ -408,7 +208,7 @@ class Container(containers.DeclarativeContainer):
         process=providers.Singleton(
             InProcessTurnEventLog, retention_seconds=settings.provided.turn_retention_seconds
         ),
-        redis=providers.Singleton(_redis_turn_log, redis_pool, settings, open_resources),
+        redis=providers.Singleton(builders.redis_turn_log, redis_pool, settings, open_resources),
     )
     run_in_background = providers.Singleton(RunInBackground, turn_log, background_work)
     get_turn = providers.Singleton(GetTurn, turn_log, repository)
@@ -428,7 +228,7 @@ class Container(containers.DeclarativeContainer):
     )
 
     # The OpenAI Responses API (docs/api.md): responses are turns, conversations are chats.
-    response_store = providers.Singleton(_response_store, engine)
+    response_store = providers.Singleton(builders.response_store, engine)
     get_response = providers.Singleton(
         GetResponse, response_store, get_turn, repository, policy, clock=clock
     )
@@ -470,8 +270,8 @@ class Container(containers.DeclarativeContainer):
     twilio_signature = providers.Singleton(
         TwilioSignature, settings.provided.twilio_auth_token, settings.provided.public_base_url
     )
-    messenger = providers.Singleton(_twilio_messenger, settings, open_resources)
-    whatsapp_directory = providers.Singleton(_whatsapp_directory, engine)
+    messenger = providers.Singleton(builders.twilio_messenger, settings, open_resources)
+    whatsapp_directory = providers.Singleton(builders.whatsapp_directory, engine)
     answer_whatsapp_message = providers.Singleton(
         AnswerWhatsAppMessage,
         whatsapp_directory,
@@ -482,13 +282,23 @@ class Container(containers.DeclarativeContainer):
         policy,
         clock=clock,
     )
+    deliver_reply = providers.Singleton(DeliverReply, messenger)
+    reply_to_whatsapp = providers.Singleton(
+        ReplyToWhatsApp,
+        answer_whatsapp_message,
+        deliver_reply,
+        background_work,
+        reply_timeout=settings.provided.twilio_reply_timeout,
+    )
+
+    # A user's data: erased on request (`DELETE /v1/users/{u}`), in batches.
     erase_user = providers.Singleton(
         EraseUser, repository, whatsapp_directory, settings.provided.deletion_batch_size
     )
     # A user's spend, read from the usage ledger.
     report_usage = providers.Singleton(ReportUsage, repository, clock=clock)
     # Retention (docs/operations.md): the sweeper inside `serve`, and `chatservice prune`.
-    leases = providers.Singleton(_leases, engine)
+    leases = providers.Singleton(builders.leases, engine)
     prune_expired_data = providers.Singleton(
         PruneExpiredData,
         repository,
@@ -508,14 +318,6 @@ class Container(containers.DeclarativeContainer):
         leases,
         settings.provided.retention_sweep_seconds,
         clock=clock,
-    )
-    deliver_reply = providers.Singleton(DeliverReply, messenger)
-    reply_to_whatsapp = providers.Singleton(
-        ReplyToWhatsApp,
-        answer_whatsapp_message,
-        deliver_reply,
-        background_work,
-        reply_timeout=settings.provided.twilio_reply_timeout,
     )
 
 
