@@ -118,10 +118,15 @@ LiveApiFactory = Callable[..., AbstractAsyncContextManager[LiveApi]]
 
 def live_api_factory(database_url: str) -> LiveApiFactory:
     @asynccontextmanager
-    async def open_live_api(**settings: Any) -> AsyncIterator[LiveApi]:
+    async def open_live_api(clock: Clock = utc_now, **settings: Any) -> AsyncIterator[LiveApi]:
+        """The app on these `settings`, its use cases on `clock`, behind a real server."""
         port = free_port()
         container = service_container(
-            database_url=database_url, auth_tokens=TOKENS, http_port=port, **settings
+            {"clock": providers.Object(clock)},
+            database_url=database_url,
+            auth_tokens=TOKENS,
+            http_port=port,
+            **settings,
         )
         async with closed_after(container), serving(create_app(container), port):
             api = Api(httpx.AsyncClient(), container)

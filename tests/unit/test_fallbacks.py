@@ -5,7 +5,6 @@ providers here; tests/e2e/test_providers.py falls back from Anthropic's protocol
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 from dependency_injector import providers
@@ -22,26 +21,8 @@ from chatservice.domain.errors import (
     ProviderUnavailable,
 )
 from support.clock import AdjustableClock
+from support.fallbacks import model, settings
 from support.services import Service, build_service
-
-
-def model(provider: str, window: int = 8192, output: int = 1024, **more: Any) -> dict[str, Any]:
-    return {"provider": provider, "context_window": window, "max_output": output, **more}
-
-
-def settings(**models: dict[str, Any]) -> dict[str, Any]:
-    """Three fake providers: `own` serves the chats' model, `first` and `second` its fallbacks."""
-    return {
-        "providers": {name: {"kind": "fake"} for name in ("own", "first", "second")},
-        "models": {
-            "own-model": model("own", fallbacks=["first-model", "second-model"]),
-            "first-model": model("first"),
-            "second-model": model("second"),
-            **models,
-        },
-        "model": "own-model",
-        "max_completion_tokens": 512,
-    }
 
 
 def fake(service: Service, provider: str) -> FakeChatGateway:
