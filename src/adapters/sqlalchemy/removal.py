@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, or_
+from sqlalchemy import Connection, delete, func, or_, select
 from sqlalchemy.sql import Select
 
+from chatservice.adapters.sqlalchemy.chat_reads import check_owner
 from chatservice.adapters.sqlalchemy.tables import (
     chat_summaries,
     chats,
@@ -38,7 +39,29 @@ def remove_chats(connection: Connection, chat_ids: Sequence[str]) -> int:
     return connection.execute(delete(chats).where(chats.c.id.in_(chat_ids))).rowcount
 
 
-def updated_before(query: Select[Any], before: datetime, now: datetime) -> Select[Any]:
+def remove_owned_chat(connection: Connection, user_id: str, chat_id: str) -> None:
+    """Delete the user's chat with everything it owns; `ChatNotFound` when the user has none."""
+    check_owner(connection, user_id, chat_id)
+    remove_chats(connection, [chat_id])
+
+
+def chats_of(user_id: str) -> Select[Any]:
+    """The ids of the user's chats (for `remove_chats`, a batch at a time)."""
+    return select(chats.c.id).where(chats.c.user_id == user_id)
+
+
+def chats_updated_before(before: datetime, now: datetime) -> Select[Any]:
+    """The ids of the chats retention removes (for `remove_chats`, a batch at a time)."""
+    return _updated_before(select(chats.c.id), before, now)
+
+
+def count_updated_before(connection: Connection, before: datetime, now: datetime) -> int:
+    """How many chats `chats_updated_before` selects."""
+    query = _updated_before(select(func.count()).select_from(chats), before, now)
+    return int(connection.scalar(query) or 0)
+
+
+def _updated_before(query: Select[Any], before: datetime, now: datetime) -> Select[Any]:
     """`query` over the chats last updated before `before` that no turn holds at `now`."""
     return query.where(
         chats.c.updated_at < before,
