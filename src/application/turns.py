@@ -9,7 +9,8 @@ outside.
 
 The prompt is fitted to the model's window by `prompts.py`; the turn's budget reserve is claimed
 before the model is called (`budgets.py`); the model that answers is the chat's own or, when its
-provider fails before any text came, one of its fallbacks (`fallbacks.py`).
+provider fails before any text came, one of its fallbacks (`fallbacks.py`); what the commit
+stores, the turn's record, is built by `turn_records.py`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from chatservice.application.policy import ChatPolicy
 from chatservice.application.ports import (
     ChatGateway,
     ChatRepository,
-    CompletionEnd,
     TokenCounter,
     TurnClaim,
 )
@@ -39,12 +39,9 @@ from chatservice.application.prompts import FittedPrompt, PromptFitter, stored_w
 from chatservice.application.turn_actions import Asked, landed, replayed
 from chatservice.application.turn_events import Accepted, Completed, Delta, TurnEvent
 from chatservice.application.turn_options import as_asked
+from chatservice.application.turn_records import TurnRecordBuilder
 from chatservice.domain.chat import (
     Chat,
-    Message,
-    Role,
-    Usage,
-    title_from,
     validate_content,
     validate_idempotency_key,
     validate_user_id,
@@ -53,7 +50,6 @@ from chatservice.domain.errors import TurnInProgress
 from chatservice.domain.models import ModelRegistry
 from chatservice.domain.tenants import Tenants
 from chatservice.domain.turn import Send, TurnAction, TurnOptions, TurnRecord
-from chatservice.domain.usage import CallKind, PaidCall
 
 #: How often a retry looks for the outcome of the same request still running elsewhere.
 RETRY_PAUSES = (0.1,)
@@ -146,10 +142,10 @@ class TakeTurn:
         self._policy = policy
         self._calibration = calibration
         self._work = work
-        self._tenants = tenants
         self._budgets = budgets
         self._fitter = PromptFitter(counter, registry, policy, calibration)
         self._first_answer = FirstAnswer(gateway, registry, self._fitter, calibration, clock)
+        self._records = TurnRecordBuilder(counter, tenants, clock)
         self._clock = clock
         self._retry_pauses = retry_pauses
         self._after_commit = after_commit  # what follows a commit (`SummaryAfterErasure`)
@@ -247,84 +243,10 @@ class TakeTurn:
             self._calibration.measured(
                 answer.request.model, answer.fit.prompt_tokens, end.usage.prompt_tokens
             )
-        turn = self._turn_record(chat, claim, own, answer, text, end)
+        turn = self._records.build(chat, claim, own, answer, text, end)
         await self._repository.commit_turn(turn)
         self._after_commit(chat, turn)
         question = turn.user_message or own.asked.question
         assert question is not None  # a turn adds a question, or answers a stored one again
         erased = len(stored_window(own, answer).fit.erased)
         return Completed(chat.id, question, turn.reply, erased, answer.request.model.name)
-
-    def _turn_record(
-        self,
-        chat: Chat,
-        claim: TurnClaim,
-        own: FittedPrompt,
-        answer: FittedPrompt,
-        reply_text: str,
-        end: CompletionEnd,
-    ) -> TurnRecord:
-        window = stored_window(own, answer)
-        model, fit, asked = window.request.model, window.fit, window.asked
-        now = self._clock()
-        position = chat.next_position
-        # A regenerate adds a reply alone, which holds the turn's key.
-        new_question = asked.question is None
-        # A reply is counted from its visible text: a provider's completion_tokens may include
-        # hidden reasoning tokens, which never come back into the prompt.
-        reply_tokens = self._counter.count(model.encoding, reply_text)
-        reply_cost = self._counter.message_cost(model.encoding, Role.ASSISTANT, "") + reply_tokens
-        # Priced at the prices of the model that answered (a fallback bills at its own).
-        answering = answer.request.model
-        usage = (end.usage or Usage(answer.fit.prompt_tokens, reply_tokens)).priced(
-            answering.prices, end.cached_prompt_tokens
-        )
-        user_message = Message(
-            new_id(),
-            Role.USER,
-            asked.content,
-            window.user_cost,
-            position,
-            now,
-            idempotency_key=claim.idempotency_key,
-            replaces=asked.replaced_question,
-        )
-        reply = Message(
-            new_id(),
-            Role.ASSISTANT,
-            reply_text,
-            reply_cost,
-            position + 1 if new_question else position,
-            now,
-            idempotency_key=None if new_question else claim.idempotency_key,
-            replaces=asked.replaced_reply,
-            finish_reason=end.finish_reason,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            usage_estimated=end.usage is None,
-            # Our count of the very prompt the provider's `prompt_tokens` is for.
-            estimated_prompt_tokens=answer.fit.prompt_tokens,
-            model=answering.name,
-            cached_prompt_tokens=usage.cached_prompt_tokens,
-            cost=usage.cost,
-        )
-        return TurnRecord(
-            chat_id=chat.id,
-            user_id=chat.user_id,
-            idempotency_key=claim.idempotency_key,
-            expected_version=chat.version,
-            user_message=user_message if new_question else None,
-            reply=reply,
-            erase_before=fit.erase_before,
-            usage=usage,
-            title=None if chat.title else title_from(asked.content),
-            updated_at=now,
-            supersede_from=asked.revision.supersede_from,
-            call=PaidCall(
-                CallKind.REPLY,
-                answering.name,
-                now,
-                usage,
-                tuple(t.name for t in self._tenants.covering(chat.user_id)),
-            ),
-        )
