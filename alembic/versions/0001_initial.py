@@ -12,10 +12,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from chatservice.adapters.sqlalchemy.tables import (
+from chatservice.adapters.sqlalchemy.column_types import (
     ID_CHARS,
     IDEMPOTENCY_KEY_COLUMN_CHARS,
-    MYSQL_TABLE_OPTIONS,
     USER_ID_CHARS,
     Identifier,
     UtcDateTime,
@@ -23,6 +22,7 @@ from chatservice.adapters.sqlalchemy.tables import (
     long_text,
     short_text,
 )
+from chatservice.adapters.sqlalchemy.dialects import MYSQL_TABLE_OPTIONS
 
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None

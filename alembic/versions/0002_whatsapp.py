@@ -12,14 +12,14 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from chatservice.adapters.sqlalchemy.tables import (
+from chatservice.adapters.sqlalchemy.column_types import (
     ID_CHARS,
-    MESSAGE_SID_CHARS,
-    MYSQL_TABLE_OPTIONS,
     USER_ID_CHARS,
     Identifier,
     UtcDateTime,
 )
+from chatservice.adapters.sqlalchemy.dialects import MYSQL_TABLE_OPTIONS
+from chatservice.adapters.sqlalchemy.tables import MESSAGE_SID_CHARS
 
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"

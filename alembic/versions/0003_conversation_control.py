@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from chatservice.adapters.sqlalchemy.tables import (
+from chatservice.adapters.sqlalchemy.column_types import (
     ID_CHARS,
     IDEMPOTENCY_KEY_COLUMN_CHARS,
     Identifier,

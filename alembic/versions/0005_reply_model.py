@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from chatservice.adapters.sqlalchemy.tables import short_text
+from chatservice.adapters.sqlalchemy.column_types import short_text
 from chatservice.domain.chat import MODEL_NAME_CHARS
 
 revision: str = "0005"

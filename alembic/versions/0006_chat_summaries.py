@@ -12,14 +12,14 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from chatservice.adapters.sqlalchemy.tables import (
+from chatservice.adapters.sqlalchemy.column_types import (
     ID_CHARS,
-    MYSQL_TABLE_OPTIONS,
     Identifier,
     UtcDateTime,
     long_text,
     short_text,
 )
+from chatservice.adapters.sqlalchemy.dialects import MYSQL_TABLE_OPTIONS
 
 revision: str = "0006"
 down_revision: str | Sequence[str] | None = "0005"

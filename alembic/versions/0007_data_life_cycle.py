@@ -13,13 +13,13 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from chatservice.adapters.sqlalchemy.tables import (
+from chatservice.adapters.sqlalchemy.column_types import (
     IDEMPOTENCY_KEY_COLUMN_CHARS,
-    LEASE_NAME_CHARS,
-    MYSQL_TABLE_OPTIONS,
     Identifier,
     UtcDateTime,
 )
+from chatservice.adapters.sqlalchemy.dialects import MYSQL_TABLE_OPTIONS
+from chatservice.adapters.sqlalchemy.tables import LEASE_NAME_CHARS
 
 revision: str = "0007"
 down_revision: str | Sequence[str] | None = "0006"

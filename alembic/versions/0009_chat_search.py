@@ -15,16 +15,9 @@ import sqlalchemy as sa
 from alembic import op
 
 from chatservice.adapters.sqlalchemy import search
-from chatservice.adapters.sqlalchemy.tables import (
-    ID_CHARS,
-    MYSQL_DIALECTS,
-    MYSQL_TABLE_OPTIONS,
-    Identifier,
-    chats,
-    long_text,
-    messages,
-    search_documents,
-)
+from chatservice.adapters.sqlalchemy.column_types import ID_CHARS, Identifier, long_text
+from chatservice.adapters.sqlalchemy.dialects import MYSQL_DIALECTS, MYSQL_TABLE_OPTIONS
+from chatservice.adapters.sqlalchemy.tables import chats, messages, search_documents
 from chatservice.domain.chat import Role
 
 revision: str = "0009"

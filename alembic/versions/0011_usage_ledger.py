@@ -13,16 +13,16 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from chatservice.adapters.sqlalchemy.tables import (
+from chatservice.adapters.sqlalchemy.column_types import (
     ID_CHARS,
-    MYSQL_TABLE_OPTIONS,
-    TOKEN_NAME_CHARS,
     USER_ID_CHARS,
     Identifier,
     Picodollars,
     UtcDateTime,
     short_text,
 )
+from chatservice.adapters.sqlalchemy.dialects import MYSQL_TABLE_OPTIONS
+from chatservice.adapters.sqlalchemy.tables import TOKEN_NAME_CHARS
 from chatservice.domain.chat import MODEL_NAME_CHARS
 
 revision: str = "0011"

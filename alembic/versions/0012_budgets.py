@@ -13,15 +13,15 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from chatservice.adapters.sqlalchemy.tables import (
-    BUDGET_ACCOUNT_CHARS,
+from chatservice.adapters.sqlalchemy.column_types import (
     ID_CHARS,
     IDEMPOTENCY_KEY_COLUMN_CHARS,
-    MYSQL_TABLE_OPTIONS,
     Identifier,
     Picodollars,
     UtcDateTime,
 )
+from chatservice.adapters.sqlalchemy.dialects import MYSQL_TABLE_OPTIONS
+from chatservice.adapters.sqlalchemy.tables import BUDGET_ACCOUNT_CHARS
 
 revision: str = "0012"
 down_revision: str | Sequence[str] | None = "0011"

@@ -11,8 +11,9 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, false, select
 
 from chatservice.adapters.sqlalchemy import summaries
+from chatservice.adapters.sqlalchemy.dialects import MYSQL_DIALECTS
 from chatservice.adapters.sqlalchemy.rows import chat_from, message_from
-from chatservice.adapters.sqlalchemy.tables import MYSQL_DIALECTS, WINDOW_INDEX, chats, messages
+from chatservice.adapters.sqlalchemy.tables import WINDOW_INDEX, chats, messages
 from chatservice.application.ports import ChatHead, ErasedSinceSummary, StoredTurn
 from chatservice.domain.chat import Chat, Message, Role
 from chatservice.domain.errors import ChatNotFound, TurnInProgress

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from chatservice.adapters.sqlalchemy.tables import MYSQL_DIALECTS
+from chatservice.adapters.sqlalchemy.dialects import MYSQL_DIALECTS
 from chatservice.domain.errors import StorageUnavailable
 
 #: How long a SQLite connection waits for another writer before giving up, in milliseconds.

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, bindparam, false, select
 
+from chatservice.adapters.sqlalchemy.dialects import MYSQL_DIALECTS
 from chatservice.adapters.sqlalchemy.rows import message_from
-from chatservice.adapters.sqlalchemy.tables import MYSQL_DIALECTS, WINDOW_INDEX, messages
+from chatservice.adapters.sqlalchemy.tables import WINDOW_INDEX, messages
 from chatservice.domain.chat import Message, Role
 from chatservice.domain.errors import MessageNotFound
 

@@ -20,8 +20,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, exc
 from sqlalchemy.engine import URL, make_url
 
+from chatservice.adapters.sqlalchemy.dialects import MYSQL_DIALECTS
 from chatservice.adapters.sqlalchemy.engine import create_engine
-from chatservice.adapters.sqlalchemy.tables import MYSQL_DIALECTS
 from chatservice.domain.errors import StorageUnavailable
 
 

@@ -18,7 +18,8 @@ from sqlalchemy import Connection, Integer, insert, literal_column, select, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.sql import Select
 
-from chatservice.adapters.sqlalchemy.tables import MYSQL_DIALECTS, search_documents
+from chatservice.adapters.sqlalchemy.dialects import MYSQL_DIALECTS
+from chatservice.adapters.sqlalchemy.tables import search_documents
 from chatservice.domain.chat import Message, Role
 from chatservice.domain.search import search_words
 

@@ -11,14 +11,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, false, insert, select, true, update
 
+from chatservice.adapters.sqlalchemy.dialects import MYSQL_DIALECTS
 from chatservice.adapters.sqlalchemy.rows import message_from, summary_from, summary_row
-from chatservice.adapters.sqlalchemy.tables import (
-    MYSQL_DIALECTS,
-    WINDOW_INDEX,
-    chat_summaries,
-    chats,
-    messages,
-)
+from chatservice.adapters.sqlalchemy.tables import WINDOW_INDEX, chat_summaries, chats, messages
 from chatservice.domain.chat import Message, Usage
 from chatservice.domain.errors import ChatNotFound, ConcurrentUpdate
 from chatservice.domain.memory import ChatSummary

@@ -16,8 +16,9 @@ from sqlalchemy import Connection, bindparam, false, or_, select, update
 from chatservice.adapters.sqlalchemy import budgets, usage
 from chatservice.adapters.sqlalchemy.chat_lifecycle import add_messages
 from chatservice.adapters.sqlalchemy.chat_reads import owned_chat
+from chatservice.adapters.sqlalchemy.dialects import MYSQL_DIALECTS
 from chatservice.adapters.sqlalchemy.rows import message_from
-from chatservice.adapters.sqlalchemy.tables import MYSQL_DIALECTS, WINDOW_INDEX, chats, messages
+from chatservice.adapters.sqlalchemy.tables import WINDOW_INDEX, chats, messages
 from chatservice.application.ports import TurnClaim
 from chatservice.domain.chat import Chat, ChatStatus, Message
 from chatservice.domain.errors import ChatEnded, ChatNotFound, ConcurrentUpdate, TurnInProgress

@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 
-from chatservice.adapters.sqlalchemy.tables import Picodollars, usage_charges, usage_records
+from chatservice.adapters.sqlalchemy.column_types import Picodollars
+from chatservice.adapters.sqlalchemy.tables import usage_charges, usage_records
 from chatservice.domain.usage import GroupBy, PaidCall, UsageFigures, UsageGroup
 
 _GROUP_COLUMNS = {GroupBy.DAY: usage_records.c.day, GroupBy.MODEL: usage_records.c.model}
