@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from chatservice.adapters.memory_repository import InMemoryChatRepository
+from chatservice.adapters.memory_repository.repository import InMemoryChatRepository
 from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository
 from chatservice.application.ports import ChatRepository

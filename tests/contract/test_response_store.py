@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chatservice.adapters.memory_repository import InMemoryChatRepository
+from chatservice.adapters.memory_repository.repository import InMemoryChatRepository
 from chatservice.adapters.memory_response_store import InMemoryResponseStore
 from chatservice.adapters.sqlalchemy.engine import create_engine
 from chatservice.adapters.sqlalchemy.repository import SqlAlchemyChatRepository

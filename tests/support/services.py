@@ -10,7 +10,7 @@ from dependency_injector import providers
 
 from chatservice.adapters.fake_gateway import FakeChatGateway
 from chatservice.adapters.memory_messenger import InMemoryOutboundMessenger
-from chatservice.adapters.memory_repository import InMemoryChatRepository
+from chatservice.adapters.memory_repository.repository import InMemoryChatRepository
 from chatservice.adapters.memory_response_store import InMemoryResponseStore
 from chatservice.adapters.memory_whatsapp_directory import InMemoryWhatsAppDirectory
 from chatservice.adapters.tiktoken_counter import TiktokenTokenCounter

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from chatservice.adapters.memory_repository import InMemoryChatRepository
+from chatservice.adapters.memory_repository.repository import InMemoryChatRepository
 from chatservice.application.calibration import TokenCalibration
 from chatservice.application.chat_window import ChatWindow
 from chatservice.application.exports import ExportUserChats

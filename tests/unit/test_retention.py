@@ -7,7 +7,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 from chatservice.adapters.memory_leases import InMemoryLeases
-from chatservice.adapters.memory_repository import InMemoryChatRepository
+from chatservice.adapters.memory_repository.repository import InMemoryChatRepository
 from chatservice.adapters.memory_whatsapp_directory import InMemoryWhatsAppDirectory
 from chatservice.application.retention import (
     PruneExpiredData,

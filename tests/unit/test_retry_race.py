@@ -6,7 +6,7 @@ import asyncio
 
 from dependency_injector import providers
 
-from chatservice.adapters.memory_repository import InMemoryChatRepository
+from chatservice.adapters.memory_repository.repository import InMemoryChatRepository
 from chatservice.application.ports import StoredTurn
 from chatservice.application.turn_events import Completed, TurnEvent
 from support.services import build_service

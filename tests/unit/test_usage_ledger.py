@@ -9,7 +9,7 @@ from datetime import date
 
 from dependency_injector import providers
 
-from chatservice.adapters.memory_repository import InMemoryChatRepository
+from chatservice.adapters.memory_repository.repository import InMemoryChatRepository
 from chatservice.application.turn_events import run_to_completion
 from chatservice.domain.chat import Chat
 from chatservice.domain.memory import ChatSummary

@@ -1,7 +1,8 @@
 """`InMemoryChatRepository`: the `ChatRepository` contract kept in a dict.
 
 For unit tests and experiments only: nothing survives the process, and a lock stands in for the
-database's transactions. It passes the same contract suite as the SQL repository.
+database's transactions. It passes the same contract suite as the SQL repository. The usage
+ledger and the budget reserves are `ledger.py`'s.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 
+from chatservice.adapters.memory_repository.ledger import BudgetReserves, UsageLedger
 from chatservice.application.ports import (
     ChatCursor,
     ChatHead,
@@ -19,7 +21,7 @@ from chatservice.application.ports import (
     StoredTurn,
     TurnClaim,
 )
-from chatservice.domain.budgets import Account, AccountKind, BudgetClaim, Spend
+from chatservice.domain.budgets import BudgetClaim
 from chatservice.domain.chat import Chat, ChatStatus, Message, Role
 from chatservice.domain.errors import (
     ChatEnded,
@@ -29,28 +31,17 @@ from chatservice.domain.errors import (
     TurnInProgress,
 )
 from chatservice.domain.memory import ChatSummary
-from chatservice.domain.prices import ZERO
 from chatservice.domain.search import search_words
 from chatservice.domain.turn import TurnRecord
-from chatservice.domain.usage import GroupBy, PaidCall, UsageFigures, UsageGroup
-
-
-@dataclass(frozen=True)
-class _LedgerEntry:
-    """A row of the usage ledger: the call, and whose chat it was made for."""
-
-    user_id: str
-    chat_id: str
-    call: PaidCall
+from chatservice.domain.usage import GroupBy, PaidCall, UsageGroup
 
 
 class InMemoryChatRepository:
     def __init__(self) -> None:
         self._chats: dict[str, Chat] = {}
         self._claims: dict[str, TurnClaim] = {}
-        self._ledger: list[_LedgerEntry] = []
-        #: The budget claims of running turns, by chat and idempotency key.
-        self._reserves: dict[tuple[str, str], BudgetClaim] = {}
+        self._ledger = UsageLedger()
+        self._reserves = BudgetReserves(self._ledger)
         self._lock = asyncio.Lock()
 
     def _owned(self, user_id: str, chat_id: str) -> Chat:
@@ -94,42 +85,14 @@ class InMemoryChatRepository:
 
     async def claim_budget(self, claim: BudgetClaim) -> None:
         async with self._lock:
-            spent = {
-                account.key: self._used(account, claim) + self._reserved(account, claim.now)
-                for account in claim.accounts
-            }
-            if refusal := claim.refusal(spent):
-                raise refusal
-            self._reserves = {
-                turn: c for turn, c in self._reserves.items() if c.expires_at > claim.now
-            }
-            self._reserves[(claim.chat_id, claim.idempotency_key)] = claim
-
-    def _used(self, account: Account, claim: BudgetClaim) -> Spend:
-        """The ledger's calls of `account` in its periods: tokens of the day, USD of the month."""
-        if account.kind is AccountKind.USER:
-            calls = [e.call for e in self._ledger if e.user_id == account.name]
-        else:
-            calls = [e.call for e in self._ledger if account.name in e.call.charged_to]
-        return Spend(
-            sum(c.tokens for c in calls if c.day >= claim.day),
-            sum((c.usage.cost for c in calls if c.day >= claim.month), ZERO),
-        )
-
-    def _reserved(self, account: Account, now: datetime) -> Spend:
-        running = (
-            c.reserve
-            for c in self._reserves.values()
-            if c.expires_at > now and any(a.key == account.key for a in c.accounts)
-        )
-        return sum(running, Spend())
+            self._reserves.claim(claim)
 
     async def release_turn(self, chat_id: str, idempotency_key: str) -> None:
         async with self._lock:
             held = self._claims.get(chat_id)
             if held is not None and held.idempotency_key == idempotency_key:
                 del self._claims[chat_id]
-            self._reserves.pop((chat_id, idempotency_key), None)
+            self._reserves.release(chat_id, idempotency_key)
 
     async def commit_turn(self, turn: TurnRecord) -> None:
         async with self._lock:
@@ -145,8 +108,8 @@ class InMemoryChatRepository:
             self._chats[turn.chat_id] = turn.applied_to(chat)
             del self._claims[turn.chat_id]
             if turn.call is not None:
-                self._ledger.append(_LedgerEntry(turn.user_id, turn.chat_id, turn.call))
-            self._reserves.pop((turn.chat_id, turn.idempotency_key), None)
+                self._ledger.record(turn.user_id, turn.chat_id, turn.call)
+            self._reserves.release(turn.chat_id, turn.idempotency_key)
 
     async def find_turn(
         self, user_id: str, chat_id: str, idempotency_key: str
@@ -273,7 +236,7 @@ class InMemoryChatRepository:
                 raise ConcurrentUpdate(chat_id)
             chat.summary = summary
             chat.usage += call.usage
-            self._ledger.append(_LedgerEntry(user_id, chat_id, call))
+            self._ledger.record(user_id, chat_id, call)
 
     async def delete_user_chats(self, user_id: str, limit: int) -> int:
         async with self._lock:
@@ -283,28 +246,13 @@ class InMemoryChatRepository:
 
     async def delete_user_usage(self, user_id: str, limit: int) -> int:
         async with self._lock:
-            kept: list[_LedgerEntry] = []
-            gone = 0
-            for entry in self._ledger:
-                if entry.user_id == user_id and gone < limit:
-                    gone += 1
-                else:
-                    kept.append(entry)
-            self._ledger = kept
-            return gone
+            return self._ledger.delete_user_calls(user_id, limit)
 
     async def usage_report(
         self, user_id: str, first_day: date, last_day: date, group_by: GroupBy
     ) -> list[UsageGroup]:
         async with self._lock:
-            groups: dict[str, UsageFigures] = {}
-            for entry in self._ledger:
-                call = entry.call
-                if entry.user_id != user_id or not first_day <= call.day <= last_day:
-                    continue
-                key = call.day.isoformat() if group_by is GroupBy.DAY else call.model
-                groups[key] = groups.get(key, UsageFigures()) + UsageFigures.of(call.usage)
-            return [UsageGroup(key, groups[key]) for key in sorted(groups)]
+            return self._ledger.report(user_id, first_day, last_day, group_by)
 
     async def delete_chats_updated_before(self, before: datetime, now: datetime, limit: int) -> int:
         async with self._lock:
