@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chatservice.adapters.sqlalchemy.engine import sqlite_write_lock, writer
 from chatservice.adapters.sqlalchemy.greenlets import greenlet_spawn
+from chatservice.adapters.sqlalchemy.tables import MYSQL_DIALECTS
 from chatservice.domain.errors import StorageUnavailable
 
 T = TypeVar("T")
@@ -28,6 +29,13 @@ T = TypeVar("T")
 #: node's write-set (at certification, at COMMIT, or aborted by it while running); 1205, a lock
 #: that another transaction held for `innodb_lock_wait_timeout`.
 CONFLICT_ERRORS = frozenset({1205, 1213})
+#: A write run again after it lost waits, before each statement, until this node has applied
+#: every write-set it had received (Galera's causal reads; 7: reads, updates, deletes and
+#: inserts). Without the wait the rerun may find the rows as they were before the winner's
+#: write-set reached them, and lose again to the same write. Off Galera it waits for nothing.
+RERUN_SYNC_WAIT = 7
+#: MySQL's error for a server variable it does not have (`wsrep_sync_wait` off MariaDB).
+UNKNOWN_VARIABLE = 1193
 
 
 class WriteConflict(Exception):
@@ -52,21 +60,25 @@ class Transactions:
         """
         if not write:
             return await self._run(body, self._engine, write=False)
-        for _ in range(attempts - 1):
+        for attempt in range(attempts - 1):
             try:
-                return await self._write(body)
+                return await self._write(body, rerun=attempt > 0)
             except WriteConflict:
                 pass
-        return await self._write(body)
+        return await self._write(body, rerun=attempts > 1)
 
-    async def _write(self, body: Callable[[Connection], T]) -> T:
+    async def _write(self, body: Callable[[Connection], T], rerun: bool) -> T:
         if self._write_lock is None:
-            return await self._run(body, self._writer, write=True)
+            return await self._run(body, self._writer, write=True, rerun=rerun)
         async with self._write_lock:
-            return await self._run(body, self._writer, write=True)
+            return await self._run(body, self._writer, write=True, rerun=rerun)
 
-    async def _run(self, body: Callable[[Connection], T], engine: AsyncEngine, write: bool) -> T:
+    async def _run(
+        self, body: Callable[[Connection], T], engine: AsyncEngine, write: bool, rerun: bool = False
+    ) -> T:
         try:
+            if rerun and engine.dialect.name in MYSQL_DIALECTS:
+                return await greenlet_spawn(_connect_and_rerun, engine.sync_engine, body)
             return await greenlet_spawn(_connect_and_run, engine.sync_engine, body)
         except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
             # A read holds no row locks, so only a schema change replicated by Galera can abort
@@ -83,6 +95,33 @@ class Transactions:
 def _connect_and_run(engine: Engine, body: Callable[[Connection], T]) -> T:
     with engine.connect() as connection, connection.begin():
         return body(connection)
+
+
+def _connect_and_rerun(engine: Engine, body: Callable[[Connection], T]) -> T:
+    """`body` in one transaction, with causal reads on for it alone (`RERUN_SYNC_WAIT`)."""
+    with engine.connect() as connection:
+        waits = _set_sync_wait(connection, RERUN_SYNC_WAIT)
+        try:
+            with connection.begin():
+                return body(connection)
+        finally:
+            if waits and not connection.invalidated:
+                _set_sync_wait(connection, 0)  # the pooled connection goes back as it came
+
+
+def _set_sync_wait(connection: Connection, value: int) -> bool:
+    """Set the session's `wsrep_sync_wait`; `False` on a server without it (MySQL's own). A
+    session variable outlives the rollback that ends the statement's implicit transaction,
+    which commits nothing (a commit would look like one more write to whoever counts them)."""
+    try:
+        connection.exec_driver_sql(f"SET SESSION wsrep_sync_wait = {value}")
+    except exc.DBAPIError as error:
+        if _error_code(error) == UNKNOWN_VARIABLE:
+            return False
+        raise
+    finally:
+        connection.rollback()
+    return True
 
 
 def _error_code(error: exc.SQLAlchemyError) -> object:
