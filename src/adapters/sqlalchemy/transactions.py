@@ -17,9 +17,9 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine, exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from chatservice.adapters.sqlalchemy.dialects import MYSQL_DIALECTS
 from chatservice.adapters.sqlalchemy.engine import sqlite_write_lock, writer
 from chatservice.adapters.sqlalchemy.greenlets import greenlet_spawn
-from chatservice.adapters.sqlalchemy.tables import MYSQL_DIALECTS
 from chatservice.domain.errors import StorageUnavailable
 
 T = TypeVar("T")
