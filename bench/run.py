@@ -6,7 +6,8 @@ smoke test; `--only startup` measures start-up alone, in a minute, and rewrites 
 `--only background` likewise for the memory of 500 background turns, which needs the Redis at
 `CHATSERVICE_BENCH_REDIS_URL`, 127.0.0.1:6379 by default; `--only workers`, `streams` and
 `galera` for the sections of bench/scale.py: 1 against 2 workers, 500 streams with workers, a
-turn on the Galera cluster; `--only search` for chat search against the table's size).
+turn on the Galera cluster; `--only search` for chat search against the table's size;
+`--only budgets` for budget claims against the size of the ledger).
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ def main(quick: bool, only: str | None) -> None:
     if only == "search":
         write_search_section(Path(tempfile.mkdtemp(prefix="chatservice-bench-")))
         return
+    if only == "budgets":
+        write_budgets_section(Path(tempfile.mkdtemp(prefix="chatservice-bench-")), quick)
+        return
     if only in SECTIONS:
         workdir = Path(tempfile.mkdtemp(prefix="chatservice-bench-"))
         results = scale(only, quick, workdir, progress)
@@ -129,8 +133,10 @@ def main(quick: bool, only: str | None) -> None:
 
     write_report(results, REPORT, ROOT / "docs" / "benchmarks")
     progress("wrote docs/benchmarks.md and docs/benchmarks/*.png")
-    # Last: it fills its own databases with 100,000 messages, which the other runs must not see.
+    # Last: they fill their own databases with 100,000 messages and 100,000 ledger rows, which
+    # the other runs must not see.
     write_search_section(workdir)
+    write_budgets_section(workdir, quick)
 
 
 def write_search_section(workdir: Path) -> None:
@@ -145,9 +151,23 @@ def write_search_section(workdir: Path) -> None:
     progress("wrote the search section of docs/benchmarks.md")
 
 
+def write_budgets_section(workdir: Path, quick: bool) -> None:
+    """Measure budget claims against the ledger's size and rewrite their section of the report."""
+    from budget_claims import budget_cost, budgets_section
+
+    sqlite_url = f"sqlite+aiosqlite:///{workdir}/budgets.db"
+    AlembicMigrations(sqlite_url).upgrade_to_head()
+    with mariadb_database() as mariadb_url:
+        timings, concurrent = budget_cost(
+            {"SQLite": sqlite_url, "MariaDB": mariadb_url}, quick, progress
+        )
+    replace_section(REPORT, budgets_section(timings, concurrent, machine()))
+    progress("wrote the budget claims section of docs/benchmarks.md")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", choices=["startup", "background", "search", *SECTIONS])
+    parser.add_argument("--only", choices=["startup", "background", "search", "budgets", *SECTIONS])
     args = parser.parse_args()
     main(args.quick, args.only)
