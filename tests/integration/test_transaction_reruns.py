@@ -65,3 +65,24 @@ async def test_a_write_that_loses_every_time_gives_its_connection_back_as_it_cam
         assert await transactions.run(sync_wait, write=False) == 0
     finally:
         await engine.dispose()
+
+
+async def test_a_write_rerun_after_a_pause_still_reads_causally(mariadb_database_url: str) -> None:
+    # How budget claims run again (`CONFLICT_PAUSES`): pausing between attempts must not cost
+    # the rerun its causal reads, or it finds the lock row as it was and loses the same way.
+    engine = create_engine(mariadb_database_url, max_connections=1)
+    transactions = Transactions(engine)
+    seen: list[int] = []
+
+    def loses_twice(connection: Connection) -> str:
+        seen.append(sync_wait(connection))
+        if len(seen) < 3:
+            raise lost_certification()
+        return "stored"
+
+    try:
+        stored = await transactions.run(loses_twice, write=True, attempts=3, pauses=(0.0, 0.0))
+        assert stored == "stored"
+        assert seen == [0, RERUN_SYNC_WAIT, RERUN_SYNC_WAIT]
+    finally:
+        await engine.dispose()

@@ -25,6 +25,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    exc,
     func,
     insert,
     select,
@@ -37,6 +38,7 @@ from chatservice.adapters.sqlalchemy.tables import (
     usage_charges,
     usage_records,
 )
+from chatservice.adapters.sqlalchemy.transactions import WriteConflict
 from chatservice.domain.budgets import Account, AccountKind, BudgetClaim, Spend
 from chatservice.domain.prices import ZERO
 
@@ -112,9 +114,12 @@ def release(connection: Connection, chat_id: str, idempotency_key: str) -> None:
 def _lock(connection: Connection, key: str) -> None:
     if connection.execute(_LOCK, {"key": key}).rowcount == 1:
         return
-    # The account's first claim: a concurrent first one collides with the primary key
-    # (`IntegrityError`) and its claim runs again, finding the row.
-    connection.execute(insert(budget_locks).values(account=key, claims=1))
+    # The account's first claim: a concurrent first one collides with the primary key, and
+    # loses like any claim that another got the lock row before: it runs again, finding the row.
+    try:
+        connection.execute(insert(budget_locks).values(account=key, claims=1))
+    except exc.IntegrityError as error:
+        raise WriteConflict("another claim made the account's lock row first") from error
 
 
 def _used(

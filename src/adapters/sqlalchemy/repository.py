@@ -17,8 +17,6 @@ random pauses that grow, as claims on one account through two Galera nodes keep 
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -140,18 +138,21 @@ class SqlAlchemyChatRepository:
         def reserve(connection: Connection) -> None:
             budgets.claim(connection, claim, self._settled)
 
-        for pause in (*budgets.CONFLICT_PAUSES, None):
-            try:
-                return await self._transactions.run(reserve, write=True)
-            except (exc.IntegrityError, WriteConflict) as error:
-                # Another claim on the same account won its lock row (another Galera node's,
-                # or the account's first claim made the row first): run again, from the lock.
-                if pause is None:
-                    raise ConcurrentUpdate(
-                        claim.chat_id,
-                        message="too many turns claimed this budget at once; retry the message",
-                    ) from error
-                await asyncio.sleep(random.uniform(0, pause))
+        # A claim that lost its account's lock row to another (another Galera node's, or the
+        # account's first claim, which made the row first) runs again from the lock, reading
+        # causally, after growing random pauses.
+        try:
+            await self._transactions.run(
+                reserve,
+                write=True,
+                attempts=len(budgets.CONFLICT_PAUSES) + 1,
+                pauses=budgets.CONFLICT_PAUSES,
+            )
+        except (exc.IntegrityError, WriteConflict) as error:
+            raise ConcurrentUpdate(
+                claim.chat_id,
+                message="too many turns claimed this budget at once; retry the message",
+            ) from error
 
     async def find_turn(
         self, user_id: str, chat_id: str, idempotency_key: str

@@ -11,7 +11,9 @@ one per statement, and the server used ~10 % more CPU per turn with `run_sync` i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import random
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, exc
@@ -49,14 +51,23 @@ class Transactions:
         self._writer = writer(engine)
         self._write_lock = sqlite_write_lock(engine)
 
-    async def run(self, body: Callable[[Connection], T], *, write: bool, attempts: int = 1) -> T:
+    async def run(
+        self,
+        body: Callable[[Connection], T],
+        *,
+        write: bool,
+        attempts: int = 1,
+        pauses: Sequence[float] = (),
+    ) -> T:
         """`body(connection)` in one transaction: committed when it returns, rolled back when it
         raises. Writes start with `BEGIN IMMEDIATE` on SQLite, one at a time in this process.
 
         Raises `StorageUnavailable` when the database cannot be reached or does not serve (a
         Galera node outside the primary component), and, for a write, `WriteConflict` when it
         lost to another transaction `attempts` times in a row. Each lost attempt was rolled back
-        whole, so more than one attempt suits only a body that may simply run again.
+        whole, so more than one attempt suits only a body that may simply run again. Before the
+        n-th rerun it pauses a random part of `pauses[n - 1]` seconds (none past their end), out
+        of any lock, so that writes that collided do not collide again in step.
         """
         if not write:
             return await self._run(body, self._engine, write=False)
@@ -64,7 +75,8 @@ class Transactions:
             try:
                 return await self._write(body, rerun=attempt > 0)
             except WriteConflict:
-                pass
+                if attempt < len(pauses):
+                    await asyncio.sleep(random.uniform(0, pauses[attempt]))
         return await self._write(body, rerun=attempts > 1)
 
     async def _write(self, body: Callable[[Connection], T], rerun: bool) -> T:
