@@ -12,6 +12,13 @@ from decimal import Decimal
 from fnmatch import fnmatchcase
 
 
+def glob_covers(users: str, user_id: str) -> bool:
+    """Whether a scoped token's glob on `user_id` (`acme:*`) covers `user_id`: case-sensitive, as
+    user ids compare (`Acme:x` is not under `acme:*`). Whom a token may act for and whom its
+    budget counts are one set, so the authenticator asks here too."""
+    return fnmatchcase(user_id, users)
+
+
 @dataclass(frozen=True)
 class Budget:
     """What may be spent per UTC period; 0 sets no limit. Tokens are prompt + completion."""
@@ -34,7 +41,7 @@ class Tenant:
     budget: Budget = field(default_factory=Budget)
 
     def covers(self, user_id: str) -> bool:
-        return fnmatchcase(user_id, self.users)
+        return glob_covers(self.users, user_id)
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ import logging
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 
 from chatservice.adapters.prometheus_metrics import observe_forbidden_user
 from chatservice.domain.errors import ForbiddenUser
+from chatservice.domain.tenants import glob_covers
 from chatservice.entrypoints.settings.token_tables import ScopedToken
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,7 @@ class Caller:
     users: str | None = None
 
     def admits(self, user_id: str) -> bool:
-        # Case-sensitive, as user ids compare: `Acme:x` is not under `acme:*`.
-        return self.users is None or fnmatchcase(user_id, self.users)
+        return self.users is None or glob_covers(self.users, user_id)
 
     def check_user(self, user_id: str) -> None:
         """`ForbiddenUser` unless this caller may act for `user_id`."""
