@@ -18,10 +18,12 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     bindparam,
     case,
     delete,
@@ -128,47 +130,64 @@ def _used(
     """What the ledger holds of the account's usage: tokens since the day began, USD since the
     month began (the settled days' USD from `settled`; only the days its limits count are
     read)."""
-    ledger = _Ledger.of(account)
+    ledger = _LEDGERS[account.kind]
     since, settled_cost = budget_claim.since(account), ZERO
     through = budget_claim.day - SETTLED_AGO
     if account.budget.usd_per_month > 0 and through >= budget_claim.month:
         settled_cost = settled.cost(connection, account, ledger, budget_claim.month, through)
         since = through + timedelta(days=1)
     row = connection.execute(
-        select(
-            func.coalesce(
-                func.sum(case((ledger.day >= budget_claim.day, ledger.tokens), else_=0)), 0
-            ),
-            func.coalesce(func.sum(ledger.cost), 0),
-        ).where(ledger.owner, ledger.day >= since)
+        ledger.used, {"name": account.name, "today": budget_claim.day, "since": since}
     ).one()
     return Spend(int(row[0]), settled_cost + row[1])
 
 
 @dataclass(frozen=True)
 class _Ledger:
-    """The ledger of an account: a user's calls, or the charges to a tenant."""
+    """The ledger of one kind of account, a user's calls or the charges to a tenant, as the two
+    statements a claim reads it with, built once (as a turn's are, `turns.py`): building one
+    took longer than running it did."""
 
-    owner: ColumnElement[bool]
-    day: ColumnElement[date]
-    tokens: ColumnElement[int]
-    cost: ColumnElement[Decimal]
+    #: The account `:name`'s tokens from day `:today` on and USD from day `:since` on.
+    used: Select[Any]
+    #: The account `:name`'s USD from day `:first` through day `:last`.
+    settled: Select[Any]
 
     @classmethod
-    def of(cls, account: Account) -> _Ledger:
-        if account.kind is AccountKind.USER:
-            return cls(
-                usage_records.c.user_id == account.name,
-                usage_records.c.day,
-                usage_records.c.prompt_tokens + usage_records.c.completion_tokens,
-                usage_records.c.cost,
-            )
+    def of(
+        cls,
+        owner: ColumnElement[str],
+        day: ColumnElement[date],
+        tokens: ColumnElement[int],
+        cost: ColumnElement[Decimal],
+    ) -> _Ledger:
+        """The ledger whose rows `owner` names the account of, each counting in its `day`."""
+        owned = owner == bindparam("name")
         return cls(
-            usage_charges.c.token_name == account.name,
-            usage_charges.c.day,
-            usage_charges.c.tokens,
-            usage_charges.c.cost,
+            select(
+                func.coalesce(func.sum(case((day >= bindparam("today"), tokens), else_=0)), 0),
+                func.coalesce(func.sum(cost), 0),
+            ).where(owned, day >= bindparam("since")),
+            select(func.coalesce(func.sum(cost), 0)).where(
+                owned, day >= bindparam("first"), day <= bindparam("last")
+            ),
         )
+
+
+_LEDGERS = {
+    AccountKind.USER: _Ledger.of(
+        usage_records.c.user_id,
+        usage_records.c.day,
+        usage_records.c.prompt_tokens + usage_records.c.completion_tokens,
+        usage_records.c.cost,
+    ),
+    AccountKind.TOKEN: _Ledger.of(
+        usage_charges.c.token_name,
+        usage_charges.c.day,
+        usage_charges.c.tokens,
+        usage_charges.c.cost,
+    ),
+}
 
 
 class SettledSpend:
@@ -192,11 +211,8 @@ class SettledSpend:
         """The account's USD from day `first` through `last`, read once."""
         key = (account.key, first, last)
         if (found := self._sums.get(key)) is None:
-            found = connection.execute(
-                select(func.coalesce(func.sum(ledger.cost), 0)).where(
-                    ledger.owner, ledger.day >= first, ledger.day <= last
-                )
-            ).scalar_one()
+            days = {"name": account.name, "first": first, "last": last}
+            found = connection.execute(ledger.settled, days).scalar_one()
             if len(self._sums) >= self._entries:  # the oldest goes: its days are likely past
                 del self._sums[next(iter(self._sums))]
             self._sums[key] = found

@@ -18,31 +18,35 @@ from chatservice.adapters.sqlalchemy.tables import usage_charges, usage_records
 from chatservice.domain.usage import GroupBy, PaidCall, UsageFigures, UsageGroup
 
 _GROUP_COLUMNS = {GroupBy.DAY: usage_records.c.day, GroupBy.MODEL: usage_records.c.model}
+# Built once, as a turn's statements are (`turns.py`): every turn's commit records its call.
+_RECORD = insert(usage_records)
+_CHARGE = insert(usage_charges)
 
 
 def record_call(connection: Connection, user_id: str, chat_id: str, call: PaidCall) -> None:
     """Add `call` to the user's ledger, charged to each of its tenants."""
     usage = call.usage
     inserted = connection.execute(
-        insert(usage_records).values(
-            user_id=user_id,
-            chat_id=chat_id,
-            kind=call.kind.value,
-            model=call.model,
-            at=call.at,
-            day=call.day,
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            cached_prompt_tokens=usage.cached_prompt_tokens,
-            cost=usage.cost,
-        )
+        _RECORD,
+        {
+            "user_id": user_id,
+            "chat_id": chat_id,
+            "kind": call.kind.value,
+            "model": call.model,
+            "at": call.at,
+            "day": call.day,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "cached_prompt_tokens": usage.cached_prompt_tokens,
+            "cost": usage.cost,
+        },
     )
     if call.charged_to:
         key = inserted.inserted_primary_key
         assert key is not None  # a single-row insert's
         usage_id = key[0]
         connection.execute(
-            insert(usage_charges),
+            _CHARGE,
             [
                 {
                     "usage_id": usage_id,
