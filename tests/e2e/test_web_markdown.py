@@ -16,6 +16,7 @@ from playwright.async_api import Locator, Request, Route, expect
 from support.browser import OpenPage, WebChat
 from support.http import LiveApi, LiveApiFactory, unique_user
 from support.openai_server import OpenAICompatibleServer, running_openai_server
+from support.web_files import OWN_SCRIPTS, VENDORED
 
 MARKDOWN = """Show me the parts.
 
@@ -309,20 +310,7 @@ async def test_the_page_asks_nothing_of_any_other_origin(
     assert elsewhere == []
     assert await chat.page.evaluate("() => window.__violations") == []
     scripts = {url.removeprefix(live.url) for url in asked if url.endswith((".js", ".mjs"))}
-    assert scripts == {
-        "/static/app.js",
-        "/static/page.js",
-        "/static/errors.js",
-        "/static/transcript.js",
-        "/static/chats.js",
-        "/static/composer.js",
-        "/static/turns.js",
-        "/static/api.js",
-        "/static/control.js",
-        "/static/markdown.js",
-        "/static/vendor/marked/marked.esm.js",
-        "/static/vendor/dompurify/purify.es.mjs",
-    }
+    assert scripts == {*OWN_SCRIPTS, *VENDORED}
 
 
 WIDE = (

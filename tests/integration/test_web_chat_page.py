@@ -5,22 +5,7 @@ from __future__ import annotations
 import re
 
 from support.http import Api
-
-#: The page's own scripts: none of them may turn a string into HTML.
-OWN_SCRIPTS = [
-    "/static/app.js",
-    "/static/page.js",
-    "/static/errors.js",
-    "/static/transcript.js",
-    "/static/chats.js",
-    "/static/composer.js",
-    "/static/turns.js",
-    "/static/api.js",
-    "/static/control.js",
-    "/static/markdown.js",
-]
-#: The libraries vendored by scripts/vendor-frontend, as the page imports them.
-VENDORED = ["/static/vendor/marked/marked.esm.js", "/static/vendor/dompurify/purify.es.mjs"]
+from support.web_files import OWN_SCRIPTS, VENDORED
 
 
 async def test_the_page_and_its_files_are_open_without_a_token(api: Api) -> None:
