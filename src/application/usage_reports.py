@@ -3,8 +3,6 @@ model (what `GET /v1/users/{u}/usage` and gRPC `GetUsage` answer)."""
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from chatservice.application.clock import Clock, utc_now
 from chatservice.application.ports import ChatRepository
 from chatservice.domain.chat import validate_user_id
@@ -14,6 +12,7 @@ from chatservice.domain.usage import (
     day_named,
     group_by_named,
     report_period,
+    utc_day,
 )
 
 
@@ -39,7 +38,7 @@ class ReportUsage:
         first, last = report_period(
             None if first_day is None else day_named(first_day, "from"),
             None if last_day is None else day_named(last_day, "to"),
-            self._clock().astimezone(UTC).date(),
+            utc_day(self._clock()),
         )
         groups = await self._repository.usage_report(user_id, first, last, grouping)
         return UsageReport(user_id, first, last, grouping, tuple(groups))

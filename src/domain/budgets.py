@@ -21,21 +21,17 @@ from enum import StrEnum
 from chatservice.domain.errors import BudgetExhausted, shown
 from chatservice.domain.prices import ZERO, cost_text
 from chatservice.domain.tenants import Budget
-
-
-def day_start(now: datetime) -> date:
-    """The UTC calendar day `now` is in: the period of the token budgets."""
-    return now.astimezone(UTC).date()
+from chatservice.domain.usage import utc_day
 
 
 def month_start(now: datetime) -> date:
     """The first day of the UTC calendar month `now` is in: the period of the USD budgets."""
-    return day_start(now).replace(day=1)
+    return utc_day(now).replace(day=1)
 
 
 def day_end(now: datetime) -> datetime:
     """The instant the UTC day of `now` ends (the next midnight)."""
-    return _midnight(day_start(now) + timedelta(days=1))
+    return _midnight(utc_day(now) + timedelta(days=1))
 
 
 def month_end(now: datetime) -> datetime:
@@ -107,7 +103,7 @@ class BudgetClaim:
     @property
     def day(self) -> date:
         """The first day counted against a tokens-per-day limit."""
-        return day_start(self.now)
+        return utc_day(self.now)
 
     @property
     def month(self) -> date:

@@ -24,6 +24,12 @@ MAX_REPORT_DAYS = 366
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
+def utc_day(at: datetime) -> date:
+    """The UTC calendar day `at` is in: the day a call counts in, in reports and in budgets
+    (whose token periods are these days, and USD periods their months)."""
+    return at.astimezone(UTC).date()
+
+
 class CallKind(StrEnum):
     REPLY = "reply"
     SUMMARY = "summary"
@@ -44,7 +50,7 @@ class PaidCall:
     @property
     def day(self) -> date:
         """The UTC calendar day the call counts in."""
-        return self.at.astimezone(UTC).date()
+        return utc_day(self.at)
 
     @property
     def tokens(self) -> int:

@@ -14,11 +14,11 @@ from chatservice.domain.budgets import (
     BudgetClaim,
     Spend,
     day_end,
-    day_start,
     month_end,
     month_start,
 )
 from chatservice.domain.tenants import Budget
+from chatservice.domain.usage import utc_day
 
 TOKENS = Budget(tokens_per_day=1000)
 DOLLARS = Budget(usd_per_month=Decimal("5"))
@@ -39,14 +39,14 @@ def claim_at(now: datetime, *accounts: Account) -> BudgetClaim:
 
 def test_a_day_ends_at_the_next_utc_midnight() -> None:
     now = datetime(2026, 3, 14, 23, 59, 30, tzinfo=UTC)
-    assert day_start(now) == date(2026, 3, 14)
+    assert utc_day(now) == date(2026, 3, 14)
     assert day_end(now) == datetime(2026, 3, 15, tzinfo=UTC)
 
 
 def test_periods_are_utc_whatever_zone_the_time_is_given_in() -> None:
     # 01:30 on the 1st in UTC+2 is still the last day of the previous month in UTC.
     now = datetime(2026, 7, 1, 1, 30, tzinfo=timezone(timedelta(hours=2)))
-    assert day_start(now) == date(2026, 6, 30)
+    assert utc_day(now) == date(2026, 6, 30)
     assert month_start(now) == date(2026, 6, 1)
     assert month_end(now) == datetime(2026, 7, 1, tzinfo=UTC)
 
