@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 
 from chatservice.application.calibration import TokenCalibration
 from chatservice.application.clock import Clock
 from chatservice.application.model_reply import ModelReply
-from chatservice.application.ports import ChatGateway, TurnClaim
+from chatservice.application.ports import ChatGateway, ChatRepository, TurnClaim
 from chatservice.application.prompts import FittedPrompt, PromptFitter
 from chatservice.domain.chat import Chat
 from chatservice.domain.errors import (
@@ -48,28 +49,34 @@ class FirstAnswer:
     def __init__(
         self,
         gateway: ChatGateway,
+        repository: ChatRepository,
         registry: ModelRegistry,
         fitter: PromptFitter,
         calibration: TokenCalibration,
         clock: Clock,
+        claim_ttl: timedelta,
     ) -> None:
         self._gateway = gateway
+        self._repository = repository
         self._registry = registry
         self._fitter = fitter
         self._calibration = calibration
         self._clock = clock
+        self._claim_ttl = claim_ttl
 
     async def __call__(
         self, chat: Chat, claim: TurnClaim, own: FittedPrompt
     ) -> tuple[FittedPrompt, ModelReply]:
         """The reply of the chat's own model, started up to its first text. When that model's
         provider fails before it (`FALLBACK_ERRORS`), the turn moves to the next model of the
-        chain, its window fitted again, for as long as the claim holds; a fallback the new
-        message alone does not fit is passed over. When no model answers, the error of the last
-        one tried. After the first text, nothing moves: the reply's failures are the turn's."""
+        chain, its window fitted again, provided the claim still holds: it is renewed for the
+        fallback's whole time (and the turn's budget reserves with it), so no model of the chain
+        runs past it. A fallback the new message alone does not fit is passed over. When no
+        model answers, the error of the last one tried. After the first text, nothing moves:
+        the reply's failures are the turn's."""
         failure: ChatServiceError | None = None
         for candidate in self._candidates(chat, own):
-            if failure is not None and self._clock() >= claim.expires_at:
+            if failure is not None and not await self._renewed(chat, claim):
                 break
             try:
                 return await self._started(chat, candidate)
@@ -82,6 +89,13 @@ class FirstAnswer:
                 failure = error
         assert failure is not None  # the chat's own model is always tried
         raise failure
+
+    async def _renewed(self, chat: Chat, claim: TurnClaim) -> bool:
+        """Whether the turn still holds its chat, now for a whole claim's time more."""
+        now = self._clock()
+        return await self._repository.renew_turn(
+            chat.id, claim.idempotency_key, now, now + self._claim_ttl
+        )
 
     def _candidates(self, chat: Chat, own: FittedPrompt) -> Iterator[FittedPrompt]:
         """The prompt of each model of the chain in turn, fitted when it comes to it: the

@@ -144,7 +144,15 @@ class TakeTurn:
         self._work = work
         self._budgets = budgets
         self._fitter = PromptFitter(counter, registry, policy, calibration)
-        self._first_answer = FirstAnswer(gateway, registry, self._fitter, calibration, clock)
+        self._first_answer = FirstAnswer(
+            gateway,
+            repository,
+            registry,
+            self._fitter,
+            calibration,
+            clock,
+            timedelta(seconds=policy.claim_ttl_seconds),
+        )
         self._records = TurnRecordBuilder(counter, tenants, clock)
         self._clock = clock
         self._retry_pauses = retry_pauses

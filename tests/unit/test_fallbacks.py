@@ -19,6 +19,7 @@ from chatservice.domain.errors import (
     ProviderRejected,
     ProviderTimeout,
     ProviderUnavailable,
+    TurnInProgress,
 )
 from support.clock import AdjustableClock
 from support.fallbacks import model, settings
@@ -180,6 +181,31 @@ async def test_no_fallback_starts_once_the_turns_claim_has_lapsed() -> None:
     with pytest.raises(ProviderUnavailable):
         await turn
     assert not fake(service, "first").requests
+
+
+async def test_a_fallback_renews_the_turns_claim_so_it_holds_the_chat_for_a_whole_claim_more() -> (
+    None
+):
+    clock = AdjustableClock()
+    service = build_service({"clock": providers.Object(clock)}, **settings())
+    own, first = fake(service, "own"), fake(service, "first")
+    own.fail_next(ScriptedFailure(ProviderUnavailable("down"), 0))
+    own_hold = own.hold(after_chunks=0)
+    chat = await service.start_chat("u1")
+    turn = asyncio.create_task(events_of(service, chat.id))
+    await own_hold.reached()
+    ttl = service.policy.claim_ttl_seconds
+    clock.advance(ttl - 1)  # the own model fails a second before the claim would lapse
+    first_hold = first.hold(after_chunks=1)
+    own_hold.release()
+    await first_hold.reached()
+
+    clock.advance(2)  # past the first claim's end: the fallback's renewal still holds the chat
+    with pytest.raises(TurnInProgress):
+        await events_of(service, chat.id, "another turn")
+    first_hold.release()
+    done = (await turn)[-1]
+    assert isinstance(done, Completed) and done.model == "first-model"
 
 
 async def test_a_prompt_refused_as_too_long_is_fitted_again_once_before_the_turn_falls_back() -> (

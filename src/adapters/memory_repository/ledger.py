@@ -8,7 +8,7 @@ change to its chats that goes with them (a turn's commit records its call and dr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from chatservice.domain.budgets import Account, AccountKind, BudgetClaim, Spend
@@ -86,6 +86,12 @@ class BudgetReserves:
             raise refusal
         self._claims = {turn: c for turn, c in self._claims.items() if c.expires_at > claim.now}
         self._claims[(claim.chat_id, claim.idempotency_key)] = claim
+
+    def renew(self, chat_id: str, idempotency_key: str, expires_at: datetime) -> None:
+        """Hold the turn's reserves, if it has any, until `expires_at`."""
+        turn = (chat_id, idempotency_key)
+        if (claim := self._claims.get(turn)) is not None:
+            self._claims[turn] = replace(claim, expires_at=expires_at)
 
     def release(self, chat_id: str, idempotency_key: str) -> None:
         """Drop the turn's reserves, if it has any."""

@@ -87,6 +87,17 @@ class InMemoryChatRepository:
         async with self._lock:
             self._reserves.claim(claim)
 
+    async def renew_turn(
+        self, chat_id: str, idempotency_key: str, now: datetime, expires_at: datetime
+    ) -> bool:
+        async with self._lock:
+            held = self._claims.get(chat_id)
+            if held is None or held.idempotency_key != idempotency_key or held.expires_at <= now:
+                return False
+            self._claims[chat_id] = replace(held, expires_at=expires_at)
+            self._reserves.renew(chat_id, idempotency_key, expires_at)
+            return True
+
     async def release_turn(self, chat_id: str, idempotency_key: str) -> None:
         async with self._lock:
             held = self._claims.get(chat_id)

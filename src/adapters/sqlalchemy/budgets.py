@@ -66,6 +66,14 @@ _RESERVED = select(
 _PRUNE = delete(budget_reserves).where(
     budget_reserves.c.account == bindparam("key"), budget_reserves.c.expires_at <= bindparam("now")
 )
+_RENEW = (
+    update(budget_reserves)
+    .where(
+        budget_reserves.c.chat_id == bindparam("chat"),
+        budget_reserves.c.idempotency_key == bindparam("turn"),
+    )
+    .values(expires_at=bindparam("expires"))
+)
 _RELEASE = delete(budget_reserves).where(
     budget_reserves.c.chat_id == bindparam("chat"),
     budget_reserves.c.idempotency_key == bindparam("turn"),
@@ -106,6 +114,11 @@ def claim(connection: Connection, budget_claim: BudgetClaim, settled: SettledSpe
             for key in keys.values()
         ],
     )
+
+
+def renew(connection: Connection, chat_id: str, idempotency_key: str, expires_at: datetime) -> None:
+    """Hold the reserves of the turn of `idempotency_key` in the chat until `expires_at`."""
+    connection.execute(_RENEW, {"chat": chat_id, "turn": idempotency_key, "expires": expires_at})
 
 
 def release(connection: Connection, chat_id: str, idempotency_key: str) -> None:

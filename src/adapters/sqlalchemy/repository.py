@@ -109,6 +109,17 @@ class SqlAlchemyChatRepository:
             self._windows.put(chat)
         return chat
 
+    async def renew_turn(
+        self, chat_id: str, idempotency_key: str, now: datetime, expires_at: datetime
+    ) -> bool:
+        def renew(connection: Connection) -> bool:
+            return turns.renew(connection, chat_id, idempotency_key, now, expires_at)
+
+        try:
+            return await self._transactions.run(renew, write=True, attempts=_IDEMPOTENT_ATTEMPTS)
+        except WriteConflict as error:
+            raise ConcurrentUpdate(chat_id) from error
+
     async def release_turn(self, chat_id: str, idempotency_key: str) -> None:
         def release(connection: Connection) -> None:
             turns.release(connection, chat_id, idempotency_key)

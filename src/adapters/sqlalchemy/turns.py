@@ -11,6 +11,8 @@ profile of a turn).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Connection, bindparam, false, or_, select, update
 
 from chatservice.adapters.sqlalchemy import budgets, usage
@@ -89,6 +91,15 @@ _COMMIT = (
     )
 )
 _COMMIT_WITH_TITLE = _COMMIT.values(title=bindparam("new_title"))
+_RENEW = (
+    update(chats)
+    .where(
+        chats.c.id == bindparam("chat"),
+        chats.c.claim_idempotency_key == bindparam("claim"),
+        chats.c.claim_expires_at > bindparam("now"),
+    )
+    .values(claim_expires_at=bindparam("expires"))
+)
 _RELEASE = (
     update(chats)
     .where(chats.c.id == bindparam("chat"), chats.c.claim_idempotency_key == bindparam("claim"))
@@ -145,6 +156,20 @@ def commit(connection: Connection, turn: TurnRecord) -> None:
     # With the ledger row: the account's spend counts the reserve or the usage, never both nor
     # neither.
     budgets.release(connection, turn.chat_id, turn.idempotency_key)
+
+
+def renew(
+    connection: Connection, chat_id: str, idempotency_key: str, now: datetime, expires_at: datetime
+) -> bool:
+    """Hold the chat until `expires_at` if the turn of `idempotency_key` still holds it
+    unexpired at `now`, and its budget reserves with it; whether it did."""
+    held = connection.execute(
+        _RENEW, {"chat": chat_id, "claim": idempotency_key, "now": now, "expires": expires_at}
+    )
+    if held.rowcount != 1:
+        return False
+    budgets.renew(connection, chat_id, idempotency_key, expires_at)
+    return True
 
 
 def release(connection: Connection, chat_id: str, idempotency_key: str) -> None:

@@ -89,6 +89,16 @@ class ChatRepository(Protocol):
         before them. Raises `ConcurrentUpdate` (reserving nothing) when other claims kept
         winning the account."""
 
+    async def renew_turn(
+        self, chat_id: str, idempotency_key: str, now: datetime, expires_at: datetime
+    ) -> bool:
+        """Hold the chat until `expires_at`, and the turn's budget reserves with it, provided
+        the turn of `idempotency_key` still holds it unexpired at `now`; whether it did. For a
+        turn that moves to a fallback model: each model it calls then has a whole claim's time
+        (a provider's `turn_timeout` is shorter), and its reserves count for as long. A lapsed
+        claim is not renewed: another turn may have taken the chat, or a claim on an account
+        deleted the reserves, since."""
+
     async def release_turn(self, chat_id: str, idempotency_key: str) -> None:
         """Drop the claim if the turn of `idempotency_key` still holds it (otherwise leave the
         chat be), and the turn's budget reserves in any case."""
