@@ -82,5 +82,5 @@ def test_a_bad_budget_on_a_tokens_entry_names_the_entry(tmp_path: Path) -> None:
     )
     with pytest.raises(SettingsError) as refused:
         load_settings(config, environ=TOKEN_ENV)
-    assert "budget_tokens_per_day_per_user" in str(refused.value)
+    assert str(refused.value).startswith("token 'acme': budget_tokens_per_day_per_user ")
     assert "greater than or equal to 0" in str(refused.value)

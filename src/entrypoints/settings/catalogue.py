@@ -159,7 +159,7 @@ class Settings(BaseModel):
         try:
             super().__init__(**values)
         except ValidationError as error:
-            raise SettingsError(one_line(error.errors()[0])) from None
+            raise SettingsError(one_line(error.errors()[0], values)) from None
 
     @field_validator("public_base_url")
     @classmethod
