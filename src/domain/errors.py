@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import TypeVar
 
 #: How much of a caller's text an error message repeats: a gRPC status message travels in a
 #: header, and an HTTP/2 peer drops the connection over a header larger than it accepts.
@@ -14,6 +16,10 @@ def shown(text: str) -> str:
     if len(text) <= SHOWN_CHARS:
         return repr(text)
     return f"{text[:SHOWN_CHARS]!r}… ({len(text)} characters)"
+
+
+#: A choice among fixed names (`StrEnum`), as `member_named` reads one.
+E = TypeVar("E", bound=StrEnum)
 
 
 class ChatServiceError(Exception):
@@ -33,6 +39,16 @@ class ChatServiceError(Exception):
 
 class InvalidInput(ChatServiceError):
     code = "invalid_input"
+
+
+def member_named(kind: type[E], field: str, name: str) -> E:
+    """The member of the choice `kind` whose value is `name`; `InvalidInput` naming `field`
+    and every choice for any other."""
+    try:
+        return kind(name)
+    except ValueError:
+        choices = ", ".join(repr(member.value) for member in kind)
+        raise InvalidInput(f"{field} must be one of {choices}, not {name!r}") from None
 
 
 class ForbiddenUser(ChatServiceError):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from chatservice.domain.errors import InvalidInput
+from chatservice.domain.errors import member_named
 
 
 class Memory(StrEnum):
@@ -19,11 +19,7 @@ class Memory(StrEnum):
 
 def memory_named(name: str) -> Memory:
     """The memory of that name; `InvalidInput` for any other."""
-    try:
-        return Memory(name)
-    except ValueError:
-        choices = ", ".join(repr(m.value) for m in Memory)
-        raise InvalidInput(f"memory must be one of {choices}, not {name!r}") from None
+    return member_named(Memory, "memory", name)
 
 
 @dataclass(frozen=True)

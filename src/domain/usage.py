@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from chatservice.domain.chat import Usage
-from chatservice.domain.errors import InvalidInput
+from chatservice.domain.errors import InvalidInput, member_named
 from chatservice.domain.prices import ZERO
 
 #: The most days one report covers: a year, a leap year's included. A longer span is a series
@@ -67,11 +67,7 @@ class GroupBy(StrEnum):
 
 def group_by_named(name: str) -> GroupBy:
     """The grouping of that name; `InvalidInput` for any other."""
-    try:
-        return GroupBy(name)
-    except ValueError:
-        choices = ", ".join(repr(g.value) for g in GroupBy)
-        raise InvalidInput(f"group_by must be one of {choices}, not {name!r}") from None
+    return member_named(GroupBy, "group_by", name)
 
 
 def day_named(text: str, field: str) -> date:
